@@ -1,0 +1,177 @@
+// The commander program: parses flags, hands them to the command modules, maps errors to exit
+// codes. Command modules are imported lazily so that --help and --version stay fast.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { exitCodeOfCommander } from './report.js';
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0    done
+  1    upload failed (network, server, integrity); state kept for resume
+  2    usage or bad local input (unknown flag or provider, missing/empty/unreadable file, bad size)
+  3    the API refused the token or permission (401/403)
+  130  interrupted (Ctrl-C, SIGTERM); run the same command again to resume`;
+
+const PUT_EXAMPLES = `
+Examples:
+  $ lakeup put ./big.zip --provider memorylake
+  $ LAKEUP_TOKEN=cp_pat_… lakeup put report.pdf -p copera --parent 65f0c0ffee0000000000beef
+  $ lakeup put a.bin b.bin --provider copera --jobs 2 --json
+  $ lakeup put big.iso -p copera --part-size 64MiB --concurrency 8 --limit-rate 20MiB/s
+  $ tar c dir | lakeup put - --name dir.tar -p memorylake
+${EXIT_CODES_HELP}`;
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function buildProgram(setCode: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('lakeup')
+    .description('Resumable, parallel, streamed multipart uploads to MemoryLake and Copera drives')
+    .version(version(), '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`lakeup: error: ${s.replace(/^error: /, '').trim()}\n`),
+    })
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  const put = program
+    .command('put')
+    .description('upload one or more files')
+    .argument('<files...>', 'files to upload ("-" reads standard input)')
+    .addOption(new Option('-p, --provider <name>', 'memorylake or copera (env LAKEUP_PROVIDER)'))
+    .option('--token <token>', 'API bearer token (env LAKEUP_TOKEN)')
+    .option('--token-file <path>', 'read the token from a file (env LAKEUP_TOKEN_FILE)')
+    .addOption(new Option('--endpoint <url>', 'API origin (env LAKEUP_ENDPOINT; default: the provider\'s public origin)'))
+    .option('--name <name>', 'name in the drive (default: the file\'s base name)')
+    .addOption(new Option('--parent <id>', 'folder id: MemoryLake parent_item_id (default MY_SPACE), Copera parentId').env('LAKEUP_PARENT'))
+    .addOption(new Option('--on-conflict <strategy>', 'MemoryLake: rename, deny, overwrite or replace (default rename)').env('LAKEUP_ON_CONFLICT'))
+    .addOption(new Option('--part-size <size>', 'Copera part size, e.g. 10MiB, 64MB (default 10MiB, min 5MiB)').env('LAKEUP_PART_SIZE'))
+    .addOption(new Option('--mime-type <type>', 'Copera MIME type (default: from the extension)').env('LAKEUP_MIME_TYPE'))
+    .addOption(new Option('-c, --concurrency <n>', 'parts in flight, 1-64 (default 4)').env('LAKEUP_CONCURRENCY'))
+    .addOption(new Option('-j, --jobs <n>', 'files uploaded at once (default 1)').env('LAKEUP_JOBS'))
+    .addOption(new Option('--retries <n>', 'retries per part (default 8)').env('LAKEUP_RETRIES'))
+    .addOption(new Option('--timeout <seconds>', 'abort and retry a part that moves no byte for this long (default 60)').env('LAKEUP_TIMEOUT'))
+    .option('--no-verify', 'do not compare part ETags with the MD5 computed while sending')
+    .option('--no-resume', 'start over even if an interrupted upload of this file exists')
+    .addOption(new Option('--state-dir <dir>', 'where resumable state is kept (env LAKEUP_STATE_DIR)'))
+    .addOption(new Option('--limit-rate <rate>', 'total upload bandwidth, e.g. 8MiB/s').env('LAKEUP_LIMIT_RATE'))
+    .option('--dry-run', 'print the plan and make no API call')
+    .option('--json', 'print one JSON line per file on stdout')
+    .option('-q, --quiet', 'no progress output')
+    .addOption(new Option('--progress <mode>', 'auto, bar, plain, json or none (env LAKEUP_PROGRESS)'))
+    .option('-v, --verbose', 'log each API call and part attempt (secrets redacted)')
+    .addHelpText('after', PUT_EXAMPLES)
+    .action(async (files: string[], opts) => {
+      const { runPut } = await import('./put-command.js');
+      setCode(await runPut(files, opts));
+    });
+  void put;
+
+  program
+    .command('list')
+    .description('list interrupted uploads that can be resumed')
+    .addOption(new Option('--state-dir <dir>', 'state folder (env LAKEUP_STATE_DIR)'))
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      const { runList } = await import('./state-commands.js');
+      setCode(runList(opts));
+    });
+
+  program
+    .command('resume')
+    .description('resume interrupted uploads (by id from `lakeup list`, or --all)')
+    .argument('[id]', 'upload id (a unique prefix is enough)')
+    .option('--all', 'resume every pending upload')
+    .addOption(new Option('--state-dir <dir>', 'state folder (env LAKEUP_STATE_DIR)'))
+    .option('--token <token>', 'API bearer token (env LAKEUP_TOKEN)')
+    .option('--token-file <path>', 'read the token from a file')
+    .addOption(new Option('-c, --concurrency <n>', 'parts in flight (default 4)').env('LAKEUP_CONCURRENCY'))
+    .addOption(new Option('--retries <n>', 'retries per part (default 8)').env('LAKEUP_RETRIES'))
+    .addOption(new Option('--timeout <seconds>', 'stall timeout (default 60)').env('LAKEUP_TIMEOUT'))
+    .option('--no-verify', 'do not compare ETags with MD5')
+    .option('--json', 'print one JSON line per file on stdout')
+    .option('-q, --quiet', 'no progress output')
+    .addOption(new Option('--progress <mode>', 'auto, bar, plain, json or none'))
+    .option('-v, --verbose', 'log each API call and part attempt')
+    .addHelpText('after', '\nExamples:\n  $ lakeup list\n  $ lakeup resume 3f2a9c\n  $ lakeup resume --all --json')
+    .action(async (id: string | undefined, opts) => {
+      const { runResume } = await import('./state-commands.js');
+      setCode(await runResume(id, opts));
+    });
+
+  program
+    .command('abort')
+    .description('forget interrupted uploads (by id, or --all)')
+    .argument('[id]', 'upload id (a unique prefix is enough)')
+    .option('--all', 'forget every pending upload')
+    .addOption(new Option('--state-dir <dir>', 'state folder (env LAKEUP_STATE_DIR)'))
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  $ lakeup abort 3f2a9c\n  $ lakeup abort --all')
+    .action(async (id: string | undefined, opts) => {
+      const { runAbort } = await import('./state-commands.js');
+      setCode(runAbort(id, opts));
+    });
+
+  program
+    .command('sandbox')
+    .description('run a local server that speaks both providers\' APIs (for tests, demos, benchmarks)')
+    .option('--port <port>', 'port (0 = any free port)', '8787')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--dir <folder>', 'where finished files are written (default: a temp folder)')
+    .option('--token <token>', 'the bearer token it accepts', 'lakeup-sandbox')
+    .option('--url-ttl <duration>', 'presigned URL lifetime, e.g. 30s, 1h', '1h')
+    .option('--part-size <size>', 'MemoryLake part size it hands out (default: 5 MiB, 10 MiB from 1 GiB)')
+    .option('--sink', 'hash and discard part bodies (benchmarks): no files are written')
+    .option('--fail-rate <p>', 'share of part PUTs answered 500/502/503/504', '0')
+    .option('--reset-rate <p>', 'share of part PUTs whose connection is reset mid-body', '0')
+    .option('--throttle-rate <p>', 'share of requests answered 503 SlowDown / 429 with Retry-After', '0')
+    .option('--corrupt-rate <p>', 'share of part PUTs answered with a wrong ETag', '0')
+    .option('--stall-rate <p>', 'share of part PUTs that are never answered', '0')
+    .option('--latency <duration>', 'delay before every answer, e.g. 200ms', '0ms')
+    .option('--seed <n>', 'seed for the fault dice (repeatable runs)')
+    .option('-v, --verbose', 'log every request')
+    .addHelpText('after', '\nExamples:\n  $ lakeup sandbox\n  $ lakeup sandbox --port 0 --fail-rate 0.1 --reset-rate 0.1 --url-ttl 30s')
+    .action(async (opts) => {
+      const { runSandbox } = await import('./sandbox-command.js');
+      setCode(await runSandbox(opts));
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script')
+    .argument('<shell>', 'bash or zsh')
+    .addHelpText('after', '\nExamples:\n  $ lakeup completion bash >> ~/.bashrc\n  $ lakeup completion zsh > "${fpath[1]}/_lakeup"')
+    .action(async (shell: string) => {
+      const { runCompletion } = await import('./completion.js');
+      setCode(runCompletion(shell, program));
+    });
+
+  return program;
+}
+
+/** Runs the CLI and resolves to the exit code; never calls process.exit itself except for a second Ctrl-C. */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) return exitCodeOfCommander(e);
+    const { reportError } = await import('./report.js');
+    return reportError(e, { json: argv.includes('--json'), verbose: argv.includes('--verbose'), err: (l) => void process.stderr.write(`${l}\n`), out: (l) => void process.stdout.write(`${l}\n`) });
+  }
+  return code;
+}

@@ -1,0 +1,43 @@
+// The only place that turns failures into what the user sees: one line on stderr (and a JSON line
+// on stdout with --json), and an exit code. No stack traces.
+import { CommanderError } from 'commander';
+import { LakeupError, toLakeupError } from '../errors.js';
+import { redact } from '../util/redact.js';
+
+export interface ReportOptions {
+  json: boolean;
+  verbose: boolean;
+  err: (line: string) => void;
+  out: (line: string) => void;
+}
+
+export function reportError(e: unknown, o: ReportOptions): number {
+  const err = toLakeupError(e);
+  const message = redact(oneLine(err.message));
+  o.err(`lakeup: error: ${message}`);
+  if (o.verbose) {
+    const cause = (err.cause as NodeJS.ErrnoException | undefined) ?? undefined;
+    const bits = [err.code && `code=${err.code}`, err.status && `status=${err.status}`, cause?.code && `cause=${cause.code}`]
+      .filter(Boolean)
+      .join(' ');
+    if (bits) o.err(`lakeup: detail: ${redact(bits)}`);
+    if (err.detail) o.err(`lakeup: detail: ${redact(oneLine(err.detail))}`);
+  }
+  if (o.json) o.out(JSON.stringify({ ok: false, error: { kind: err.kind, message } }));
+  return err.exitCode;
+}
+
+export function exitCodeOfCommander(e: CommanderError): number {
+  if (e.exitCode === 0) return 0;
+  return 2;
+}
+
+export function isCommanderError(e: unknown): e is CommanderError {
+  return e instanceof CommanderError;
+}
+
+export function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+export { LakeupError };

@@ -1,0 +1,29 @@
+// Ctrl-C and SIGTERM: the first stops the upload cleanly (state current, one line on how to
+// resume, exit 130); a second one exits at once. Windows delivers Ctrl-C as SIGINT too; SIGTERM
+// and SIGHUP listeners are harmless there.
+import { LakeupError } from '../errors.js';
+
+export interface Interrupts {
+  signal: AbortSignal;
+  dispose(): void;
+}
+
+export function watchInterrupts(onFirst: (sig: string) => void): Interrupts {
+  const controller = new AbortController();
+  const signals: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGBREAK' as NodeJS.Signals] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const handler = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      process.stderr.write('\nlakeup: interrupted again, exiting now\n');
+      process.exit(130);
+    }
+    onFirst(sig);
+    controller.abort(new LakeupError('interrupted', `interrupted by ${sig}`));
+  };
+  for (const s of signals) process.on(s, handler);
+  return {
+    signal: controller.signal,
+    dispose() {
+      for (const s of signals) process.off(s, handler);
+    },
+  };
+}

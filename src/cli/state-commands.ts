@@ -1,0 +1,171 @@
+// `lakeup list`, `lakeup resume`, `lakeup abort`: the pending uploads in the state folder.
+import fs from 'node:fs';
+import { LakeupError } from '../errors.js';
+import { resolveStateDir } from '../state/location.js';
+import { listStates, removeState, statePath, type StateFile } from '../state/state-file.js';
+import { formatDuration } from '../ui/speed.js';
+import { detectTerminal } from '../ui/terminal.js';
+import { formatSize } from '../util/sizes.js';
+import { runPut, type PutFlags } from './put-command.js';
+import { reportError } from './report.js';
+
+export interface StateFlags {
+  stateDir?: string;
+  json?: boolean;
+  all?: boolean;
+}
+
+interface Pending {
+  id: string;
+  file: string;
+  provider: string;
+  endpoint: string;
+  name: string;
+  size: number;
+  doneBytes: number;
+  percent: number;
+  parts: number;
+  doneParts: number;
+  ageMs: number;
+  invalid?: string;
+}
+
+function pendingOf(id: string, s: StateFile): Pending {
+  const doneBytes = s.done.reduce((n, p) => n + p.size, 0);
+  return {
+    id,
+    file: s.file.path,
+    provider: s.provider,
+    endpoint: s.endpoint,
+    name: s.dest.name,
+    size: s.file.size,
+    doneBytes,
+    percent: Math.floor((doneBytes / s.file.size) * 1000) / 10,
+    parts: s.session.parts.length,
+    doneParts: s.done.length,
+    ageMs: Date.now() - s.updatedAt,
+  };
+}
+
+export function runList(flags: StateFlags, env: NodeJS.ProcessEnv = process.env): number {
+  const term = detectTerminal(env);
+  try {
+    const dir = resolveStateDir(flags.stateDir, env);
+    const entries = listStates(dir);
+    const rows = entries.map((e) => (e.state ? pendingOf(e.id, e.state) : ({ id: e.id, invalid: e.invalid } as Pending)));
+    if (flags.json) {
+      term.out(JSON.stringify({ ok: true, stateDir: dir, uploads: rows }));
+      return 0;
+    }
+    if (rows.length === 0) {
+      term.err(`lakeup: no pending uploads in ${dir}`);
+      return 0;
+    }
+    for (const r of rows) {
+      if (r.invalid) term.out(`${r.id}  (unusable state: ${r.invalid})`);
+      else
+        term.out(
+          `${r.id}  ${r.provider.padEnd(10)} ${`${r.percent.toFixed(1)}%`.padStart(6)}  ${formatSize(r.doneBytes)}/${formatSize(r.size)}  ${formatDuration(r.ageMs)} ago  ${r.file}`,
+        );
+    }
+    return 0;
+  } catch (e) {
+    return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
+  }
+}
+
+function selected(dir: string, id: string | undefined, all: boolean | undefined): Array<{ id: string; state?: StateFile }> {
+  if (!id && !all) throw new LakeupError('usage', 'name an upload id (see `lakeup list`) or pass --all');
+  if (id && all) throw new LakeupError('usage', 'give an upload id or --all, not both');
+  const entries = listStates(dir);
+  if (all) return entries;
+  const matches = entries.filter((e) => e.id.startsWith(id!));
+  if (matches.length === 0) throw new LakeupError('usage', `no pending upload with id '${id}' in ${dir} (see \`lakeup list\`)`);
+  if (matches.length > 1) throw new LakeupError('usage', `'${id}' matches several uploads; give more of the id`);
+  return matches;
+}
+
+export function runAbort(id: string | undefined, flags: StateFlags, env: NodeJS.ProcessEnv = process.env): number {
+  const term = detectTerminal(env);
+  try {
+    const dir = resolveStateDir(flags.stateDir, env);
+    const targets = selected(dir, id, flags.all);
+    const aborted: string[] = [];
+    for (const t of targets) {
+      const lock = statePath(dir, t.id).replace(/\.json$/, '.lock');
+      if (fs.existsSync(lock)) {
+        const owner = safePid(lock);
+        if (owner && isAlive(owner)) {
+          throw new LakeupError('state', `upload ${t.id} is being sent by lakeup pid ${owner}; stop it first`, { code: 'LOCKED' });
+        }
+        fs.rmSync(lock, { force: true });
+      }
+      removeState(dir, t.id);
+      aborted.push(t.id);
+      if (!flags.json) term.err(`lakeup: forgot upload ${t.id}${t.state ? ` (${t.state.file.path})` : ''}`);
+    }
+    if (flags.json) term.out(JSON.stringify({ ok: true, aborted }));
+    return 0;
+  } catch (e) {
+    return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
+  }
+}
+
+function safePid(lockFile: string): number | undefined {
+  try {
+    return Number(JSON.parse(fs.readFileSync(lockFile, 'utf8')).pid) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Resumes pending uploads with the settings they were started with; token and tuning come from flags/env. */
+export async function runResume(
+  id: string | undefined,
+  flags: StateFlags & PutFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const term = detectTerminal(env);
+  let targets: Array<{ id: string; state?: StateFile }>;
+  try {
+    targets = selected(resolveStateDir(flags.stateDir, env), id, flags.all);
+  } catch (e) {
+    return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
+  }
+  let code = 0;
+  for (const t of targets) {
+    if (!t.state) {
+      term.err(`lakeup: skipping ${t.id}: its state is unusable`);
+      code = code || 1;
+      continue;
+    }
+    const s = t.state;
+    const c = await runPut(
+      [s.file.path],
+      {
+        ...flags,
+        provider: s.provider,
+        endpoint: s.endpoint,
+        name: s.dest.name,
+        parent: s.dest.parent,
+        onConflict: s.dest.onConflict,
+        mimeType: s.dest.mimeType,
+        partSize: s.partSize !== undefined ? String(s.partSize) : undefined,
+        resume: true,
+      },
+      env,
+    );
+    if (c === 130) return 130;
+    if (c !== 0 && (code === 0 || c === 3)) code = c;
+  }
+  return code;
+}

@@ -1,0 +1,186 @@
+// JSON calls to a provider's API: bearer auth, one clear line for every error body, and retries
+// only where they are safe. Uses the dispatcher it is given, else undici's global one (which is
+// also how nock intercepts the calls in tests).
+import pRetry from 'p-retry';
+import { request, type Dispatcher } from 'undici';
+import { LakeupError } from '../errors.js';
+import { classify } from '../transfer/classify.js';
+import type { UploadEvents } from '../transfer/events.js';
+import { redact, redactUrl } from '../util/redact.js';
+import { parseErrorBody, oneLine } from './error-body.js';
+import { parseRetryAfter } from './retry-after.js';
+
+export interface ApiContext {
+  endpoint: string;
+  token: string;
+  /** Display name of the service in messages: "MemoryLake", "Copera". */
+  service: string;
+  dispatcher?: Dispatcher;
+  events?: UploadEvents;
+  signal?: AbortSignal;
+  /** Attempts after the first for transient failures (default 4). */
+  retries?: number;
+  minBackoffMs?: number;
+  /** Per-call deadline for the answer, in ms (default 60 s). */
+  timeoutMs?: number;
+}
+
+export interface ApiCall {
+  path: string;
+  body: unknown;
+  /** What the call does, for messages: "create the upload session". */
+  what: string;
+  /**
+   * Whether sending the call twice is harmless. Non-idempotent calls (finalize) are retried only
+   * when the server certainly did not act: connection refused, DNS failure, 429 and 503.
+   */
+  idempotent: boolean;
+  headers?: Record<string, string>;
+}
+
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
+  const url = joinUrl(ctx.endpoint, call.path);
+  let attempt = 0;
+  return pRetry(
+    async () => {
+      attempt++;
+      const t0 = performance.now();
+      try {
+        const out = await postOnce<T>(ctx, call, url);
+        ctx.events?.emit('api:call', { method: 'POST', url: redactUrl(url), status: 200, ms: performance.now() - t0, attempt });
+        return out;
+      } catch (err) {
+        const e = err as LakeupError;
+        ctx.events?.emit('api:call', {
+          method: 'POST',
+          url: redactUrl(url),
+          status: e.status,
+          ms: performance.now() - t0,
+          attempt,
+          error: e.message,
+        });
+        throw err;
+      }
+    },
+    {
+      retries: ctx.retries ?? 4,
+      minTimeout: ctx.minBackoffMs ?? 500,
+      maxTimeout: 8000,
+      factor: 2,
+      randomize: true,
+      signal: ctx.signal,
+      shouldRetry: ({ error }) => {
+        const v = classify(error);
+        if (v.action !== 'retry' && v.action !== 'throttle') return false;
+        if (call.idempotent) return true;
+        const e = error as LakeupError;
+        return e.status === 429 || e.status === 503 || (e.status === undefined && NOT_SENT_CODES.has(e.code ?? ''));
+      },
+      onFailedAttempt: async ({ error }) => {
+        const v = classify(error);
+        if (v.action === 'throttle' && v.retryAfterMs) {
+          await new Promise((r) => setTimeout(r, Math.min(v.retryAfterMs!, 60_000)));
+        }
+      },
+    },
+  );
+}
+
+async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise<T> {
+  let res: Dispatcher.ResponseData;
+  const timeout = AbortSignal.timeout(ctx.timeoutMs ?? 60_000);
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+  try {
+    res = await request(url, {
+      method: 'POST',
+      dispatcher: ctx.dispatcher,
+      headers: {
+        authorization: `Bearer ${ctx.token}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'user-agent': 'lakeup',
+        ...call.headers,
+      },
+      body: JSON.stringify(call.body),
+      signal,
+    });
+  } catch (err) {
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
+    throw networkError(ctx, call, url, err, timeout.aborted);
+  }
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (err) {
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
+    throw networkError(ctx, call, url, err, timeout.aborted);
+  }
+  const status = res.statusCode;
+  if (status < 200 || status >= 300) throw httpError(ctx, call, status, text, res.headers['retry-after']);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new LakeupError(
+      'server',
+      `${ctx.service} answered ${call.what} with something that is not JSON (HTTP ${status}: ${oneLine(text).slice(0, 80) || 'empty body'})`,
+      { status, code: 'BAD_JSON' },
+    );
+  }
+  if (json && typeof json === 'object' && (json as { success?: unknown }).success === false) {
+    throw httpError(ctx, call, status, text, undefined);
+  }
+  return json as T;
+}
+
+export function httpError(
+  ctx: Pick<ApiContext, 'service'>,
+  call: Pick<ApiCall, 'what'>,
+  status: number,
+  text: string,
+  retryAfter: string | string[] | undefined,
+): LakeupError {
+  const body = parseErrorBody(text);
+  const detail = [body.message, body.code ? `(${body.code})` : undefined].filter(Boolean).join(' ');
+  const kind = status === 401 || status === 403 ? 'auth' : status === 409 ? 'conflict' : 'server';
+  let hint = '';
+  if (status === 401) hint = ': check the token (--token or LAKEUP_TOKEN)';
+  else if (status === 403) hint = ': the token lacks permission for this drive';
+  else if (status === 402) hint = ': the account is out of quota';
+  return new LakeupError(
+    kind,
+    redact(`${ctx.service} refused to ${call.what}: HTTP ${status}${detail ? ` ${detail}` : ''}${hint}`),
+    { status, code: body.code, retryAfterMs: parseRetryAfter(retryAfter) },
+  );
+}
+
+function networkError(ctx: ApiContext, call: ApiCall, url: string, err: unknown, timedOut: boolean): LakeupError {
+  const e = err as NodeJS.ErrnoException;
+  const code = timedOut ? 'ETIMEDOUT' : (e?.code ?? (e?.cause as NodeJS.ErrnoException | undefined)?.code);
+  const origin = safeOrigin(url);
+  const why = timedOut
+    ? `no answer within ${Math.round((ctx.timeoutMs ?? 60_000) / 1000)}s`
+    : code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+        ? 'host not found'
+        : (code ?? e?.message ?? 'network error');
+  return new LakeupError('network', `could not connect to ${ctx.service} at ${origin} to ${call.what}: ${why}`, {
+    code,
+    cause: err,
+  });
+}
+
+export function joinUrl(endpoint: string, path: string): string {
+  return endpoint.replace(/\/+$/, '') + path;
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'the endpoint';
+  }
+}

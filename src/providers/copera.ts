@@ -1,0 +1,134 @@
+// Copera: we choose the part size; presigned URLs can be asked for again within the same upload,
+// which is how expired URLs are replaced without losing finished parts. See ../shared/PROVIDERS.md.
+import { apiPost, type ApiContext } from '../http/api.js';
+import { LakeupError } from '../errors.js';
+import type { FinishedPart, Session, UploadedItem } from '../types.js';
+import { choosePartSize, splitParts, urlTtlMs } from './layout.js';
+import type { PlanPreview, Provider, UploadRequest } from './provider.js';
+
+export const COPERA_ORIGIN = 'https://api.copera.ai';
+const BASE = '/public/v1/drive';
+const ID24 = /^[0-9a-f]{24}$/i;
+
+export class Copera implements Provider {
+  readonly name = 'copera' as const;
+  readonly service = 'Copera';
+  readonly canRefreshUrls = true;
+
+  constructor(private readonly ctx: Omit<ApiContext, 'service'>) {}
+
+  private get api(): ApiContext {
+    return { ...this.ctx, service: this.service };
+  }
+
+  preview(req: UploadRequest): PlanPreview {
+    const partSize = choosePartSize(req.file.size, req.partSize);
+    return {
+      serverDecides: false,
+      partSize,
+      parts: splitParts(req.file.size, partSize).length,
+      destination: `${req.dest.parent ?? 'root'}/${req.dest.name}`,
+    };
+  }
+
+  async createSession(req: UploadRequest): Promise<Session> {
+    if (req.dest.parent !== undefined && !ID24.test(req.dest.parent)) {
+      throw new LakeupError('usage', `--parent: Copera folder ids are 24 hex characters, got '${req.dest.parent}'`);
+    }
+    const partSize = choosePartSize(req.file.size, req.partSize);
+    const parts = splitParts(req.file.size, partSize);
+    const body: Record<string, unknown> = {
+      fileName: req.dest.name,
+      fileSize: req.file.size,
+      mimeType: req.dest.mimeType ?? 'application/octet-stream',
+    };
+    if (req.dest.parent !== undefined) body.parentId = req.dest.parent;
+    const started = await apiPost<{ uploadId?: unknown; fileKey?: unknown }>(this.api, {
+      path: `${BASE}/files/upload/multipart/start`,
+      body,
+      what: 'start the upload',
+      idempotent: true, // an unused multipart upload is harmless
+    });
+    if (typeof started?.uploadId !== 'string' || typeof started?.fileKey !== 'string' || !started.uploadId) {
+      throw new LakeupError('server', 'Copera answered the upload start without uploadId and fileKey', { code: 'BAD_RESPONSE' });
+    }
+    const now = Date.now();
+    const session: Session = { uploadId: started.uploadId, fileKey: started.fileKey, parts, urls: [], urlsIssuedAt: now, createdAt: now };
+    Object.assign(session, await this.refreshUrls(session));
+    return session;
+  }
+
+  async refreshUrls(session: Session): Promise<Pick<Session, 'urls' | 'urlsIssuedAt' | 'urlTtlMs'>> {
+    const n = session.parts.length;
+    const res = await apiPost<unknown>(this.api, {
+      path: `${BASE}/files/upload/multipart/presigned-urls`,
+      body: { uploadId: session.uploadId, fileKey: session.fileKey, parts: n },
+      what: 'get presigned part URLs',
+      idempotent: true,
+    });
+    const urls = presignedUrls(res, n);
+    return { urls, urlsIssuedAt: Date.now(), urlTtlMs: urlTtlMs(urls[0]) };
+  }
+
+  async finalize(session: Session, parts: FinishedPart[]): Promise<UploadedItem> {
+    const res = await apiPost<Record<string, unknown>>(this.api, {
+      path: `${BASE}/files/upload/multipart/finalize`,
+      body: {
+        uploadId: session.uploadId,
+        fileKey: session.fileKey,
+        parts: [...parts].sort((a, b) => a.number - b.number).map((p) => ({ partNumber: p.number, eTag: p.etag })),
+      },
+      what: 'finalize the upload',
+      idempotent: false,
+    });
+    return driveItem(res, this.service);
+  }
+
+  async createFolder(name: string, parent: string | undefined): Promise<{ id: string; name: string }> {
+    const body: Record<string, unknown> = { name };
+    if (parent !== undefined) body.parentId = parent;
+    const res = await apiPost<Record<string, unknown>>(this.api, {
+      path: `${BASE}/folders`,
+      body,
+      what: `create the folder '${name}'`,
+      idempotent: false,
+    });
+    return driveItem(res, this.service);
+  }
+}
+
+/** Both response shapes: the docs' {"urls":[…]} and the SDK's {"parts":[{"signedUrl","PartNumber"}]}. */
+export function presignedUrls(res: unknown, expected: number): string[] {
+  const bad = (why: string) =>
+    new LakeupError('server', `Copera returned presigned URLs lakeup cannot use: ${why}`, { code: 'BAD_RESPONSE' });
+  const o = (res ?? {}) as { urls?: unknown; parts?: unknown };
+  let urls: unknown[];
+  if (Array.isArray(o.urls)) {
+    urls = o.urls;
+  } else if (Array.isArray(o.parts)) {
+    const byNumber = new Map<number, unknown>();
+    for (const p of o.parts as Array<Record<string, unknown>>) {
+      const n = Number(p?.PartNumber ?? p?.partNumber);
+      if (!Number.isInteger(n) || byNumber.has(n)) throw bad(`a part number is missing or repeated (${String(n)})`);
+      byNumber.set(n, p?.signedUrl ?? p?.url);
+    }
+    urls = Array.from({ length: byNumber.size }, (_, i) => byNumber.get(i + 1));
+  } else {
+    throw bad('the answer has neither "urls" nor "parts"');
+  }
+  if (urls.length !== expected) throw bad(`asked for ${expected} URLs, got ${urls.length}`);
+  urls.forEach((u, i) => {
+    if (typeof u !== 'string' || !/^https?:\/\//i.test(u)) throw bad(`URL ${i + 1} is not an http(s) URL`);
+  });
+  return urls as string[];
+}
+
+/** Both finalize shapes: {_id,name,…} and {id,name,…}. */
+function driveItem(res: Record<string, unknown> | undefined, service: string): UploadedItem {
+  const id = res?._id ?? res?.id;
+  const name = res?.name;
+  if (typeof id !== 'string' || !id || typeof name !== 'string') {
+    throw new LakeupError('server', `${service} did not confirm the file: the answer has no id and name`, { code: 'BAD_RESPONSE' });
+  }
+  return { id, name, raw: res };
+}

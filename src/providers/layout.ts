@@ -1,0 +1,83 @@
+// Part layouts: checking a server-decided one before a byte is sent, and choosing one for Copera.
+import { LakeupError } from '../errors.js';
+import type { PartSpec } from '../types.js';
+import { MiB, GiB, formatSize } from '../util/sizes.js';
+
+export const S3_MIN_PART = 5 * MiB;
+export const S3_MAX_PART = 5 * GiB;
+export const S3_MAX_PARTS = 10_000;
+export const COPERA_DEFAULT_PART = 10 * MiB;
+
+export interface ServerPart {
+  number: unknown;
+  size: unknown;
+  upload_url: unknown;
+}
+
+/**
+ * Validates a server-decided layout: numbers contiguous from 1, sizes positive integers summing
+ * exactly to the file size, an http(s) URL each. Returns parts with offsets, in number order.
+ */
+export function checkServerLayout(items: unknown, fileSize: number, service: string): { parts: PartSpec[]; urls: string[] } {
+  const bad = (why: string) =>
+    new LakeupError('server', `${service} returned a part layout lakeup cannot use: ${why}`, { code: 'BAD_LAYOUT' });
+  if (!Array.isArray(items) || items.length === 0) throw bad('no parts');
+  const sorted = [...(items as ServerPart[])].sort((a, b) => Number(a?.number) - Number(b?.number));
+  const parts: PartSpec[] = [];
+  const urls: string[] = [];
+  let offset = 0;
+  sorted.forEach((item, i) => {
+    if (!item || typeof item !== 'object') throw bad(`item ${i + 1} is not an object`);
+    const { number, size, upload_url: url } = item;
+    if (number !== i + 1) throw bad(`part numbers are not contiguous from 1 (expected ${i + 1}, got ${String(number)})`);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw bad(`part ${i + 1} has size ${String(size)}`);
+    if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) throw bad(`part ${i + 1} has no http(s) upload_url`);
+    parts.push({ number: i + 1, offset, size });
+    urls.push(url);
+    offset += size;
+  });
+  if (offset !== fileSize) {
+    throw bad(`the parts add up to ${offset} bytes but the file has ${fileSize}`);
+  }
+  return { parts, urls };
+}
+
+/**
+ * Copera's layout is ours to choose: `requested` (default 10 MiB, at least 5 MiB) grown to the
+ * next MiB multiple that keeps the count within 10,000; never above 5 GiB.
+ */
+export function choosePartSize(fileSize: number, requested = COPERA_DEFAULT_PART): number {
+  if (requested < S3_MIN_PART) {
+    throw new LakeupError('usage', `--part-size must be at least 5 MiB (S3 rule), got ${formatSize(requested)}`);
+  }
+  if (requested > S3_MAX_PART) {
+    throw new LakeupError('usage', `--part-size must be at most 5 GiB (S3 rule), got ${formatSize(requested)}`);
+  }
+  let size = requested;
+  if (Math.ceil(fileSize / size) > S3_MAX_PARTS) {
+    size = Math.ceil(fileSize / S3_MAX_PARTS / MiB) * MiB;
+  }
+  if (size > S3_MAX_PART) {
+    throw new LakeupError('input', `the file is too large for 10,000 parts of at most 5 GiB (${formatSize(fileSize)})`);
+  }
+  return size;
+}
+
+export function splitParts(fileSize: number, partSize: number): PartSpec[] {
+  const parts: PartSpec[] = [];
+  for (let offset = 0, n = 1; offset < fileSize; offset += partSize, n++) {
+    parts.push({ number: n, offset, size: Math.min(partSize, fileSize - offset) });
+  }
+  return parts;
+}
+
+/** Reads X-Amz-Expires from a presigned URL, in ms. */
+export function urlTtlMs(url: string | undefined): number | undefined {
+  if (!url) return undefined;
+  try {
+    const v = new URL(url).searchParams.get('X-Amz-Expires');
+    return v && /^\d+$/.test(v) ? Number(v) * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,101 @@
+// MemoryLake: the server decides the layout when the session is created; there is no call to
+// re-sign URLs, so an expired session is replaced by a new one. See ../shared/PROVIDERS.md.
+import { apiPost, type ApiContext } from '../http/api.js';
+import { LakeupError } from '../errors.js';
+import type { FinishedPart, Session, UploadedItem } from '../types.js';
+import { checkServerLayout, urlTtlMs } from './layout.js';
+import type { PlanPreview, Provider, UploadRequest } from './provider.js';
+
+export const MEMORYLAKE_ORIGIN = 'https://app.memorylake.ai';
+const BASE = '/openapi/memorylake/api/v1';
+
+interface Wrapped<T> {
+  success?: boolean;
+  data?: T;
+}
+
+interface CreateSessionData {
+  upload_id?: unknown;
+  part_items?: unknown;
+}
+
+interface ItemData {
+  item_id?: unknown;
+  name?: unknown;
+  uri?: unknown;
+}
+
+export class MemoryLake implements Provider {
+  readonly name = 'memorylake' as const;
+  readonly service = 'MemoryLake';
+  readonly canRefreshUrls = false;
+
+  constructor(private readonly ctx: Omit<ApiContext, 'service'>) {}
+
+  private get api(): ApiContext {
+    return { ...this.ctx, service: this.service };
+  }
+
+  preview(req: UploadRequest): PlanPreview {
+    return { serverDecides: true, destination: `${req.dest.parent ?? 'MY_SPACE'}/${req.dest.name}` };
+  }
+
+  async createSession(req: UploadRequest): Promise<Session> {
+    if (req.file.size < 1) throw new LakeupError('input', 'MemoryLake cannot store empty files (file_size must be ≥ 1)');
+    const res = await apiPost<Wrapped<CreateSessionData>>(this.api, {
+      path: `${BASE}/drives/items/upload`,
+      body: { file_size: req.file.size },
+      what: 'create the upload session',
+      idempotent: true, // an extra session only reserves storage that expires unused
+    });
+    const data = res?.data;
+    if (!data || typeof data.upload_id !== 'string' || data.upload_id === '') {
+      throw new LakeupError('server', 'MemoryLake answered the upload session request without an upload_id', {
+        code: 'BAD_RESPONSE',
+      });
+    }
+    const { parts, urls } = checkServerLayout(data.part_items, req.file.size, this.service);
+    const now = Date.now();
+    return { uploadId: data.upload_id, parts, urls, urlsIssuedAt: now, urlTtlMs: urlTtlMs(urls[0]), createdAt: now };
+  }
+
+  async finalize(session: Session, parts: FinishedPart[], req: UploadRequest): Promise<UploadedItem> {
+    const body: Record<string, unknown> = {
+      item_type: 'file',
+      parent_item_id: req.dest.parent ?? 'MY_SPACE',
+      name: req.dest.name,
+      from: {
+        upload_id: session.uploadId,
+        part_etags: [...parts].sort((a, b) => a.number - b.number).map((p) => ({ number: p.number, etag: p.etag })),
+      },
+      name_conflict_strategy: req.dest.onConflict ?? 'rename',
+    };
+    const res = await apiPost<Wrapped<ItemData>>(this.api, {
+      path: `${BASE}/drives/items`,
+      body,
+      what: `create the file item '${req.dest.name}'`,
+      idempotent: false,
+    });
+    return itemFrom(res, this.service);
+  }
+
+  async createFolder(name: string, parent: string | undefined): Promise<{ id: string; name: string }> {
+    const res = await apiPost<Wrapped<ItemData>>(this.api, {
+      path: `${BASE}/drives/items`,
+      body: { item_type: 'folder', parent_item_id: parent ?? 'MY_SPACE', name, name_conflict_strategy: 'rename' },
+      what: `create the folder '${name}'`,
+      idempotent: false,
+    });
+    return itemFrom(res, this.service);
+  }
+}
+
+function itemFrom(res: Wrapped<ItemData>, service: string): UploadedItem {
+  const d = res?.data;
+  if (res?.success !== true || !d || typeof d.item_id !== 'string' || typeof d.name !== 'string') {
+    throw new LakeupError('server', `${service} did not confirm the item: the answer has no success, item_id and name`, {
+      code: 'BAD_RESPONSE',
+    });
+  }
+  return { id: d.item_id, name: d.name, raw: d };
+}

@@ -1,0 +1,163 @@
+// The resumable state of one upload: a small JSON file per upload, written atomically (temp file +
+// rename) with mode 0600 — it holds presigned URLs, which are write credentials — never the token.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { LakeupError } from '../errors.js';
+import type { Destination, FileFingerprint, FinishedPart, ProviderName, Session } from '../types.js';
+
+export const STATE_VERSION = 1;
+
+export interface StateFile {
+  version: typeof STATE_VERSION;
+  id: string;
+  provider: ProviderName;
+  endpoint: string;
+  dest: Destination;
+  file: FileFingerprint;
+  partSize?: number;
+  session: Session;
+  done: FinishedPart[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * The id of an upload: what it sends (absolute path) where (provider, endpoint, destination). Size
+ * and mtime are deliberately not in it: they are compared after loading, so that a changed file
+ * is recognised and reported instead of silently starting a second upload.
+ */
+export function stateId(provider: ProviderName, endpoint: string, absPath: string, dest: Destination): string {
+  const key = JSON.stringify([provider, endpoint.replace(/\/+$/, ''), absPath, dest.parent ?? '', dest.name]);
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+export function statePath(dir: string, id: string): string {
+  return path.join(dir, `${id}.json`);
+}
+
+export function ensureStateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Writes the state atomically: a temp file beside it, then rename over the old one. */
+export function saveState(dir: string, state: StateFile): void {
+  ensureStateDir(dir);
+  state.updatedAt = Date.now();
+  const file = statePath(dir, state.id);
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, JSON.stringify(state));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  renameWithRetry(tmp, file);
+}
+
+// Windows refuses a rename over a file another process (an indexer, an antivirus) holds open for
+// a moment; try a few times before giving up.
+function renameWithRetry(from: string, to: string): void {
+  for (let i = 0; ; i++) {
+    try {
+      fs.renameSync(from, to);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (i >= 5 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) throw err;
+      const until = Date.now() + 20 * (i + 1);
+      while (Date.now() < until) {
+        /* brief synchronous wait: state writes must finish before the part is reported done */
+      }
+    }
+  }
+}
+
+export type LoadResult =
+  | { status: 'missing' }
+  | { status: 'ok'; state: StateFile }
+  | { status: 'invalid'; reason: string; file: string };
+
+/** Loads and checks a state file. Anything malformed is reported as invalid, never trusted. */
+export function loadState(dir: string, id: string): LoadResult {
+  const file = statePath(dir, id);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
+    return { status: 'invalid', reason: `cannot read it (${(err as Error).message})`, file };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { status: 'invalid', reason: 'it is not valid JSON', file };
+  }
+  const why = validateState(json, id);
+  return why ? { status: 'invalid', reason: why, file } : { status: 'ok', state: json as StateFile };
+}
+
+/** Returns why `json` is not a usable state file of upload `id`, or undefined when it is. */
+export function validateState(json: unknown, id?: string): string | undefined {
+  if (!json || typeof json !== 'object') return 'it is not an object';
+  const s = json as Partial<StateFile>;
+  if (s.version !== STATE_VERSION) return `it has version ${String(s.version)}, expected ${STATE_VERSION}`;
+  if (id !== undefined && s.id !== id) return 'it belongs to another upload';
+  if (s.provider !== 'memorylake' && s.provider !== 'copera') return 'its provider is unknown';
+  if (typeof s.endpoint !== 'string') return 'it has no endpoint';
+  if (!s.file || typeof s.file.path !== 'string' || typeof s.file.size !== 'number' || typeof s.file.mtimeMs !== 'number') {
+    return 'its file fingerprint is incomplete';
+  }
+  if (!s.dest || typeof s.dest.name !== 'string') return 'it has no destination';
+  const se = s.session;
+  if (!se || typeof se.uploadId !== 'string' || !Array.isArray(se.parts) || !Array.isArray(se.urls)) return 'its session is incomplete';
+  if (se.urls.length !== se.parts.length) return 'its URLs do not match its parts';
+  let offset = 0;
+  for (const [i, p] of se.parts.entries()) {
+    if (!p || p.number !== i + 1 || p.offset !== offset || !(p.size > 0)) return 'its part layout is inconsistent';
+    offset += p.size;
+  }
+  if (offset !== s.file.size) return 'its part layout does not cover the file';
+  if (!Array.isArray(s.done)) return 'its finished parts are missing';
+  for (const d of s.done) {
+    const spec = se.parts[d?.number - 1];
+    if (!spec || typeof d.etag !== 'string' || d.etag === '' || d.size !== spec.size) return 'its finished parts do not match the layout';
+  }
+  return undefined;
+}
+
+/** Moves an unusable state file aside (kept for inspection, never silently deleted). */
+export function quarantineState(file: string): string {
+  const aside = `${file}.invalid-${Date.now()}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch {
+    return file;
+  }
+  return aside;
+}
+
+export function removeState(dir: string, id: string): void {
+  fs.rmSync(statePath(dir, id), { force: true });
+}
+
+export function listStates(dir: string): Array<{ id: string; state?: StateFile; invalid?: string }> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new LakeupError('state', `cannot read the state folder ${dir}: ${(err as Error).message}`);
+  }
+  const out: Array<{ id: string; state?: StateFile; invalid?: string }> = [];
+  for (const name of names.sort()) {
+    const m = /^([0-9a-f]{16})\.json$/.exec(name);
+    if (!m) continue;
+    const r = loadState(dir, m[1]);
+    if (r.status === 'ok') out.push({ id: m[1], state: r.state });
+    else if (r.status === 'invalid') out.push({ id: m[1], invalid: r.reason });
+  }
+  return out;
+}

@@ -1,0 +1,196 @@
+// The transfer engine: sends the parts of one file through a bounded, adaptive pool, each part
+// retried on its own (p-retry) by what the failure table says. Knows parts and URLs, not providers.
+import pRetry from 'p-retry';
+import type { Dispatcher } from 'undici';
+import { LakeupError } from '../errors.js';
+import type { FinishedPart, PartSpec } from '../types.js';
+import { classify } from './classify.js';
+import type { UploadEvents } from './events.js';
+import { AdaptiveLimiter } from './limiter.js';
+import type { RateLimiter } from './rate-limit.js';
+import { sendPart } from './send-part.js';
+
+export interface EngineOptions {
+  path: string;
+  parts: PartSpec[];
+  /** Parts already finished (resume); the engine adds to it as parts finish. */
+  done: Map<number, FinishedPart>;
+  /** The current presigned URL of part `n` (may change after a refresh). */
+  urlFor: (n: number) => string;
+  /**
+   * Replaces expired URLs and resolves when `urlFor` gives fresh ones. Absent when the provider
+   * cannot re-sign: an expired URL then ends the run with code URL_EXPIRED.
+   */
+  refreshUrls?: (reason: string) => Promise<void>;
+  concurrency: number;
+  /** Attempts after the first that fail without progress, per part. */
+  retries: number;
+  stallTimeoutMs: number;
+  verify: boolean;
+  events: UploadEvents;
+  dispatcher?: Dispatcher;
+  signal?: AbortSignal;
+  rateLimiter?: RateLimiter;
+  /** Shared across files when several upload at once; otherwise one is made from `concurrency`. */
+  limiter?: AdaptiveLimiter;
+  /** Backoff base in ms (tests shorten it). */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** Uploads every part not yet in `done`. Resolves when all are done; rejects on the first fatal failure. */
+export async function uploadParts(o: EngineOptions): Promise<Map<number, FinishedPart>> {
+  const limiter = o.limiter ?? new AdaptiveLimiter(o.concurrency);
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort(o.signal!.reason);
+  if (o.signal?.aborted) throw o.signal.reason;
+  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+
+  const queue = o.parts.filter((p) => !o.done.has(p.number));
+  let failure: unknown;
+  let refreshing: Promise<void> | undefined;
+  let refreshGeneration = 0;
+
+  const refresh = (reason: string, seenGeneration: number): Promise<void> => {
+    if (!o.refreshUrls) {
+      throw new LakeupError('server', 'the presigned part URLs expired', { code: 'URL_EXPIRED', status: 403 });
+    }
+    if (seenGeneration !== refreshGeneration) return Promise.resolve(); // another part already refreshed
+    if (!refreshing) {
+      refreshing = o.refreshUrls(reason).finally(() => {
+        refreshGeneration++;
+        refreshing = undefined;
+      });
+    }
+    return refreshing;
+  };
+
+  const sendWithRetries = async (part: PartSpec): Promise<void> => {
+    let attempt = 0;
+    let progressed = false;
+    let furthest = 0; // most bytes any attempt of this part got out before failing
+    let refreshesWithoutProgress = 0;
+    const hardCap = 4 * (o.retries + 1) + 4;
+
+    await pRetry(
+      async () => {
+        attempt++;
+        progressed = false;
+        await limiter.acquire(stop.signal);
+        let sent = 0;
+        let ok = false;
+        const generation = refreshGeneration;
+        const url = o.urlFor(part.number);
+        const t0 = performance.now();
+        o.events.emit('part:start', { number: part.number, attempt, size: part.size });
+        try {
+          const res = await sendPart({
+            path: o.path,
+            part,
+            url,
+            dispatcher: o.dispatcher,
+            stallTimeoutMs: o.stallTimeoutMs,
+            verify: o.verify,
+            signal: stop.signal,
+            rateLimiter: o.rateLimiter,
+            onProgress: (n) => {
+              sent += n;
+              o.events.emit('part:progress', { number: part.number, bytes: n });
+            },
+          });
+          ok = true;
+          const finished: FinishedPart = { number: part.number, etag: res.etag, md5: res.md5, size: part.size };
+          o.done.set(part.number, finished);
+          o.events.emit('part:http', { number: part.number, url, status: res.status, ms: performance.now() - t0, attempt });
+          o.events.emit('part:done', { ...finished, attempt });
+        } catch (err) {
+          const e = err as { status?: number; message?: string };
+          o.events.emit('part:http', {
+            number: part.number,
+            url,
+            status: e?.status,
+            ms: performance.now() - t0,
+            attempt,
+            error: e?.message,
+          });
+          // A connection lost further into the part than ever before is progress on a bad network:
+          // it renews rather than spends the budget. An HTTP answer is never progress (the server
+          // saw the attempt and refused it), and neither is failing at the same point again.
+          progressed = (err as { status?: number }).status === undefined && sent > furthest;
+          furthest = Math.max(furthest, sent);
+          if (sent > 0) (err as { lostBytes?: number }).lostBytes = sent;
+          const verdict = stop.signal.aborted ? undefined : classify(err);
+          if (verdict?.action === 'refresh') {
+            refreshesWithoutProgress++;
+            if (refreshesWithoutProgress > 3) throw err;
+            await refresh(verdict.reason, generation);
+          } else if (verdict?.action === 'throttle') {
+            const t = limiter.throttle(verdict.retryAfterMs ?? 1000);
+            o.events.emit('throttle', t);
+          }
+          throw err;
+        } finally {
+          limiter.release(ok);
+        }
+      },
+      {
+        retries: hardCap,
+        factor: 2,
+        minTimeout: o.minBackoffMs ?? 250,
+        maxTimeout: o.maxBackoffMs ?? 20_000,
+        randomize: true,
+        signal: stop.signal,
+        shouldConsumeRetry: ({ error }) => {
+          const v = classify(error);
+          // Refreshed URLs and progress-making attempts renew rather than spend the budget.
+          return !(v.action === 'refresh' || progressed);
+        },
+        shouldRetry: ({ error, retriesConsumed }) => {
+          if (stop.signal.aborted) return false;
+          const v = classify(error);
+          if (v.action === 'fatal') return false;
+          if (attempt >= hardCap) return false;
+          return retriesConsumed < o.retries; // counts the failures consumed before this one
+        },
+        onFailedAttempt: ({ error }) => {
+          if (stop.signal.aborted) return;
+          const v = classify(error);
+          const lostBytes = (error as { lostBytes?: number }).lostBytes ?? 0;
+          o.events.emit('part:retry', {
+            number: part.number,
+            attempt,
+            reason: v.reason,
+            delayMs: v.retryAfterMs ?? 0,
+            lostBytes,
+          });
+        },
+      },
+    );
+  };
+
+  const worker = async (): Promise<void> => {
+    while (!failure && !stop.signal.aborted) {
+      const part = queue.shift();
+      if (!part) return;
+      try {
+        await sendWithRetries(part);
+      } catch (err) {
+        if (!failure) {
+          failure = stop.signal.aborted && o.signal?.aborted ? o.signal.reason : err;
+          stop.abort(failure);
+        }
+        return;
+      }
+    }
+  };
+
+  try {
+    const workers = Array.from({ length: Math.min(limiter.max, Math.max(1, queue.length)) }, worker);
+    await Promise.all(workers);
+  } finally {
+    o.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  if (failure) throw failure;
+  if (o.signal?.aborted) throw o.signal.reason;
+  return o.done;
+}

@@ -1,0 +1,24 @@
+// The one event stream of an upload. The engine and the orchestrator emit; the progress display,
+// the state file and --verbose logging listen. Nothing that listens ever drives the upload.
+import { EventEmitter } from 'node:events';
+import type { FinishedPart, PutResult } from '../types.js';
+
+export interface UploadEventMap {
+  /** A session is ready: `total` bytes in `parts` parts, `doneBytes` of them already finished (resume). */
+  'session:ready': [{ uploadId: string; parts: number; total: number; doneBytes: number; resumed: boolean }];
+  'part:start': [{ number: number; attempt: number; size: number }];
+  /** `bytes` more bytes of part `number` were handed to the socket. */
+  'part:progress': [{ number: number; bytes: number }];
+  'part:done': [FinishedPart & { attempt: number }];
+  /** An attempt failed; `lostBytes` were counted as progress and must be taken back. */
+  'part:retry': [{ number: number; attempt: number; reason: string; delayMs: number; lostBytes: number }];
+  /** The server asked us to slow down: new parts pause for `pauseMs`, concurrency is now `concurrency`. */
+  'throttle': [{ pauseMs: number; concurrency: number }];
+  'urls:refreshed': [{ reason: string; parts: number }];
+  'session:restart': [{ reason: string }];
+  'api:call': [{ method: string; url: string; status?: number; ms: number; attempt: number; error?: string }];
+  'part:http': [{ number: number; url: string; status?: number; ms: number; attempt: number; error?: string }];
+  'upload:done': [PutResult];
+}
+
+export class UploadEvents extends EventEmitter<UploadEventMap> {}

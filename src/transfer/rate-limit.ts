@@ -1,0 +1,39 @@
+// A token bucket shared by every part of every file: `--limit-rate` caps total upload bandwidth.
+// The bucket holds at most ~50 ms of traffic so the rate is smooth rather than bursty.
+
+export class RateLimiter {
+  private readonly bytesPerSecond: number;
+  private readonly capacity: number;
+  private tokens: number;
+  private last: number;
+
+  constructor(bytesPerSecond: number) {
+    this.bytesPerSecond = bytesPerSecond;
+    this.capacity = Math.max(16 * 1024, bytesPerSecond / 20);
+    this.tokens = this.capacity;
+    this.last = performance.now();
+  }
+
+  /** Resolves when `n` bytes may be sent. Larger requests than the bucket are paid for in installments. */
+  async take(n: number, signal?: AbortSignal): Promise<void> {
+    let need = n;
+    while (need > 0) {
+      signal?.throwIfAborted();
+      this.refill();
+      const grant = Math.min(need, this.tokens, this.capacity);
+      if (grant > 0) {
+        this.tokens -= grant;
+        need -= grant;
+        continue;
+      }
+      const waitMs = Math.max(1, ((Math.min(need, this.capacity) - this.tokens) / this.bytesPerSecond) * 1000);
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.bytesPerSecond);
+    this.last = now;
+  }
+}

@@ -1,0 +1,73 @@
+// Shared shapes of lakeup. Modules import their types from here so that a Plan, a Part and a
+// State file mean the same thing everywhere.
+
+export type ProviderName = 'memorylake' | 'copera';
+export const PROVIDERS: readonly ProviderName[] = ['memorylake', 'copera'];
+
+export type ConflictStrategy = 'rename' | 'deny' | 'overwrite' | 'replace';
+
+/** One part of the file: `size` bytes starting at byte `offset`, numbered from 1. */
+export interface PartSpec {
+  number: number;
+  offset: number;
+  size: number;
+}
+
+/** A part the storage accepted. `etag` is unquoted; `md5` is the hex MD5 we computed while sending. */
+export interface FinishedPart {
+  number: number;
+  etag: string;
+  md5?: string;
+  size: number;
+}
+
+/** What the local file looked like when an upload started: a change means the state no longer applies. */
+export interface FileFingerprint {
+  path: string; // absolute
+  size: number;
+  mtimeMs: number;
+}
+
+/** Where the upload goes, as the user asked for it. */
+export interface Destination {
+  name: string;
+  parent?: string;
+  onConflict?: ConflictStrategy;
+  mimeType?: string;
+}
+
+/**
+ * A provider's upload session: everything needed to send the parts and finalize, and to resume later.
+ * `urls[i]` is the presigned URL of part `parts[i]`.
+ */
+export interface Session {
+  uploadId: string;
+  fileKey?: string;
+  parts: PartSpec[];
+  urls: string[];
+  urlsIssuedAt: number; // epoch ms
+  /** Lifetime of the URLs when the provider tells us (X-Amz-Expires), in ms. */
+  urlTtlMs?: number;
+  createdAt: number;
+}
+
+/** What the server says the finished file is. */
+export interface UploadedItem {
+  id: string;
+  name: string;
+  raw: unknown;
+}
+
+/** The result of one `put`, as printed by `--json`. */
+export interface PutResult {
+  ok: true;
+  provider: ProviderName;
+  file: string;
+  name: string;
+  id: string;
+  size: number;
+  parts: number;
+  elapsedMs: number;
+  bytesPerSecond: number;
+  resumed: boolean;
+}

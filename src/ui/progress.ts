@@ -1,0 +1,201 @@
+// Progress views, all listeners on trackers: a live cli-progress bar on a terminal, plain lines at
+// most every few seconds otherwise (no ANSI codes), NDJSON events for wrappers, or nothing.
+import cliProgress from 'cli-progress';
+import type { UploadEvents } from '../transfer/events.js';
+import { formatSize } from '../util/sizes.js';
+import { formatDuration } from './speed.js';
+import type { Terminal } from './terminal.js';
+import { ProgressTracker } from './tracker.js';
+
+export type ProgressMode = 'bar' | 'plain' | 'json' | 'none';
+
+export interface ProgressView {
+  /** Starts showing one file's upload. */
+  track(label: string, events: UploadEvents): ProgressTracker;
+  /** Prints a one-line notice without tearing the bar. */
+  notice(line: string): void;
+  /** Stops all rendering (before the final result is printed). */
+  stop(): void;
+}
+
+export function createProgressView(mode: ProgressMode, term: Terminal, opts: { intervalMs?: number } = {}): ProgressView {
+  switch (mode) {
+    case 'bar':
+      return new BarView(term);
+    case 'plain':
+      return new PlainView(term, opts.intervalMs ?? 5000);
+    case 'json':
+      return new JsonView(term, opts.intervalMs ?? 1000);
+    default:
+      return new SilentView(term);
+  }
+}
+
+class SilentView implements ProgressView {
+  constructor(private readonly term: Terminal) {}
+  track(label: string, events: UploadEvents): ProgressTracker {
+    return new ProgressTracker(label, events);
+  }
+  notice(line: string): void {
+    // --quiet silences progress, not warnings that change what happens.
+    this.term.err(line);
+  }
+  stop(): void {}
+}
+
+class BarView implements ProgressView {
+  private readonly multi: cliProgress.MultiBar;
+  private stopped = false;
+
+  constructor(private readonly term: Terminal) {
+    const c = term.chalk;
+    this.multi = new cliProgress.MultiBar(
+      {
+        format: `${c.cyan('{label}')} ${c.green('{bar}')} {percentage}% | {done}/{size} | {speed} | ETA {eta_h}`,
+        barCompleteChar: '█',
+        barIncompleteChar: '░',
+        barsize: 28,
+        hideCursor: true,
+        clearOnComplete: false,
+        stopOnComplete: false,
+        etaBuffer: 50,
+        fps: 8,
+        stream: process.stderr,
+        autopadding: true,
+        emptyOnZero: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+
+  track(label: string, events: UploadEvents): ProgressTracker {
+    const t = new ProgressTracker(label, events);
+    const bar = this.multi.create(1, 0, payload(t, label));
+    const render = () => {
+      if (this.stopped) return;
+      bar.setTotal(Math.max(1, t.total));
+      bar.update(t.done, payload(t, label));
+    };
+    t.onChange(render);
+    events.on('part:retry', (r) => {
+      if (process.env.LAKEUP_SHOW_RETRIES) this.notice(`part ${r.number}: ${r.reason}, retrying`);
+    });
+    return t;
+  }
+
+  notice(line: string): void {
+    if (this.stopped) this.term.err(line);
+    else this.multi.log(`${line}\n`);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.multi.stop();
+  }
+}
+
+function payload(t: ProgressTracker, label: string) {
+  const rate = t.rate();
+  return {
+    label: truncate(label, 24),
+    done: formatSize(t.done),
+    size: formatSize(t.total),
+    speed: `${formatSize(Math.round(rate))}/s`,
+    eta_h: t.finished ? '0s' : formatDuration(t.etaMs()),
+  };
+}
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s : `…${s.slice(s.length - n + 1)}`;
+}
+
+class PlainView implements ProgressView {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly trackers: ProgressTracker[] = [];
+
+  constructor(
+    private readonly term: Terminal,
+    private readonly intervalMs: number,
+  ) {}
+
+  track(label: string, events: UploadEvents): ProgressTracker {
+    const t = new ProgressTracker(label, events);
+    this.trackers.push(t);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.tick(), this.intervalMs);
+      this.timer.unref();
+    }
+    events.on('upload:done', (r) => {
+      const secs = r.elapsedMs / 1000;
+      this.term.err(
+        `lakeup: ${label}: done, ${formatSize(r.size)} in ${secs.toFixed(1)}s (${formatSize(r.bytesPerSecond)}/s)${r.resumed ? ', resumed' : ''}`,
+      );
+    });
+    return t;
+  }
+
+  private tick(): void {
+    for (const t of this.trackers) {
+      if (t.finished || t.total === 0) continue;
+      const pct = ((t.done / t.total) * 100).toFixed(1);
+      this.term.err(
+        `lakeup: ${t.label}: ${pct}% ${formatSize(t.done)}/${formatSize(t.total)} ${formatSize(Math.round(t.rate()))}/s ETA ${formatDuration(t.etaMs())}`,
+      );
+    }
+  }
+
+  notice(line: string): void {
+    this.term.err(line);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+class JsonView implements ProgressView {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly trackers: ProgressTracker[] = [];
+
+  constructor(
+    private readonly term: Terminal,
+    private readonly intervalMs: number,
+  ) {}
+
+  private emit(obj: Record<string, unknown>): void {
+    this.term.err(JSON.stringify({ time: new Date().toISOString(), ...obj }));
+  }
+
+  track(label: string, events: UploadEvents): ProgressTracker {
+    const t = new ProgressTracker(label, events);
+    this.trackers.push(t);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.tick(), this.intervalMs);
+      this.timer.unref();
+    }
+    events.on('session:ready', (s) => this.emit({ event: 'start', file: label, total: s.total, parts: s.parts, doneBytes: s.doneBytes, resumed: s.resumed }));
+    events.on('part:done', (p) => this.emit({ event: 'part', file: label, part: p.number, size: p.size, attempt: p.attempt }));
+    events.on('part:retry', (r) => this.emit({ event: 'retry', file: label, part: r.number, attempt: r.attempt, reason: r.reason }));
+    events.on('throttle', (r) => this.emit({ event: 'throttle', file: label, pauseMs: r.pauseMs, concurrency: r.concurrency }));
+    events.on('upload:done', (r) => this.emit({ event: 'done', file: label, bytes: r.size, elapsedMs: r.elapsedMs, bytesPerSecond: r.bytesPerSecond }));
+    return t;
+  }
+
+  private tick(): void {
+    for (const t of this.trackers) {
+      if (t.finished || t.total === 0) continue;
+      this.emit({ event: 'progress', file: t.label, bytes: t.done, total: t.total, bytesPerSecond: Math.round(t.rate()) });
+    }
+  }
+
+  notice(line: string): void {
+    this.emit({ event: 'notice', message: line });
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,49 @@
+// Decides once whether stdout/stderr are terminals and whether colour is on; everything else asks.
+// NO_COLOR (any non-empty value) turns colour off, FORCE_COLOR (0-3) forces it, else colour
+// follows whether stderr is a terminal.
+import { Chalk, type ChalkInstance } from 'chalk';
+
+export interface Terminal {
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  columns: number;
+  colorLevel: 0 | 1 | 2 | 3;
+  chalk: ChalkInstance;
+  /** Writes one line to stderr (human messages). */
+  err(line: string): void;
+  /** Writes one line to stdout (machine results). */
+  out(line: string): void;
+}
+
+export function colorLevelFrom(env: NodeJS.ProcessEnv, isTTY: boolean): 0 | 1 | 2 | 3 {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) {
+    if (force === '' || force === 'true') return 1;
+    if (force === 'false') return 0;
+    const n = Number(force);
+    if (Number.isInteger(n) && n >= 0 && n <= 3) return n as 0 | 1 | 2 | 3;
+    return 1;
+  }
+  if (!isTTY || env.TERM === 'dumb') return 0;
+  if (env.COLORTERM === 'truecolor' || env.COLORTERM === '24bit') return 3;
+  return /-256(color)?$/i.test(env.TERM ?? '') ? 2 : 1;
+}
+
+export function detectTerminal(
+  env: NodeJS.ProcessEnv = process.env,
+  stdout: NodeJS.WriteStream = process.stdout,
+  stderr: NodeJS.WriteStream = process.stderr,
+): Terminal {
+  const stderrIsTTY = Boolean(stderr.isTTY);
+  const colorLevel = colorLevelFrom(env, stderrIsTTY);
+  return {
+    stdoutIsTTY: Boolean(stdout.isTTY),
+    stderrIsTTY,
+    columns: stderr.columns || 80,
+    colorLevel,
+    chalk: new Chalk({ level: colorLevel }),
+    err: (line) => void stderr.write(`${line}\n`),
+    out: (line) => void stdout.write(`${line}\n`),
+  };
+}

@@ -1,0 +1,32 @@
+// Checks the local file before anything is sent and takes its fingerprint.
+import fs from 'node:fs';
+import path from 'node:path';
+import { LakeupError } from '../errors.js';
+import type { FileFingerprint } from '../types.js';
+
+export function inspectFile(file: string): FileFingerprint {
+  const abs = path.resolve(file);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new LakeupError('input', `${file}: no such file`);
+    if (code === 'EACCES' || code === 'EPERM') throw new LakeupError('input', `${file}: permission denied`);
+    throw new LakeupError('input', `${file}: cannot read it (${code ?? (err as Error).message})`);
+  }
+  if (st.isDirectory()) throw new LakeupError('input', `${file}: is a directory (use --recursive to upload a folder)`);
+  if (!st.isFile()) throw new LakeupError('input', `${file}: not a regular file`);
+  if (st.size === 0) throw new LakeupError('input', `${file}: the file is empty; neither provider stores empty files`);
+  try {
+    fs.closeSync(fs.openSync(abs, 'r'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new LakeupError('input', `${file}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `cannot open it (${code})`}`);
+  }
+  return { path: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+}
+
+export function sameFingerprint(a: FileFingerprint, b: FileFingerprint): boolean {
+  return a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}

@@ -1,0 +1,220 @@
+// The transfer engine over real sockets against a programmable storage stand-in.
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { splitParts } from '../../src/providers/layout.js';
+import { uploadParts, type EngineOptions } from '../../src/transfer/engine.js';
+import { UploadEvents } from '../../src/transfer/events.js';
+import type { FinishedPart } from '../../src/types.js';
+import { makeFile, readRange, tempDir } from '../helpers/files.js';
+import { s3Error, startPartServer, type PartServer } from '../helpers/part-server.js';
+
+const PART = 64 * 1024;
+let server: PartServer;
+let file: string;
+const SIZE = PART * 6 + 123;
+
+beforeEach(async () => {
+  server = await startPartServer();
+  file = await makeFile(path.join(await tempDir(), 'f.bin'), SIZE, 7);
+});
+afterEach(async () => {
+  await server.close();
+});
+
+function opts(over: Partial<EngineOptions> = {}): EngineOptions {
+  return {
+    path: file,
+    parts: splitParts(SIZE, PART),
+    done: new Map<number, FinishedPart>(),
+    urlFor: (n) => server.url(n),
+    concurrency: 3,
+    retries: 3,
+    stallTimeoutMs: 5000,
+    verify: true,
+    events: new UploadEvents(),
+    minBackoffMs: 1,
+    maxBackoffMs: 20,
+    ...over,
+  };
+}
+
+async function expectStored(done: Map<number, FinishedPart>): Promise<void> {
+  const parts = splitParts(SIZE, PART);
+  expect(done.size).toBe(parts.length);
+  for (const p of parts) {
+    const ok = server.arrived.filter((a) => a.part === p.number && a.answered === 200);
+    expect(ok.length, `part ${p.number} stored once`).toBe(1);
+    expect(ok[0].bytes.equals(await readRange(file, p.offset, p.size)), `part ${p.number} bytes`).toBe(true);
+    expect(done.get(p.number)!.etag).toMatch(/^[0-9a-f]{32}$/);
+    expect(done.get(p.number)!.etag).toBe(done.get(p.number)!.md5);
+  }
+}
+
+describe('uploadParts', () => {
+  it('sends every part byte-exact with exact Content-Length, unquoted ETags and no Authorization', async () => {
+    const o = opts();
+    await uploadParts(o);
+    await expectStored(o.done);
+    for (const a of server.arrived) {
+      expect(a.headers.authorization).toBeUndefined();
+      expect(Number(a.headers['content-length'])).toBe(a.bytes.length);
+      expect(a.headers['content-type']).toBe('application/octet-stream');
+    }
+  });
+
+  it('never has more than --concurrency parts in flight', async () => {
+    server.behave = () => ({ kind: 'slow', chunkDelayMs: 20 });
+    await uploadParts(opts({ concurrency: 2 }));
+    expect(server.maxInFlight).toBeLessThanOrEqual(2);
+    expect(server.maxInFlight).toBe(2);
+  });
+
+  it('skips parts already done (resume) and sends only the rest', async () => {
+    const done = new Map<number, FinishedPart>([[2, { number: 2, etag: 'x', size: PART }]]);
+    await uploadParts(opts({ done }));
+    expect(server.arrived.some((a) => a.part === 2)).toBe(false);
+    expect(done.size).toBe(7);
+    expect(done.get(2)!.etag).toBe('x');
+  });
+
+  it('retries a reset connection with a fresh read of the part', async () => {
+    server.behave = (part, attempt) => (part === 3 && attempt === 1 ? { kind: 'reset', afterBytes: 1000 } : { kind: 'ok' });
+    const o = opts();
+    const retries: number[] = [];
+    o.events.on('part:retry', (r) => retries.push(r.number));
+    await uploadParts(o);
+    await expectStored(o.done);
+    expect(retries).toEqual([3]);
+  });
+
+  it('retries 500, 502, 504 and 408', async () => {
+    const statuses = [500, 502, 504, 408];
+    server.behave = (part, attempt) =>
+      part <= 4 && attempt === 1 ? { kind: 'status', status: statuses[part - 1], body: s3Error('InternalError', 'x') } : { kind: 'ok' };
+    const o = opts();
+    await uploadParts(o);
+    await expectStored(o.done);
+  });
+
+  it('on 503 SlowDown pauses for Retry-After and lowers concurrency', async () => {
+    server.behave = (part, attempt) =>
+      part === 1 && attempt === 1
+        ? { kind: 'status', status: 503, body: s3Error('SlowDown', 'Please reduce your request rate.'), headers: { 'retry-after': '1' } }
+        : { kind: 'ok' };
+    const o = opts({ concurrency: 4 });
+    const throttles: Array<{ pauseMs: number; concurrency: number }> = [];
+    o.events.on('throttle', (t) => throttles.push(t));
+    const t0 = performance.now();
+    await uploadParts(o);
+    await expectStored(o.done);
+    expect(throttles).toEqual([{ pauseMs: 1000, concurrency: 2 }]);
+    const retried = server.arrived.filter((a) => a.part === 1);
+    expect(retried.length).toBe(2);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(950);
+  });
+
+  it('aborts a stalled answer after the stall timeout and retries the part', async () => {
+    server.behave = (part, attempt) => (part === 2 && attempt === 1 ? { kind: 'stall' } : { kind: 'ok' });
+    const o = opts({ stallTimeoutMs: 400 });
+    const reasons: string[] = [];
+    o.events.on('part:retry', (r) => reasons.push(r.reason));
+    await uploadParts(o);
+    await expectStored(o.done);
+    expect(reasons).toEqual(['stalled']);
+  });
+
+  it('does not time out a slow transfer that keeps moving', async () => {
+    // Each 64 KiB part trickles in over ~ 8 chunks × 120 ms ≈ 1 s, far beyond the 400 ms stall timeout.
+    server.behave = () => ({ kind: 'slow', chunkDelayMs: 120 });
+    const o = opts({ stallTimeoutMs: 400, concurrency: 7 });
+    const reasons: string[] = [];
+    o.events.on('part:retry', (r) => reasons.push(r.reason));
+    await uploadParts({ ...o, parts: o.parts.slice(0, 2) });
+    expect(reasons).toEqual([]);
+  });
+
+  it('re-sends a part whose ETag is not the MD5 of what was sent, unless verification is off', async () => {
+    server.behave = (part, attempt) => (part === 4 && attempt === 1 ? { kind: 'ok', etag: '0123456789abcdef0123456789abcdef' } : { kind: 'ok' });
+    const o = opts();
+    const reasons: string[] = [];
+    o.events.on('part:retry', (r) => reasons.push(r.reason));
+    await uploadParts(o);
+    expect(reasons).toEqual(['BAD_DIGEST']);
+    expect(o.done.get(4)!.etag).not.toBe('0123456789abcdef0123456789abcdef');
+
+    const p = opts({ verify: false });
+    server.behave = (part) => (part === 4 ? { kind: 'ok', etag: '0123456789abcdef0123456789abcdef' } : { kind: 'ok' });
+    await uploadParts(p);
+    expect(p.done.get(4)!.etag).toBe('0123456789abcdef0123456789abcdef');
+  });
+
+  it('accepts an ETag that is not an MD5 (KMS, other stores) without comparing', async () => {
+    server.behave = () => ({ kind: 'ok', etag: 'abc-123' });
+    const o = opts();
+    await uploadParts(o);
+    expect(o.done.get(1)!.etag).toBe('abc-123');
+  });
+
+  it('refreshes expired URLs once for all parts that met the expiry, then finishes', async () => {
+    let generation = 0;
+    server.behave = (_part, _attempt) => ({ kind: 'ok' });
+    const expiredUntilRefresh = (n: number) => `${server.url(n)}&gen=${generation}`;
+    server.behave = (part, attempt) =>
+      attempt === 1 && part > 2
+        ? { kind: 'status', status: 403, body: s3Error('AccessDenied', 'Request has expired'), early: true }
+        : { kind: 'ok' };
+    let refreshes = 0;
+    const o = opts({
+      urlFor: expiredUntilRefresh,
+      refreshUrls: async () => {
+        refreshes++;
+        await new Promise((r) => setTimeout(r, 50));
+        generation++;
+      },
+    });
+    await uploadParts(o);
+    expect(o.done.size).toBe(7);
+    expect(refreshes).toBeGreaterThanOrEqual(1);
+    expect(refreshes).toBeLessThanOrEqual(2);
+  });
+
+  it('ends with URL_EXPIRED when URLs expire and cannot be refreshed', async () => {
+    server.behave = () => ({ kind: 'status', status: 403, body: s3Error('AccessDenied', 'Request has expired'), early: true });
+    await expect(uploadParts(opts())).rejects.toMatchObject({ code: 'URL_EXPIRED' });
+  });
+
+  it('fails at once on 403 SignatureDoesNotMatch with the storage code in the message', async () => {
+    server.behave = (part) =>
+      part === 1 ? { kind: 'status', status: 403, body: s3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match') } : { kind: 'slow', chunkDelayMs: 50 };
+    const err = await uploadParts(opts()).catch((e) => e);
+    expect(err.message).toMatch(/part 1: storage answered HTTP 403 \(SignatureDoesNotMatch/);
+    expect(server.arrived.filter((a) => a.part === 1).length).toBe(1);
+  });
+
+  it('gives up after --retries failed attempts without progress', async () => {
+    server.behave = (part) => (part === 1 ? { kind: 'status', status: 500, body: s3Error('InternalError', 'boom') } : { kind: 'ok' });
+    const err = await uploadParts(opts({ retries: 2 })).catch((e) => e);
+    expect(err.message).toMatch(/HTTP 500/);
+    expect(server.arrived.filter((a) => a.part === 1).length).toBe(3);
+  });
+
+  it('stops promptly with the abort reason when interrupted', async () => {
+    server.behave = () => ({ kind: 'slow', chunkDelayMs: 200 });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(Object.assign(new Error('interrupted'), { kind: 'interrupted' })), 150);
+    const t0 = performance.now();
+    const err = await uploadParts(opts({ signal: ac.signal })).catch((e) => e);
+    expect(err.message).toBe('interrupted');
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  it('reports progress that adds up to the file size, minus nothing once done', async () => {
+    server.behave = (part, attempt) => (part === 2 && attempt === 1 ? { kind: 'reset', afterBytes: 30000 } : { kind: 'ok' });
+    const o = opts();
+    let bytes = 0;
+    o.events.on('part:progress', (p) => (bytes += p.bytes));
+    o.events.on('part:retry', (r) => (bytes -= r.lostBytes));
+    await uploadParts(o);
+    expect(bytes).toBe(SIZE);
+  });
+});
