@@ -60,6 +60,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .addOption(new Option('--mime-type <type>', 'Copera MIME type (default: from the extension)').env('LAKEUP_MIME_TYPE'))
     .addOption(new Option('-c, --concurrency <n>', 'parts in flight, 1-64 (default 4)').env('LAKEUP_CONCURRENCY'))
     .addOption(new Option('-j, --jobs <n>', 'files uploaded at once (default 1)').env('LAKEUP_JOBS'))
+    .option('-r, --recursive', 'upload folders, recreating their tree as drive folders')
     .addOption(new Option('--retries <n>', 'retries per part (default 8)').env('LAKEUP_RETRIES'))
     .addOption(new Option('--timeout <seconds>', 'abort and retry a part that moves no byte for this long (default 60)').env('LAKEUP_TIMEOUT'))
     .option('--no-verify', 'do not compare part ETags with the MD5 computed while sending')

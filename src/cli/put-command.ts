@@ -1,5 +1,6 @@
 // `lakeup put`: builds typed options from flags, runs one upload per file, prints results. Heavy
 // modules (undici, cli-progress) are imported here, lazily, so --help and --version stay fast.
+import fs from 'node:fs';
 import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import { createDispatcher } from '../http/dispatcher.js';
@@ -12,6 +13,7 @@ import type { ConflictStrategy, Destination, ProviderName, PutResult } from '../
 import { createProgressView, type ProgressMode, type ProgressView } from '../ui/progress.js';
 import { detectTerminal, type Terminal } from '../ui/terminal.js';
 import { putFile } from '../upload/put-file.js';
+import { spoolStdin, walkFolder, type Source } from '../upload/sources.js';
 import { lookupMimeType } from '../util/mime.js';
 import { registerSecret, redactUrl } from '../util/redact.js';
 import { formatSize, parseDuration, parseRate, parseSize } from '../util/sizes.js';
@@ -43,6 +45,7 @@ export interface PutFlags {
   verbose?: boolean;
   dryRun?: boolean;
   limitRate?: string;
+  recursive?: boolean;
 }
 
 /** Everything a run needs, checked. */
@@ -68,11 +71,16 @@ export interface PutPlan {
   verbose: boolean;
   dryRun: boolean;
   limitRate?: number;
+  recursive: boolean;
 }
 
 export function buildPutPlan(files: string[], f: PutFlags, env: NodeJS.ProcessEnv, term: Pick<Terminal, 'stderrIsTTY'>): PutPlan {
   const provider = parseProvider(f.provider ?? env.LAKEUP_PROVIDER);
   if (files.length === 0) throw new LakeupError('usage', 'put: name at least one file to upload');
+  if (files.includes('-') && f.name === undefined) {
+    throw new LakeupError('usage', 'put -: standard input has no name; pass --name');
+  }
+  if (files.filter((x) => x === '-').length > 1) throw new LakeupError('usage', 'put: standard input ("-") can be read only once');
   if (f.name !== undefined && files.length > 1) throw new LakeupError('usage', '--name applies to one file; it was given with several');
   if (f.name !== undefined && (f.name.trim() === '' || /[\\/]/.test(f.name))) {
     throw new LakeupError('usage', `--name: '${f.name}' is not a file name (no slashes, not empty)`);
@@ -114,6 +122,7 @@ export function buildPutPlan(files: string[], f: PutFlags, env: NodeJS.ProcessEn
     verbose: Boolean(f.verbose),
     dryRun,
     limitRate: f.limitRate !== undefined ? parseRate(f.limitRate, '--limit-rate') : undefined,
+    recursive: Boolean(f.recursive),
   };
 }
 
@@ -143,15 +152,48 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   let failures = 0;
   let exitCode = 0;
   let interrupted: LakeupError | undefined;
-  const queue = [...plan.files];
   const results: PutResult[] = [];
+  let queue: Source[];
+  try {
+    queue = await expandSources(plan);
+  } catch (e) {
+    view.stop();
+    interrupts.dispose();
+    await dispatcher.close().catch(() => undefined);
+    return report(e);
+  }
+  const total = queue.length;
+  // A live bar redraws stderr's lines; result lines for a terminal stdout wait until it stops.
+  const deferResults = plan.progress === 'bar' && term.stdoutIsTTY;
+  const deferred: string[] = [];
+  const folderProvider = createProvider(plan.provider, { endpoint: plan.endpoint, token: plan.token, dispatcher, signal: interrupts.signal });
+  const folders = new Map<string, Promise<string | undefined>>();
+  const folderId = (segments: string[]): Promise<string | undefined> => {
+    if (segments.length === 0) return Promise.resolve(plan.parent);
+    const key = JSON.stringify(segments);
+    let id = folders.get(key);
+    if (!id) {
+      id = folderId(segments.slice(0, -1)).then(async (parent) => {
+        const made = await folderProvider.createFolder!(segments[segments.length - 1], parent);
+        view.notice(`lakeup: created folder ${segments.join('/')} (${made.id})`);
+        return made.id;
+      });
+      folders.set(key, id);
+    }
+    return id;
+  };
 
-  const one = async (file: string) => {
+  const one = async (src: Source) => {
     const events = new UploadEvents();
-    if (plan.verbose) attachVerbose(events, view, file);
-    const label = path.basename(file);
-    view.track(label, events);
+    if (plan.verbose) attachVerbose(events, view, src.display);
+    let spool: { file: string; cleanup: () => Promise<void> } | undefined;
     try {
+      if (src.file === '-') {
+        spool = await spoolStdin(process.stdin, src.name);
+        src = { ...src, file: spool.file };
+      }
+      const parent = src.folder ? await folderId(src.folder) : plan.parent;
+      view.track(src.folder ? [...src.folder, src.name].join('/') : src.name, events);
       const result = await putFile({
         provider: createProvider(plan.provider, {
           endpoint: plan.endpoint,
@@ -161,19 +203,21 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
           events,
         }),
         endpoint: plan.endpoint,
-        file,
+        file: src.file,
+        displayFile: src.display,
         dest: {
-          name: plan.name ?? path.basename(file),
-          parent: plan.parent,
+          name: src.name,
+          parent,
           onConflict: plan.onConflict,
-          mimeType: plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(file)) : undefined,
+          mimeType: plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(src.name)) : undefined,
         },
         partSize: plan.partSize,
         concurrency: plan.concurrency,
         retries: plan.retries,
         stallTimeoutMs: plan.stallTimeoutMs,
         verify: plan.verify,
-        resume: plan.resume,
+        resume: plan.resume && !src.ephemeral,
+        ephemeral: src.ephemeral,
         stateDir: plan.stateDir,
         events,
         notice: (line) => view.notice(`lakeup: ${line}`),
@@ -184,9 +228,8 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
       });
       results.push(result);
       if (plan.json) term.out(JSON.stringify(result));
-      else if (plan.files.length > 1 || plan.progress !== 'plain') {
-        view.notice(successLine(result, term));
-      }
+      else if (deferResults) deferred.push(successLine(result, term));
+      else term.out(successLine(result, term));
     } catch (e) {
       const err = e as LakeupError;
       if (err?.kind === 'interrupted' || interrupts.signal.aborted) {
@@ -194,14 +237,16 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
         return;
       }
       failures++;
-      const code = report(e);
+      const code = report(total > 1 ? prefixError(e, src.display) : e);
       if (exitCode === 0 || code === 3) exitCode = code;
+    } finally {
+      await spool?.cleanup();
     }
   };
 
   try {
     const workers = Array.from({ length: Math.min(plan.jobs, queue.length) }, async () => {
-      for (let f = queue.shift(); f !== undefined && !interrupts.signal.aborted; f = queue.shift()) await one(f);
+      for (let src = queue.shift(); src !== undefined && !interrupts.signal.aborted; src = queue.shift()) await one(src);
     });
     await Promise.all(workers);
   } finally {
@@ -209,15 +254,48 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     interrupts.dispose();
     await dispatcher.close().catch(() => undefined);
   }
+  for (const line of deferred) term.out(line);
   if (interrupted) {
     term.err('lakeup: interrupted; finished parts are saved. Run the same command again (or `lakeup resume`) to continue.');
     if (plan.json) term.out(JSON.stringify({ ok: false, error: { kind: 'interrupted', message: 'interrupted' } }));
     return 130;
   }
-  if (plan.files.length > 1) {
-    term.err(`lakeup: ${results.length} uploaded, ${failures} failed`);
+  if (total > 1) {
+    term.err(`lakeup: ${results.length} of ${total} files uploaded${failures ? `, ${failures} failed` : ''}`);
   }
   return failures > 0 ? exitCode || 1 : 0;
+}
+
+/** Expands "-" and, with --recursive, folders into the files to send. */
+async function expandSources(plan: PutPlan): Promise<Source[]> {
+  const out: Source[] = [];
+  for (const f of plan.files) {
+    if (f === '-') {
+      out.push({ file: '-', display: '-', name: plan.name!, ephemeral: true });
+      continue;
+    }
+    let isDir = false;
+    try {
+      isDir = fs.statSync(f).isDirectory();
+    } catch {
+      /* a missing file is reported by the upload itself, with the others still sent */
+    }
+    if (isDir && plan.recursive) {
+      if (plan.name !== undefined) throw new LakeupError('usage', '--name cannot rename the files of a folder');
+      const files = await walkFolder(f);
+      if (files.length === 0) throw new LakeupError('input', `${f}: the folder has no files`);
+      out.push(...files);
+    } else out.push({ file: f, display: f, name: plan.name ?? path.basename(f) });
+  }
+  return out;
+}
+
+function prefixError(e: unknown, file: string): unknown {
+  const err = e as LakeupError;
+  if (err instanceof LakeupError && !err.message.includes(file)) {
+    return new LakeupError(err.kind, `${file}: ${err.message}`, { status: err.status, code: err.code, cause: err });
+  }
+  return e;
 }
 
 function successLine(r: PutResult, term: Terminal): string {
@@ -246,28 +324,42 @@ async function dryRun(plan: PutPlan, term: Terminal, report: (e: unknown) => num
   const { inspectFile } = await import('../upload/local-file.js');
   const provider = createProvider(plan.provider, { endpoint: plan.endpoint, token: '' });
   let code = 0;
-  for (const file of plan.files) {
+  let sources: Source[];
+  try {
+    sources = await expandSources(plan);
+  } catch (e) {
+    return report(e);
+  }
+  for (const src of sources) {
     try {
-      const fp = inspectFile(file);
-      const dest: Destination = { name: plan.name ?? path.basename(file), parent: plan.parent, onConflict: plan.onConflict };
+      const where = src.folder ? `${plan.parent ?? (plan.provider === 'memorylake' ? 'MY_SPACE' : 'root')}/${src.folder.join('/')}/${src.name}` : undefined;
+      if (src.file === '-') {
+        const out = { dryRun: true, provider: plan.provider, endpoint: plan.endpoint, file: '-', size: null, name: src.name };
+        if (plan.json) term.out(JSON.stringify(out));
+        else term.out(`-: standard input (size known once read) → ${plan.provider} ${src.name} at ${plan.endpoint}`);
+        continue;
+      }
+      const fp = inspectFile(src.file);
+      const dest: Destination = { name: src.name, parent: plan.parent, onConflict: plan.onConflict };
       const p = provider.preview({ file: fp, dest, partSize: plan.partSize });
+      const destination = where ?? p.destination;
       const out = {
         dryRun: true,
         provider: plan.provider,
         endpoint: plan.endpoint,
-        file,
+        file: src.display,
         size: fp.size,
         name: dest.name,
-        destination: p.destination,
+        destination,
         partSize: p.serverDecides ? 'server decides' : p.partSize,
         parts: p.serverDecides ? 'server decides' : p.parts,
-        mimeType: plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(file)) : undefined,
+        mimeType: plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(src.name)) : undefined,
         concurrency: plan.concurrency,
       };
       if (plan.json) term.out(JSON.stringify(out));
       else
         term.out(
-          `${file}: ${formatSize(fp.size)} → ${plan.provider} ${p.destination} at ${plan.endpoint}; ` +
+          `${src.display}: ${formatSize(fp.size)} → ${plan.provider} ${destination} at ${plan.endpoint}; ` +
             (p.serverDecides ? 'part layout: server decides' : `${p.parts} parts of ${formatSize(p.partSize!)}`) +
             `; concurrency ${plan.concurrency}`,
         );

@@ -35,6 +35,8 @@ export interface PutFileOptions {
   minBackoffMs?: number;
   /** Refresh Copera URLs when less than this share of their lifetime is left (default 0.2). */
   refreshMargin?: number;
+  /** A spooled temp file (stdin): its state is forgotten when the upload fails. */
+  ephemeral?: boolean;
   /** Name shown in the result (defaults to the path given). */
   displayFile?: string;
 }
@@ -101,6 +103,9 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     };
     o.events.emit('upload:done', result);
     return result;
+  } catch (err) {
+    if (o.ephemeral) removeState(o.stateDir, id);
+    throw err;
   } finally {
     lock.release();
   }

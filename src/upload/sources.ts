@@ -1,0 +1,56 @@
+// What `put` was asked to send, expanded into files: plain paths, "-" (standard input spooled to a
+// temporary file, since both APIs need the size up front), and folders with --recursive.
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { LakeupError } from '../errors.js';
+
+export interface Source {
+  /** The path to read. */
+  file: string;
+  /** What the user called it (for messages and --json). */
+  display: string;
+  /** Name in the drive. */
+  name: string;
+  /** Folder path relative to the uploaded folder ('' for its top), for --recursive. */
+  folder?: string[];
+  /** Spooled stdin: removed after the upload, never resumed. */
+  ephemeral?: boolean;
+}
+
+/** Spools standard input to a private temp file; `cleanup` removes it. */
+export async function spoolStdin(input: NodeJS.ReadableStream, name: string): Promise<{ file: string; cleanup: () => Promise<void> }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lakeup-stdin-'));
+  const file = path.join(dir, name);
+  const cleanup = () => fs.rm(dir, { recursive: true, force: true });
+  try {
+    await pipeline(input, createWriteStream(file, { mode: 0o600 }));
+  } catch (err) {
+    await cleanup();
+    throw new LakeupError('input', `could not read standard input: ${(err as Error).message}`);
+  }
+  return { file, cleanup };
+}
+
+/** Every regular file under `root`, depth first, sorted, with its folder path. Symlinks are not followed. */
+export async function walkFolder(root: string): Promise<Source[]> {
+  const out: Source[] = [];
+  const visit = async (dir: string, rel: string[]) => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      throw new LakeupError('input', `${dir}: cannot list it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await visit(p, [...rel, e.name]);
+      else if (e.isFile()) out.push({ file: p, display: p, name: e.name, folder: rel });
+    }
+  };
+  await visit(root, [path.basename(path.resolve(root))]);
+  return out;
+}
