@@ -255,6 +255,9 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     await dispatcher.close().catch(() => undefined);
   }
   for (const line of deferred) term.out(line);
+  if (!interrupted && interrupts.signal.aborted && queue.length > 0) {
+    interrupted = new LakeupError('interrupted', 'interrupted before every file was sent');
+  }
   if (interrupted) {
     term.err('lakeup: interrupted; finished parts are saved. Run the same command again (or `lakeup resume`) to continue.');
     if (plan.json) term.out(JSON.stringify({ ok: false, error: { kind: 'interrupted', message: 'interrupted' } }));

@@ -6,7 +6,7 @@ import { request, type Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import { classify } from '../transfer/classify.js';
 import type { UploadEvents } from '../transfer/events.js';
-import { redact, redactUrl } from '../util/redact.js';
+import { redact, redactUrl, registerSecret } from '../util/redact.js';
 import { parseErrorBody, oneLine } from './error-body.js';
 import { parseRetryAfter } from './retry-after.js';
 
@@ -35,6 +35,11 @@ export interface ApiCall {
    * when the server certainly did not act: connection refused, DNS failure, 429 and 503.
    */
   idempotent: boolean;
+  /**
+   * Finish the call even after the first Ctrl-C (finalize: one short call that makes the upload
+   * complete, where cutting it would leave the user unsure whether the item exists).
+   */
+  finishOnInterrupt?: boolean;
   headers?: Record<string, string>;
 }
 
@@ -42,6 +47,7 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_E
 
 export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
   const url = joinUrl(ctx.endpoint, call.path);
+  registerSecret(ctx.token); // a server may echo the token in an error body: never let it through
   let attempt = 0;
   return pRetry(
     async () => {
@@ -70,7 +76,7 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
       maxTimeout: 8000,
       factor: 2,
       randomize: true,
-      signal: ctx.signal,
+      signal: call.finishOnInterrupt ? undefined : ctx.signal,
       shouldRetry: ({ error }) => {
         const v = classify(error);
         if (v.action !== 'retry' && v.action !== 'throttle') return false;
@@ -91,7 +97,8 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
 async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise<T> {
   let res: Dispatcher.ResponseData;
   const timeout = AbortSignal.timeout(ctx.timeoutMs ?? 60_000);
-  const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+  const outer = call.finishOnInterrupt ? undefined : ctx.signal;
+  const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
   try {
     res = await request(url, {
       method: 'POST',
@@ -107,14 +114,14 @@ async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise
       signal,
     });
   } catch (err) {
-    if (ctx.signal?.aborted) throw ctx.signal.reason;
+    if (outer?.aborted) throw outer.reason;
     throw networkError(ctx, call, url, err, timeout.aborted);
   }
   let text: string;
   try {
     text = await res.body.text();
   } catch (err) {
-    if (ctx.signal?.aborted) throw ctx.signal.reason;
+    if (outer?.aborted) throw outer.reason;
     throw networkError(ctx, call, url, err, timeout.aborted);
   }
   const status = res.statusCode;
@@ -161,7 +168,7 @@ function networkError(ctx: ApiContext, call: ApiCall, url: string, err: unknown,
   const code = timedOut ? 'ETIMEDOUT' : (e?.code ?? (e?.cause as NodeJS.ErrnoException | undefined)?.code);
   const origin = safeOrigin(url);
   const why = timedOut
-    ? `no answer within ${Math.round((ctx.timeoutMs ?? 60_000) / 1000)}s`
+    ? `no answer within ${formatMs(ctx.timeoutMs ?? 60_000)}`
     : code === 'ECONNREFUSED'
       ? 'connection refused'
       : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
@@ -171,6 +178,10 @@ function networkError(ctx: ApiContext, call: ApiCall, url: string, err: unknown,
     code,
     cause: err,
   });
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`;
 }
 
 export function joinUrl(endpoint: string, path: string): string {

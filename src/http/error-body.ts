@@ -14,7 +14,10 @@ export function parseErrorBody(text: string): ErrorBody {
   if (trimmed.startsWith('<')) {
     const code = /<Code>([^<]*)<\/Code>/.exec(trimmed)?.[1];
     const message = /<Message>([^<]*)<\/Message>/.exec(trimmed)?.[1];
-    return { code, message };
+    if (code !== undefined || message !== undefined) return { code, message };
+    // Not S3's XML: an HTML error page from a proxy or gateway. Its text is better than nothing.
+    const text = oneLine(trimmed.replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' '));
+    return { message: text ? text.slice(0, 200) : undefined };
   }
   let json: unknown;
   try {

@@ -3,7 +3,7 @@
 import { apiPost, type ApiContext } from '../http/api.js';
 import { LakeupError } from '../errors.js';
 import type { FinishedPart, Session, UploadedItem } from '../types.js';
-import { choosePartSize, splitParts, urlTtlMs } from './layout.js';
+import { choosePartSize, plainEtag, splitParts, urlTtlMs } from './layout.js';
 import type { PlanPreview, Provider, UploadRequest } from './provider.js';
 
 export const COPERA_ORIGIN = 'https://api.copera.ai';
@@ -76,10 +76,11 @@ export class Copera implements Provider {
       body: {
         uploadId: session.uploadId,
         fileKey: session.fileKey,
-        parts: [...parts].sort((a, b) => a.number - b.number).map((p) => ({ partNumber: p.number, eTag: p.etag })),
+        parts: [...parts].sort((a, b) => a.number - b.number).map((p) => ({ partNumber: p.number, eTag: plainEtag(p.etag) })),
       },
       what: 'finalize the upload',
       idempotent: false,
+      finishOnInterrupt: true,
     });
     return driveItem(res, this.service);
   }

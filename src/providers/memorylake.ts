@@ -3,7 +3,7 @@
 import { apiPost, type ApiContext } from '../http/api.js';
 import { LakeupError } from '../errors.js';
 import type { FinishedPart, Session, UploadedItem } from '../types.js';
-import { checkServerLayout, urlTtlMs } from './layout.js';
+import { checkServerLayout, plainEtag, urlTtlMs } from './layout.js';
 import type { PlanPreview, Provider, UploadRequest } from './provider.js';
 
 export const MEMORYLAKE_ORIGIN = 'https://app.memorylake.ai';
@@ -66,7 +66,7 @@ export class MemoryLake implements Provider {
       name: req.dest.name,
       from: {
         upload_id: session.uploadId,
-        part_etags: [...parts].sort((a, b) => a.number - b.number).map((p) => ({ number: p.number, etag: p.etag })),
+        part_etags: [...parts].sort((a, b) => a.number - b.number).map((p) => ({ number: p.number, etag: plainEtag(p.etag) })),
       },
       name_conflict_strategy: req.dest.onConflict ?? 'rename',
     };
@@ -75,6 +75,7 @@ export class MemoryLake implements Provider {
       body,
       what: `create the file item '${req.dest.name}'`,
       idempotent: false,
+      finishOnInterrupt: true,
     });
     return itemFrom(res, this.service);
   }

@@ -18,6 +18,8 @@ export interface StateFile {
   partSize?: number;
   session: Session;
   done: FinishedPart[];
+  /** Set just before finalize is sent: the item may exist even if we never saw the answer. */
+  finalizing?: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -121,9 +123,12 @@ export function validateState(json: unknown, id?: string): string | undefined {
   }
   if (offset !== s.file.size) return 'its part layout does not cover the file';
   if (!Array.isArray(s.done)) return 'its finished parts are missing';
+  const seen = new Set<number>();
   for (const d of s.done) {
     const spec = se.parts[d?.number - 1];
     if (!spec || typeof d.etag !== 'string' || d.etag === '' || d.size !== spec.size) return 'its finished parts do not match the layout';
+    if (seen.has(d.number)) return 'its finished parts list a part twice';
+    seen.add(d.number);
   }
   return undefined;
 }

@@ -52,21 +52,30 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
   try {
     let state = o.resume ? findResumable(o, id, fingerprint) : undefined;
     if (!o.resume) removeState(o.stateDir, id);
-    const resumed = state !== undefined && state.done.length > 0;
+    const fromState = state !== undefined;
+    let resumed = state !== undefined && state.done.length > 0;
     if (!state) state = await newState(o, req, id);
-    else await refreshIfStale(o, req, state);
 
     let restarts = 0;
     for (;;) {
       try {
-        await sendAll(o, state, resumed && restarts === 0);
+        if (fromState && restarts === 0) await refreshIfStale(o, req, state);
+        await sendAll(o, state, resumed);
         break;
       } catch (err) {
         const e = err as LakeupError;
-        if (e?.code !== 'URL_EXPIRED' || restarts >= MAX_SESSION_RESTARTS) throw err;
+        if (restarts >= MAX_SESSION_RESTARTS) throw err;
+        if (e?.code === 'URL_EXPIRED') {
+          o.notice(`${o.provider.service} part URLs expired and cannot be re-signed: starting a new upload session`);
+        } else if (fromState && restarts === 0 && e?.status === 404 && !state.finalizing) {
+          // The saved session is gone on the server (expired or cleaned up); nothing was finalized.
+          o.notice(`${o.provider.service} no longer knows the interrupted upload session: starting a new one`);
+        } else {
+          throw err;
+        }
         restarts++;
-        o.notice(`${o.provider.service} part URLs expired and cannot be re-signed: starting a new upload session`);
-        o.events.emit('session:restart', { reason: 'presigned URLs expired' });
+        resumed = false;
+        o.events.emit('session:restart', { reason: e.code === 'URL_EXPIRED' ? 'presigned URLs expired' : 'session gone' });
         state = await newState(o, req, id);
       }
     }
@@ -85,7 +94,23 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
       if (!d) throw new LakeupError('integrity', `part ${p.number} has no ETag after the upload`, { code: 'MISSING_PART' });
       return d;
     });
-    const item = await o.provider.finalize(state.session, parts, req);
+    // Remember that finalize was sent: if we are cut off now, a rerun must not assume the session
+    // is unfinished (the item may exist) and must not silently start a second copy.
+    state.finalizing = true;
+    saveState(o.stateDir, state);
+    let item;
+    try {
+      item = await o.provider.finalize(state.session, parts, req);
+    } catch (err) {
+      if ((err as LakeupError)?.status === 404 && fromState) {
+        throw new LakeupError(
+          'server',
+          `${o.provider.service} no longer knows this upload session; if an earlier run was cut off while finishing, the file may already be in the drive. Check, or run again with --no-resume to upload it anew`,
+          { status: 404, code: (err as LakeupError).code, cause: err },
+        );
+      }
+      throw err;
+    }
     removeState(o.stateDir, id);
 
     const elapsedMs = Math.round(performance.now() - started);
@@ -160,7 +185,7 @@ async function newState(o: PutFileOptions, req: UploadRequest, id: string): Prom
 /** URLs near or past their expiry: Copera gets fresh ones now; MemoryLake needs a new session. */
 async function refreshIfStale(o: PutFileOptions, req: UploadRequest, state: StateFile): Promise<void> {
   const ttl = state.session.urlTtlMs;
-  if (!ttl) return;
+  if (!ttl || state.done.length >= state.session.parts.length) return; // no URL is needed any more
   const age = Date.now() - state.session.urlsIssuedAt;
   if (age < ttl * (1 - (o.refreshMargin ?? 0.2))) return;
   if (o.provider.canRefreshUrls && o.provider.refreshUrls) {

@@ -1,0 +1,272 @@
+// Resumable uploads end to end: interrupted by SIGINT or SIGKILL, changed files, expired URLs,
+// damaged state files, two processes on one file, and the list/resume/abort commands.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
+import { lastJson, runCli, startCli } from '../helpers/cli.js';
+import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+
+const MiB = 1024 * 1024;
+let sb: SandboxHandle;
+let work: string;
+let stateDir: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  work = await tempDir();
+  sb = await startSandbox({ port: 0, dir: path.join(work, 'store'), memorylakePartSize: 1 * MiB });
+});
+afterAll(async () => {
+  await sb?.close();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+beforeEach(() => {
+  stateDir = fs.mkdtempSync(path.join(work, 'state-'));
+  env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
+});
+
+interface SavedState {
+  id: string;
+  session: { uploadId: string; parts: unknown[] };
+  done: Array<{ number: number }>;
+}
+
+function readStates(): SavedState[] {
+  if (!fs.existsSync(stateDir)) return [];
+  return fs
+    .readdirSync(stateDir)
+    .filter((f) => /^[0-9a-f]{16}\.json$/.test(f))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(stateDir, f), 'utf8')) as SavedState);
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const doneParts = (n: number) => () => {
+  const s = readStates()[0];
+  return s && s.done.length >= n ? s : undefined;
+};
+
+function storedOnce(uploadId: string, numbers: number[]): void {
+  const stored = sb.stats().partsStored[uploadId] ?? {};
+  for (const n of numbers) expect(stored[String(n)], `part ${n} stored once`).toBe(1);
+}
+
+function storedPath(provider: string, name: string): string {
+  const f = sb.stats().finalized.filter((x) => x.provider === provider && x.name === name).pop();
+  expect(f, `finalized ${provider}/${name}`).toBeTruthy();
+  return f!.path!;
+}
+
+describe('interrupted uploads resume', () => {
+  it('SIGINT stops cleanly with exit 130 and a resume hint; the rerun sends only missing parts', async () => {
+    const file = await makeFile(path.join(work, 'int.bin'), 24 * MiB + 5, 3);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s', '--progress', 'plain'], { env });
+    const before = await waitFor('3 finished parts', doneParts(3));
+    child.kill('SIGINT');
+    const r = await child.result;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/interrupted; finished parts are saved\. Run the same command again/);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+
+    const saved = readStates()[0];
+    expect(saved.done.length).toBeGreaterThanOrEqual(before.done.length);
+    const mode = fs.statSync(path.join(stateDir, `${saved.id}.json`)).mode & 0o777;
+    if (process.platform !== 'win32') expect(mode).toBe(0o600);
+    expect(fs.readFileSync(path.join(stateDir, `${saved.id}.json`), 'utf8')).not.toContain(sb.token);
+
+    const again = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    const out = lastJson(again.stdout);
+    expect(out.resumed).toBe(true);
+    storedOnce(saved.session.uploadId, saved.done.map((d) => d.number));
+    expect(await sha256File(storedPath('memorylake', out.name as string))).toBe(await sha256File(file));
+    expect(readStates()).toEqual([]);
+  });
+
+  it('SIGKILL loses at most the parts in flight; the rerun takes over the stale lock', async () => {
+    const file = await makeFile(path.join(work, 'kill.bin'), 24 * MiB, 4);
+    const child = startCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--limit-rate', '8MiB/s', '-c', '2'], { env });
+    await waitFor('2 finished parts', doneParts(2));
+    child.kill('SIGKILL');
+    await child.result;
+    const saved = readStates()[0];
+    expect(fs.existsSync(path.join(stateDir, `${saved.id}.lock`))).toBe(true);
+
+    const again = await runCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--json'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(lastJson(again.stdout).resumed).toBe(true);
+    storedOnce(saved.session.uploadId, saved.done.map((d) => d.number));
+    const puts = sb.stats().partPuts[saved.session.uploadId];
+    const total = Object.values(puts).reduce((a, b) => a + b, 0);
+    // 5 parts; at most the 2 in flight at the kill are sent twice.
+    expect(total).toBeLessThanOrEqual(5 + 2);
+    expect(await sha256File(storedPath('copera', lastJson(again.stdout).name as string))).toBe(await sha256File(file));
+  });
+
+  it('never stitches a changed file: says so and uploads the current content from the start', async () => {
+    const file = await makeFile(path.join(work, 'changed.bin'), 16 * MiB, 5);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s'], { env });
+    await waitFor('2 finished parts', doneParts(2));
+    child.kill('SIGINT');
+    expect((await child.result).code).toBe(130);
+    await makeFile(file, 16 * MiB + 10, 99); // new content, new size, new mtime
+
+    const again = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/changed since the interrupted upload/);
+    const out = lastJson(again.stdout);
+    expect(out.resumed).toBe(false);
+    expect(await sha256File(storedPath('memorylake', out.name as string))).toBe(await sha256File(file));
+  });
+
+  it('--no-resume starts over', async () => {
+    const file = await makeFile(path.join(work, 'noresume.bin'), 12 * MiB, 6);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s'], { env });
+    await waitFor('2 finished parts', doneParts(2));
+    child.kill('SIGINT');
+    await child.result;
+    const again = await runCli(['put', file, '-p', 'memorylake', '--json', '--no-resume'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(lastJson(again.stdout).resumed).toBe(false);
+  });
+});
+
+describe('expired URLs', () => {
+  it('Copera: fresh URLs for the same upload, no finished part sent again', async () => {
+    const file = await makeFile(path.join(work, 'exp-copera.bin'), 30 * MiB, 7);
+    const presignsBefore = sb.stats().apiCalls['copera.presign'] ?? 0;
+    const child = startCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--limit-rate', '10MiB/s', '--json'], { env });
+    const saved = await waitFor('2 finished parts', doneParts(2));
+    sb.expireAllUrls();
+    const r = await child.result;
+    expect(r.code, r.stderr).toBe(0);
+    expect((sb.stats().apiCalls['copera.presign'] ?? 0) - presignsBefore).toBeGreaterThanOrEqual(2);
+    storedOnce(saved.session.uploadId, [1, 2, 3, 4, 5, 6]);
+    expect(sb.stats().sessions).toBeGreaterThan(0);
+    expect(await sha256File(storedPath('copera', lastJson(r.stdout).name as string))).toBe(await sha256File(file));
+  });
+
+  it('MemoryLake: a new session, said once, still byte-exact', async () => {
+    const file = await makeFile(path.join(work, 'exp-ml.bin'), 12 * MiB, 8);
+    const sessionsBefore = sb.stats().sessions;
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '8MiB/s', '--json'], { env });
+    await waitFor('2 finished parts', doneParts(2));
+    sb.expireAllUrls();
+    const r = await child.result;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.match(/starting a new upload session/g)).toHaveLength(1);
+    expect(sb.stats().sessions - sessionsBefore).toBe(2);
+    expect(await sha256File(storedPath('memorylake', lastJson(r.stdout).name as string))).toBe(await sha256File(file));
+  });
+
+  it('Copera: URLs near their expiry in an old state are refreshed before sending', async () => {
+    const short = await startSandbox({ port: 0, dir: path.join(work, 'store-ttl'), urlTtlMs: 3000 });
+    try {
+      const e = { ...env, LAKEUP_ENDPOINT: short.origin };
+      const file = await makeFile(path.join(work, 'ttl.bin'), 15 * MiB, 9);
+      const child = startCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--limit-rate', '4MiB/s', '-c', '1'], { env: e });
+      await waitFor('1 finished part', doneParts(1));
+      child.kill('SIGINT');
+      expect((await child.result).code).toBe(130);
+      await new Promise((r) => setTimeout(r, 2600)); // > 80 % of the 3 s lifetime
+      const presigns = short.stats().apiCalls['copera.presign'];
+      const r = await runCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--json', '--verbose'], { env: e });
+      expect(r.code, r.stderr).toBe(0);
+      expect(short.stats().apiCalls['copera.presign']).toBe(presigns + 1);
+      expect(r.stderr).not.toMatch(/→ 403/);
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe('state files that cannot be trusted', () => {
+  async function interruptedUpload(name: string): Promise<{ file: string; state: SavedState }> {
+    const file = await makeFile(path.join(work, name), 8 * MiB, 10);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env });
+    const state = await waitFor('1 finished part', doneParts(1));
+    child.kill('SIGINT');
+    await child.result;
+    return { file, state };
+  }
+
+  it('a corrupt state file is reported in one line, kept aside, and the upload starts over', async () => {
+    const { file, state } = await interruptedUpload('corrupt.bin');
+    fs.writeFileSync(path.join(stateDir, `${state.id}.json`), '{"version":1,"id":"', { mode: 0o600 });
+    const r = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/ignoring the saved state of an earlier upload because it is not valid JSON/);
+    expect(lastJson(r.stdout).resumed).toBe(false);
+    expect(fs.readdirSync(stateDir).some((f) => f.includes('.invalid-'))).toBe(true);
+  });
+
+  it('a foreign state file (another upload\'s) is not trusted', async () => {
+    const { file, state } = await interruptedUpload('foreign.bin');
+    const p = path.join(stateDir, `${state.id}.json`);
+    const json = JSON.parse(fs.readFileSync(p, 'utf8'));
+    json.id = '0123456789abcdef';
+    fs.writeFileSync(p, JSON.stringify(json));
+    const r = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/belongs to another upload/);
+    expect(lastJson(r.stdout).resumed).toBe(false);
+  });
+});
+
+describe('two processes, one file', () => {
+  it('the second one stops with a clear error naming the first one\'s pid', async () => {
+    const file = await makeFile(path.join(work, 'two.bin'), 8 * MiB, 11);
+    const first = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env });
+    await waitFor('1 finished part', doneParts(1));
+    const second = await runCli(['put', file, '-p', 'memorylake'], { env });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`another lakeup \\(pid ${first.pid}\\) is already uploading this file`));
+    first.kill('SIGINT');
+    await first.result;
+  });
+});
+
+describe('list, resume, abort', () => {
+  it('lists a pending upload, resumes it by id prefix, and aborts forget state', async () => {
+    const file = await makeFile(path.join(work, 'cmds.bin'), 10 * MiB, 12);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '5MiB/s'], { env });
+    const state = await waitFor('2 finished parts', doneParts(2));
+    child.kill('SIGINT');
+    await child.result;
+
+    const list = await runCli(['list', '--json'], { env });
+    expect(list.code).toBe(0);
+    const uploads = lastJson(list.stdout).uploads as Array<Record<string, unknown>>;
+    expect(uploads).toHaveLength(1);
+    expect(uploads[0]).toMatchObject({ id: state.id, provider: 'memorylake', file, size: 10 * MiB });
+    expect(uploads[0].percent as number).toBeGreaterThan(0);
+    const human = await runCli(['list'], { env });
+    expect(human.stdout).toMatch(new RegExp(`${state.id}\\s+memorylake\\s+\\d+\\.\\d%`));
+
+    const resumed = await runCli(['resume', state.id.slice(0, 6), '--json'], { env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(lastJson(resumed.stdout)).toMatchObject({ ok: true, resumed: true });
+    expect(lastJson((await runCli(['list', '--json'], { env })).stdout).uploads).toEqual([]);
+
+    const child2 = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '5MiB/s', '--name', 'other.bin'], { env });
+    await waitFor('1 finished part', doneParts(1));
+    child2.kill('SIGINT');
+    await child2.result;
+    const aborted = await runCli(['abort', '--all', '--json'], { env });
+    expect(aborted.code).toBe(0);
+    expect((lastJson(aborted.stdout).aborted as string[]).length).toBe(1);
+    expect(readStates()).toEqual([]);
+    const none = await runCli(['resume', 'ffff'], { env });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no pending upload with id 'ffff'/);
+  });
+});
