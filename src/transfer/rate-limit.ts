@@ -20,14 +20,15 @@ export class RateLimiter {
     while (need > 0) {
       signal?.throwIfAborted();
       this.refill();
-      const grant = Math.min(need, this.tokens, this.capacity);
-      if (grant > 0) {
-        this.tokens -= grant;
-        need -= grant;
+      // Pay whole installments only: granting whatever trickled in since the last look (a fraction
+      // of a byte per microsecond) would spin without ever yielding to the event loop.
+      const want = Math.min(need, this.capacity);
+      if (this.tokens >= want) {
+        this.tokens -= want;
+        need -= want;
         continue;
       }
-      const waitMs = Math.max(1, ((Math.min(need, this.capacity) - this.tokens) / this.bytesPerSecond) * 1000);
-      await new Promise((r) => setTimeout(r, waitMs));
+      await sleep(Math.max(1, ((want - this.tokens) / this.bytesPerSecond) * 1000), signal);
     }
   }
 
@@ -36,4 +37,18 @@ export class RateLimiter {
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.bytesPerSecond);
     this.last = now;
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -13,9 +13,10 @@ export function registerSecret(secret: string | undefined): void {
 }
 
 export function redact(text: string): string {
-  let out = text.replace(SIGNATURE_PARAMS, '$1REDACTED').replace(BEARER, '$1REDACTED').replace(TOKEN_SHAPES, '$1REDACTED');
+  // Known secrets first: a pattern below could otherwise redact half of one and leak the rest.
+  let out = text;
   for (const s of knownSecrets) out = out.split(s).join('REDACTED');
-  return out;
+  return out.replace(SIGNATURE_PARAMS, '$1REDACTED').replace(BEARER, '$1REDACTED').replace(TOKEN_SHAPES, '$1REDACTED');
 }
 
 /** A URL fit for a log line: origin and path, with signature-bearing query values replaced. */

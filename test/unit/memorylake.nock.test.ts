@@ -1,0 +1,283 @@
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryLake, MEMORYLAKE_ORIGIN } from '../../src/providers/memorylake.js';
+import type { UploadRequest } from '../../src/providers/provider.js';
+import type { FinishedPart, Session } from '../../src/types.js';
+import { registerSecret } from '../../src/util/redact.js';
+import { MiB } from '../../src/util/sizes.js';
+import { closedPort, rejection } from './helpers.js';
+
+const ML = 'https://ml.test';
+const TOKEN = 'sk_test_123';
+const UPLOAD = '/openapi/memorylake/api/v1/drives/items/upload';
+const ITEMS = '/openapi/memorylake/api/v1/drives/items';
+const AUTH = { reqheaders: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } };
+
+const provider = (over: Record<string, unknown> = {}) => new MemoryLake({ endpoint: ML, token: TOKEN, minBackoffMs: 1, retries: 3, ...over });
+
+function req(size: number, dest: Partial<UploadRequest['dest']> = {}): UploadRequest {
+  return { file: { path: '/tmp/big.zip', size, mtimeMs: 1 }, dest: { name: 'big.zip', ...dest } };
+}
+
+const s3url = (n: number) =>
+  `https://bucket.s3.test/k?partNumber=${n}&uploadId=u&X-Amz-Expires=3600&X-Amz-Signature=sig${n}`;
+
+function session(parts = 2): Session {
+  return {
+    uploadId: 'upl-42',
+    parts: Array.from({ length: parts }, (_, i) => ({ number: i + 1, offset: i * 5 * MiB, size: 5 * MiB })),
+    urls: Array.from({ length: parts }, (_, i) => s3url(i + 1)),
+    urlsIssuedAt: 0,
+    createdAt: 0,
+  };
+}
+
+/** Captures the JSON body of the next matching request. */
+function capture(): { body?: unknown; fn: (b: unknown) => boolean } {
+  const c: { body?: unknown; fn: (b: unknown) => boolean } = {
+    fn: (b) => {
+      c.body = b;
+      return true;
+    },
+  };
+  return c;
+}
+
+beforeAll(() => {
+  registerSecret(TOKEN);
+  nock.disableNetConnect();
+  nock.enableNetConnect('127.0.0.1');
+});
+afterEach(() => {
+  nock.cleanAll();
+});
+afterAll(() => {
+  nock.enableNetConnect();
+  nock.restore();
+});
+
+describe('MemoryLake: create the upload session', () => {
+  it('sends exactly {"file_size":N} with the bearer token and maps the server layout', async () => {
+    const size = 5 * MiB + 100;
+    const c = capture();
+    const scope = nock(ML, AUTH)
+      .post(UPLOAD, c.fn)
+      .reply(200, {
+        success: true,
+        data: {
+          upload_id: 'upl-abc',
+          part_items: [
+            { number: 2, size: 100, upload_url: s3url(2) },
+            { number: 1, size: 5 * MiB, upload_url: s3url(1) },
+          ],
+        },
+      });
+    const s = await provider().createSession(req(size));
+    expect(scope.isDone()).toBe(true);
+    expect(JSON.stringify(c.body)).toBe(`{"file_size":${size}}`);
+    expect(s.uploadId).toBe('upl-abc');
+    expect(s.fileKey).toBeUndefined();
+    expect(s.parts).toEqual([
+      { number: 1, offset: 0, size: 5 * MiB },
+      { number: 2, offset: 5 * MiB, size: 100 },
+    ]);
+    expect(s.urls).toEqual([s3url(1), s3url(2)]);
+    expect(s.urlTtlMs).toBe(3_600_000);
+  });
+
+  it('refuses an empty file before calling the API', async () => {
+    const scope = nock(ML).post(UPLOAD).reply(200, {});
+    const e = await rejection(provider().createSession(req(0)));
+    expect(e.kind).toBe('input');
+    expect(e.message).toContain('empty');
+    expect(scope.isDone()).toBe(false);
+  });
+
+  it('rejects an answer without upload_id', async () => {
+    nock(ML).post(UPLOAD).reply(200, { success: true, data: { part_items: [] } });
+    const e = await rejection(provider().createSession(req(10)));
+    expect(e.code).toBe('BAD_RESPONSE');
+    expect(e.message).toContain('upload_id');
+  });
+
+  it('rejects a layout that does not cover the file before a byte is sent', async () => {
+    nock(ML)
+      .post(UPLOAD)
+      .reply(200, { success: true, data: { upload_id: 'u', part_items: [{ number: 1, size: 9, upload_url: s3url(1) }] } });
+    const e = await rejection(provider().createSession(req(10)));
+    expect(e.code).toBe('BAD_LAYOUT');
+    expect(e.message).toContain('MemoryLake');
+  });
+
+  it('retries a 429 after its Retry-After and then succeeds', async () => {
+    const scope = nock(ML)
+      .post(UPLOAD)
+      .reply(429, { success: false, message: 'rate limited', error_code: 'TOO_MANY_REQUESTS' }, { 'Retry-After': '0.05' })
+      .post(UPLOAD)
+      .reply(200, { success: true, data: { upload_id: 'u2', part_items: [{ number: 1, size: 10, upload_url: s3url(1) }] } });
+    const s = await provider().createSession(req(10));
+    expect(s.uploadId).toBe('u2');
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('uses the documented default endpoint', () => {
+    expect(MEMORYLAKE_ORIGIN).toBe('https://app.memorylake.ai');
+  });
+});
+
+describe('MemoryLake: Create Item (finalize)', () => {
+  const finished: FinishedPart[] = [
+    { number: 2, etag: 'bbbb', size: 5 * MiB },
+    { number: 1, etag: 'aaaa', size: 5 * MiB },
+  ];
+
+  it('sends item_type, parent MY_SPACE, name, upload_id, part_etags sorted, strategy rename by default', async () => {
+    const c = capture();
+    const scope = nock(ML, AUTH)
+      .post(ITEMS, c.fn)
+      .reply(200, { success: true, data: { item_id: 'sc-1:2', name: 'big_1.zip', uri: 'drive://x' } });
+    const item = await provider().finalize(session(), finished, req(10 * MiB));
+    expect(scope.isDone()).toBe(true);
+    expect(c.body).toEqual({
+      item_type: 'file',
+      parent_item_id: 'MY_SPACE',
+      name: 'big.zip',
+      from: {
+        upload_id: 'upl-42',
+        part_etags: [
+          { number: 1, etag: 'aaaa' },
+          { number: 2, etag: 'bbbb' },
+        ],
+      },
+      name_conflict_strategy: 'rename',
+    });
+    expect(item.id).toBe('sc-1:2');
+    expect(item.name).toBe('big_1.zip'); // the name the server chose
+  });
+
+  it('sends ETags unquoted even when given quoted ones', async () => {
+    const c = capture();
+    nock(ML).post(ITEMS, c.fn).reply(200, { success: true, data: { item_id: 'i', name: 'n' } });
+    await provider().finalize(
+      session(),
+      [
+        { number: 1, etag: '"d41d8cd98f00b204e9800998ecf8427e"', size: 5 * MiB },
+        { number: 2, etag: 'W/"abc"', size: 5 * MiB },
+      ],
+      req(10 * MiB),
+    );
+    const body = c.body as { from: { part_etags: Array<{ etag: string }> } };
+    expect(body.from.part_etags.map((p) => p.etag)).toEqual(['d41d8cd98f00b204e9800998ecf8427e', 'abc']);
+  });
+
+  it('sends the parent folder and the conflict strategy given', async () => {
+    const c = capture();
+    nock(ML).post(ITEMS, c.fn).reply(200, { success: true, data: { item_id: 'i', name: 'n' } });
+    await provider().finalize(session(), finished, req(10 * MiB, { parent: 'fold-9', onConflict: 'overwrite', name: 'x.bin' }));
+    expect(c.body).toMatchObject({ parent_item_id: 'fold-9', name: 'x.bin', name_conflict_strategy: 'overwrite' });
+  });
+
+  it('a 409 DRIVE_ITEM_CONFLICT (strategy deny) is a conflict error with the server message', async () => {
+    nock(ML).post(ITEMS).reply(409, { success: false, message: 'an item named big.zip exists', error_code: 'DRIVE_ITEM_CONFLICT' });
+    const e = await rejection(provider().finalize(session(), finished, req(10 * MiB, { onConflict: 'deny' })));
+    expect(e.kind).toBe('conflict');
+    expect(e.message).toContain('an item named big.zip exists');
+    expect(e.message).toContain('DRIVE_ITEM_CONFLICT');
+    expect(e.message).toContain('HTTP 409');
+  });
+
+  it('is not retried after a 500 (the item may have been created)', async () => {
+    const scope = nock(ML)
+      .post(ITEMS)
+      .reply(500, { success: false, message: 'internal', error_code: 'INTERNAL' })
+      .post(ITEMS)
+      .reply(200, { success: true, data: { item_id: 'i', name: 'n' } });
+    const e = await rejection(provider().finalize(session(), finished, req(10 * MiB)));
+    expect(e.status).toBe(500);
+    expect(scope.pendingMocks()).toHaveLength(1);
+  });
+
+  it.each([503, 429])('is retried after a %d', async (status) => {
+    const scope = nock(ML)
+      .post(ITEMS)
+      .reply(status, { success: false, message: 'busy', error_code: 'BUSY' })
+      .post(ITEMS)
+      .reply(200, { success: true, data: { item_id: 'i', name: 'n' } });
+    const item = await provider().finalize(session(), finished, req(10 * MiB));
+    expect(item).toMatchObject({ id: 'i', name: 'n' });
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('rejects an answer without item_id and name', async () => {
+    nock(ML).post(ITEMS).reply(200, { success: true, data: { uri: 'drive://x' } });
+    const e = await rejection(provider().finalize(session(), finished, req(10 * MiB)));
+    expect(e.code).toBe('BAD_RESPONSE');
+  });
+
+  it('creates folders under MY_SPACE with item_type folder', async () => {
+    const c = capture();
+    nock(ML).post(ITEMS, c.fn).reply(200, { success: true, data: { item_id: 'f-1', name: 'docs' } });
+    await expect(provider().createFolder('docs', undefined)).resolves.toEqual({ id: 'f-1', name: 'docs', raw: { item_id: 'f-1', name: 'docs' } });
+    expect(c.body).toEqual({ item_type: 'folder', parent_item_id: 'MY_SPACE', name: 'docs', name_conflict_strategy: 'rename' });
+  });
+});
+
+describe('MemoryLake: every error body becomes one line with message, code and status', () => {
+  it.each([
+    ['success:false with error_code', 400, { success: false, message: 'file_size must be >= 1', error_code: 'INVALID_ARGUMENT' }, 'file_size must be >= 1', 'INVALID_ARGUMENT', 'server'],
+    ['older deployments: code', 404, { success: false, message: 'parent not found', code: 'NOT_FOUND' }, 'parent not found', 'NOT_FOUND', 'server'],
+    ['the auth gateway 401', 401, { error: { message: 'Invalid API key provided', type: 'authentication_error' } }, 'Invalid API key provided', 'authentication_error', 'auth'],
+    ['a 403', 403, { success: false, message: 'forbidden', error_code: 'PERMISSION_DENIED' }, 'forbidden', 'PERMISSION_DENIED', 'auth'],
+    ['a 402 quota', 402, { success: false, message: 'storage quota exceeded', error_code: 'QUOTA_EXCEEDED' }, 'storage quota exceeded', 'QUOTA_EXCEEDED', 'server'],
+  ])('%s', async (_n, status, body, message, code, kind) => {
+    nock(ML).post(UPLOAD).reply(status, body);
+    const e = await rejection(provider().createSession(req(10)));
+    expect(e.kind).toBe(kind);
+    expect(e.status).toBe(status);
+    expect(e.message).toContain('MemoryLake');
+    expect(e.message).toContain(message);
+    expect(e.message).toContain(code);
+    expect(e.message).toContain(`HTTP ${status}`);
+    expect(e.message).not.toMatch(/[\r\n]/);
+    if (kind === 'auth') expect(e.exitCode).toBe(3);
+  });
+
+  it('a 200 with success:false is an error', async () => {
+    nock(ML).post(UPLOAD).reply(200, { success: false, message: 'file too large', error_code: 'FILE_TOO_LARGE' });
+    const e = await rejection(provider().createSession(req(10)));
+    expect(e.message).toContain('file too large');
+    expect(e.message).toContain('FILE_TOO_LARGE');
+  });
+
+  it('a 200 that is not JSON is a server error mentioning "not JSON"', async () => {
+    nock(ML).post(UPLOAD).reply(200, 'Service temporarily unavailable', { 'content-type': 'text/plain' });
+    const e = await rejection(provider().createSession(req(10)));
+    expect(e.kind).toBe('server');
+    expect(e.message).toContain('not JSON');
+  });
+
+  it('never shows the token, even when the server echoes it', async () => {
+    nock(ML).post(UPLOAD).reply(401, { error: { message: `API key ${TOKEN} is revoked`, type: 'authentication_error' } });
+    const e = await rejection(provider().createSession(req(10)));
+    expect(e.message).not.toContain(TOKEN);
+    expect(e.message).toContain('revoked');
+  });
+
+  it('a refused connection is a "could not connect" network error, quickly, without the token', async () => {
+    const port = await closedPort();
+    const t0 = performance.now();
+    const e = await rejection(provider({ endpoint: `http://127.0.0.1:${port}` }).createSession(req(10)));
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(e.kind).toBe('network');
+    expect(e.message).toContain('could not connect');
+    expect(e.message).toContain('MemoryLake');
+    expect(e.message).not.toContain(TOKEN);
+  });
+});
+
+describe('MemoryLake: preview (for --dry-run, no API call)', () => {
+  it('says the server decides the layout', () => {
+    expect(provider().preview(req(10))).toEqual({ serverDecides: true, destination: 'MY_SPACE/big.zip' });
+    expect(provider().preview(req(10, { parent: 'f-1' })).destination).toBe('f-1/big.zip');
+  });
+});
