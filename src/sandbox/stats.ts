@@ -1,0 +1,55 @@
+// What the sandbox saw, for tests and the benchmark (GET /_sandbox/stats).
+import type { FaultKind, FinalizedFile, SandboxStats } from './types.js';
+
+function bump(table: Record<string, Record<string, number>>, uploadId: string, n: string): void {
+  const row = (table[uploadId] ??= {});
+  row[n] = (row[n] ?? 0) + 1;
+}
+
+export class StatsRecorder {
+  private readonly data: SandboxStats = {
+    partPuts: {},
+    partsStored: {},
+    totalPartPuts: 0,
+    apiCalls: {},
+    bytesReceived: 0,
+    sessions: 0,
+    finalized: [],
+    faultsInjected: { fail: 0, reset: 0, throttle: 0, corrupt: 0, stall: 0 },
+  };
+
+  /** Counts body bytes; pass it as an `onBytes` callback. */
+  readonly bytes = (n: number): void => {
+    this.data.bytesReceived += n;
+  };
+
+  partPut(uploadId: string, n: string): void {
+    bump(this.data.partPuts, uploadId, n);
+    this.data.totalPartPuts++;
+  }
+
+  partStored(uploadId: string, n: number): void {
+    bump(this.data.partsStored, uploadId, String(n));
+  }
+
+  api(route: string): void {
+    this.data.apiCalls[route] = (this.data.apiCalls[route] ?? 0) + 1;
+  }
+
+  session(): void {
+    this.data.sessions++;
+  }
+
+  fault(kind: FaultKind): void {
+    this.data.faultsInjected[kind]++;
+  }
+
+  finalized(file: FinalizedFile): void {
+    this.data.finalized.push(file);
+  }
+
+  /** A deep copy: callers may keep or mutate it. */
+  snapshot(): SandboxStats {
+    return structuredClone(this.data);
+  }
+}

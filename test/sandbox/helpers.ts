@@ -1,0 +1,124 @@
+// Shared helpers for the sandbox tests: real HTTP over undici against an ephemeral-port sandbox.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { afterEach } from 'vitest';
+import { request } from 'undici';
+
+import { startSandbox } from '../../src/sandbox/server.js';
+import type { SandboxHandle, SandboxOptions } from '../../src/sandbox/server.js';
+
+export const MiB = 1024 * 1024;
+export const ML_UPLOAD = '/openapi/memorylake/api/v1/drives/items/upload';
+export const ML_ITEMS = '/openapi/memorylake/api/v1/drives/items';
+export const CP = '/public/v1/drive/files/upload/multipart';
+export const CP_FOLDERS = '/public/v1/drive/folders';
+
+const open: SandboxHandle[] = [];
+
+/** Starts a sandbox on a free port in a fresh temp dir; closed and removed after each test. */
+export async function sandbox(opts: SandboxOptions = {}): Promise<SandboxHandle> {
+  const sb = await startSandbox({ port: 0, ...opts });
+  open.push(sb);
+  return sb;
+}
+
+afterEach(async () => {
+  const all = open.splice(0);
+  await Promise.all(all.map((sb) => sb.close()));
+  await Promise.all(all.map((sb) => rm(sb.dir, { recursive: true, force: true })));
+});
+
+export const md5 = (b: Buffer | Uint8Array): string => createHash('md5').update(b).digest('hex');
+
+/** Deterministic-enough test bytes. */
+export function bytes(n: number): Buffer {
+  return randomBytes(n);
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+async function answer(res: Awaited<ReturnType<typeof request>>): Promise<Answer> {
+  const text = await res.body.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, text, json };
+}
+
+/** POST JSON to the sandbox API with its token (or another one, or none with token: null). */
+export async function api(
+  sb: SandboxHandle,
+  path: string,
+  body: unknown,
+  opts: { token?: string | null; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const token = opts.token === undefined ? sb.token : opts.token;
+  const res = await request(`${sb.origin}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      ...opts.headers,
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return answer(res);
+}
+
+export async function put(url: string, body: Buffer, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await request(url, { method: 'PUT', body, headers });
+  return answer(res);
+}
+
+export async function get(url: string): Promise<Answer> {
+  return answer(await request(url));
+}
+
+/** Splits `data` by a MemoryLake layout. */
+export function slices(data: Buffer, items: { number: number; size: number }[]): Buffer[] {
+  let offset = 0;
+  return items.map((p) => data.subarray(offset, (offset += p.size)));
+}
+
+/** A whole MemoryLake upload: session, parts, Create Item. Returns the Create Item answer. */
+export async function mlUpload(
+  sb: SandboxHandle,
+  name: string,
+  data: Buffer,
+  item: Record<string, unknown> = {},
+): Promise<Answer> {
+  const session = await api(sb, ML_UPLOAD, { file_size: data.length });
+  const { upload_id, part_items } = session.json.data;
+  const parts = slices(data, part_items);
+  const etags = await Promise.all(
+    part_items.map(async (p: { number: number; upload_url: string }, i: number) => {
+      const r = await put(p.upload_url, parts[i]!);
+      return { number: p.number, etag: String(r.headers.etag).replace(/"/g, '') };
+    }),
+  );
+  return api(sb, ML_ITEMS, {
+    item_type: 'file',
+    parent_item_id: 'MY_SPACE',
+    name,
+    from: { upload_id, part_etags: etags },
+    ...item,
+  });
+}
+
+/** The S3 error code in an XML body. */
+export function s3Code(text: string): string | undefined {
+  return /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
+}
+
+/** Whether a file holds exactly these bytes (Buffer.equals: vitest's deep equality is slow on big buffers). */
+export async function sameBytes(path: string, data: Buffer): Promise<boolean> {
+  return (await readFile(path)).equals(data);
+}
