@@ -42,6 +42,7 @@ export interface PutFlags {
   json?: boolean;
   quiet?: boolean;
   progress?: string;
+  progressInterval?: string;
   verbose?: boolean;
   dryRun?: boolean;
   limitRate?: string;
@@ -68,6 +69,7 @@ export interface PutPlan {
   stateDir: string;
   json: boolean;
   progress: ProgressMode;
+  progressIntervalMs?: number;
   verbose: boolean;
   dryRun: boolean;
   limitRate?: number;
@@ -119,6 +121,7 @@ export function buildPutPlan(files: string[], f: PutFlags, env: NodeJS.ProcessEn
     stateDir: resolveStateDir(f.stateDir, env),
     json: Boolean(f.json),
     progress,
+    progressIntervalMs: f.progressInterval !== undefined ? parseDuration(f.progressInterval, '--progress-interval') : undefined,
     verbose: Boolean(f.verbose),
     dryRun,
     limitRate: f.limitRate !== undefined ? parseRate(f.limitRate, '--limit-rate') : undefined,
@@ -143,7 +146,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   const report = (e: unknown) => reportError(e, { json: plan.json, verbose: plan.verbose, err: term.err, out: term.out });
   if (plan.dryRun) return dryRun(plan, term, report);
 
-  const view = createProgressView(plan.progress, term);
+  const view = createProgressView(plan.progress, term, { intervalMs: plan.progressIntervalMs });
   const interrupts = watchInterrupts(() => view.notice('lakeup: stopping: saving state (press Ctrl-C again to quit at once)'));
   const dispatcher = createDispatcher({ connections: Math.max(8, plan.concurrency + 2) });
   const limiter = new AdaptiveLimiter(plan.concurrency);

@@ -40,6 +40,8 @@ export interface ApiCall {
    * complete, where cutting it would leave the user unsure whether the item exists).
    */
   finishOnInterrupt?: boolean;
+  /** Deadline for this call's answer, overriding the context's (finalize assembles the file server-side). */
+  timeoutMs?: number;
   headers?: Record<string, string>;
 }
 
@@ -96,7 +98,7 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
 
 async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise<T> {
   let res: Dispatcher.ResponseData;
-  const timeout = AbortSignal.timeout(ctx.timeoutMs ?? 60_000);
+  const timeout = AbortSignal.timeout(call.timeoutMs ?? ctx.timeoutMs ?? 60_000);
   const outer = call.finishOnInterrupt ? undefined : ctx.signal;
   const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
   try {
@@ -168,7 +170,7 @@ function networkError(ctx: ApiContext, call: ApiCall, url: string, err: unknown,
   const code = timedOut ? 'ETIMEDOUT' : (e?.code ?? (e?.cause as NodeJS.ErrnoException | undefined)?.code);
   const origin = safeOrigin(url);
   const why = timedOut
-    ? `no answer within ${formatMs(ctx.timeoutMs ?? 60_000)}`
+    ? `no answer within ${formatMs(call.timeoutMs ?? ctx.timeoutMs ?? 60_000)}`
     : code === 'ECONNREFUSED'
       ? 'connection refused'
       : code === 'ENOTFOUND' || code === 'EAI_AGAIN'

@@ -81,6 +81,8 @@ export class Copera implements Provider {
       what: 'finalize the upload',
       idempotent: false,
       finishOnInterrupt: true,
+      // S3's CompleteMultipartUpload can take minutes for very large objects.
+      timeoutMs: 10 * 60_000,
     });
     return driveItem(res, this.service);
   }

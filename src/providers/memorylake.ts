@@ -76,6 +76,8 @@ export class MemoryLake implements Provider {
       what: `create the file item '${req.dest.name}'`,
       idempotent: false,
       finishOnInterrupt: true,
+      // S3's CompleteMultipartUpload can take minutes for very large objects.
+      timeoutMs: 10 * 60_000,
     });
     return itemFrom(res, this.service);
   }

@@ -1,0 +1,282 @@
+// Scripting and CI behaviour end to end: terminals and pipes, NDJSON progress, colour rules,
+// several files, stdin, folders, dry runs, bandwidth limits, verbose logs without secrets, env
+// configuration, proxies and shell completion.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
+import { BIN, baseEnv, lastJson, runCli } from '../helpers/cli.js';
+import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+
+const MiB = 1024 * 1024;
+const ANSI = /\x1b\[/;
+const TOKEN = 'sk_SECRET_token_never_printed_42';
+let sb: SandboxHandle;
+let work: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  work = await tempDir();
+  sb = await startSandbox({ port: 0, dir: path.join(work, 'store'), token: TOKEN, memorylakePartSize: 1 * MiB });
+  env = { LAKEUP_TOKEN: TOKEN, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: path.join(work, 'state') };
+});
+afterAll(async () => {
+  await sb?.close();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+function stored(provider: string, name: string): string {
+  const f = sb.stats().finalized.filter((x) => x.provider === provider && x.name === name).pop();
+  expect(f, `finalized ${provider}/${name}`).toBeTruthy();
+  return f!.path!;
+}
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+describe('progress output', () => {
+  it.skipIf(!hasScript || process.platform === 'win32')('draws a live bar with speed and ETA on a real terminal', async () => {
+    const file = await makeFile(path.join(work, 'tty.bin'), 12 * MiB);
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} put ${JSON.stringify(file)} -p copera --limit-rate 8MiB/s`;
+    // Async: the sandbox lives in this process, so the event loop must keep running.
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
+      env: baseEnv({ ...env, TERM: 'xterm-256color', COLUMNS: '120' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const r = { status, stdout };
+    expect(r.status).toBe(0);
+    const out = r.stdout;
+    expect(out).toMatch(ANSI);
+    expect(out).toMatch(/\d+% \| [\d.]+ (MiB|KiB|B)\/12 MiB \| [\d.]+ (MiB|KiB|B)\/s \| ETA \d+s/);
+    expect(out).toMatch(/100% \| 12 MiB\/12 MiB/);
+    expect(out).toMatch(/tty\.bin → tty\.bin \([0-9a-f]{24}\)/);
+  });
+
+  it('prints plain lines at most every interval, and a final line, with no ANSI codes on a pipe', async () => {
+    const file = await makeFile(path.join(work, 'pipe.bin'), 12 * MiB);
+    const r = await runCli(['put', file, '-p', 'copera', '--limit-rate', '6MiB/s', '--progress-interval', '500ms'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stderr + r.stdout).not.toMatch(ANSI);
+    const lines = r.stderr.trim().split('\n');
+    const periodic = lines.filter((l) => /^lakeup: pipe\.bin: [\d.]+% [\d.]+ \w+\/12 MiB [\d.]+ \w+\/s ETA/.test(l));
+    expect(periodic.length).toBeGreaterThanOrEqual(2);
+    expect(periodic.length).toBeLessThanOrEqual(6); // ~2 s of upload at one line per 500 ms
+    expect(lines[lines.length - 1]).toMatch(/^lakeup: pipe\.bin: done, 12 MiB in [\d.]+s/);
+    expect(r.stdout).toMatch(/pipe\.bin → pipe\.bin/);
+  });
+
+  it('--progress json emits NDJSON events on stderr for wrappers', async () => {
+    const file = await makeFile(path.join(work, 'nd.bin'), 11 * MiB);
+    const r = await runCli(['put', file, '-p', 'copera', '--progress', 'json', '--progress-interval', '200ms', '--limit-rate', '10MiB/s'], { env });
+    expect(r.code).toBe(0);
+    const events = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; bytes?: number });
+    const kinds = new Set(events.map((e) => e.event));
+    for (const k of ['start', 'part', 'progress', 'done']) expect(kinds).toContain(k);
+    expect(events.filter((e) => e.event === 'part')).toHaveLength(2);
+    expect(events[events.length - 1]).toMatchObject({ event: 'done', bytes: 11 * MiB });
+  });
+
+  it('honours NO_COLOR and FORCE_COLOR', async () => {
+    const file = await makeFile(path.join(work, 'color.bin'), 1000);
+    const forced = await runCli(['put', file, '-p', 'memorylake'], { env: { ...env, FORCE_COLOR: '1' } });
+    expect(forced.stdout).toMatch(/\x1b\[32m✔/);
+    const none = await runCli(['put', file, '-p', 'memorylake'], { env: { ...env, FORCE_COLOR: '1', NO_COLOR: '1' } });
+    expect(none.stdout).not.toMatch(ANSI);
+  });
+});
+
+describe('several files, stdin and folders', () => {
+  it('uploads several files with --jobs, one JSON line each, and exits non-zero with a summary if one failed', async () => {
+    const a = await makeFile(path.join(work, 'multi-a.bin'), 3 * MiB, 1);
+    const b = await makeFile(path.join(work, 'multi-b.bin'), 2 * MiB + 5, 2);
+    const r = await runCli(['put', a, path.join(work, 'missing.bin'), b, '-p', 'memorylake', '--jobs', '2', '--json'], { env });
+    expect(r.code).toBe(2);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.ok)).toHaveLength(2);
+    expect(lines.filter((l) => !l.ok)).toHaveLength(1);
+    expect(r.stderr).toMatch(/missing\.bin: no such file/);
+    expect(r.stderr).toMatch(/lakeup: 2 of 3 files uploaded, 1 failed/);
+    expect(await sha256File(stored('memorylake', 'multi-a.bin'))).toBe(await sha256File(a));
+    expect(await sha256File(stored('memorylake', 'multi-b.bin'))).toBe(await sha256File(b));
+  });
+
+  it('spools standard input to a private temp file, uploads it and removes the spool', async () => {
+    const src = await makeFile(path.join(work, 'stdin-src.bin'), 3 * MiB + 3, 5);
+    const tmp = fs.mkdtempSync(path.join(work, 'tmp-'));
+    const r = await runCli(['put', '-', '--name', 'from-stdin.bin', '-p', 'copera', '--json'], {
+      env: { ...env, TMPDIR: tmp, TMP: tmp, TEMP: tmp },
+      input: fs.readFileSync(src),
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(lastJson(r.stdout)).toMatchObject({ ok: true, file: '-', name: 'from-stdin.bin', size: 3 * MiB + 3 });
+    expect(await sha256File(stored('copera', 'from-stdin.bin'))).toBe(await sha256File(src));
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    const noName = await runCli(['put', '-', '-p', 'copera'], { env, input: 'x' });
+    expect(noName.code).toBe(2);
+    expect(noName.stderr).toMatch(/pass --name/);
+  });
+
+  it.each(['memorylake', 'copera'])('--recursive recreates a folder tree (%s)', async (provider) => {
+    const root = path.join(work, `tree-${provider}`);
+    fs.mkdirSync(path.join(root, 'sub', 'deeper'), { recursive: true });
+    const files = [
+      await makeFile(path.join(root, 'top.bin'), 1000, 1),
+      await makeFile(path.join(root, 'sub', 'mid.bin'), 2 * MiB, 2),
+      await makeFile(path.join(root, 'sub', 'deeper', 'low.bin'), 5, 3),
+    ];
+    const r = await runCli(['put', root, '-p', provider, '--recursive', '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(3);
+    const base = path.join(sb.dir, `tree-${provider}`);
+    for (const f of files) {
+      const rel = path.relative(root, f);
+      const stored = sb.stats().finalized.find((x) => x.provider === provider && x.path && x.path.endsWith(path.join(`tree-${provider}`, rel)));
+      expect(stored, rel).toBeTruthy();
+      expect(await sha256File(stored!.path!)).toBe(await sha256File(f));
+    }
+    expect(base).toBeTruthy();
+    const flat = await runCli(['put', root, '-p', provider], { env });
+    expect(flat.code).toBe(2);
+    expect(flat.stderr).toMatch(/is a directory \(use --recursive/);
+  });
+});
+
+describe('plans, limits and logs', () => {
+  it('--dry-run prints the plan and makes no API call, even without a token', async () => {
+    const file = await makeFile(path.join(work, 'dry.bin'), 25 * MiB);
+    const calls = JSON.stringify(sb.stats().apiCalls);
+    const c = await runCli(['put', file, '-p', 'copera', '--dry-run', '--json'], { env: { ...env, LAKEUP_TOKEN: undefined } });
+    expect(c.code).toBe(0);
+    expect(lastJson(c.stdout)).toMatchObject({ dryRun: true, size: 25 * MiB, parts: 3, partSize: 10 * MiB });
+    const m = await runCli(['put', file, '-p', 'memorylake', '--dry-run'], { env });
+    expect(m.stdout).toMatch(/part layout: server decides/);
+    expect(JSON.stringify(sb.stats().apiCalls)).toBe(calls);
+  });
+
+  it('--limit-rate caps total bandwidth', async () => {
+    const file = await makeFile(path.join(work, 'rate.bin'), 4 * MiB);
+    const t0 = Date.now();
+    const r = await runCli(['put', file, '-p', 'memorylake', '--limit-rate', '2MiB/s', '-c', '4', '--json'], { env });
+    const secs = (Date.now() - t0) / 1000;
+    expect(r.code).toBe(0);
+    // 4 MiB at 2 MiB/s: about 2 s however many parts run at once (a small burst allowance aside).
+    expect(secs).toBeGreaterThanOrEqual(1.6);
+    expect(secs).toBeLessThan(8);
+    const bad = await runCli(['put', file, '-p', 'memorylake', '--limit-rate', 'fast'], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--limit-rate: 'fast' is not a rate/);
+  });
+
+  it('--verbose logs each API call and part attempt with signatures and the token redacted', async () => {
+    const file = await makeFile(path.join(work, 'verbose.bin'), 2 * MiB + 1);
+    const r = await runCli(['put', file, '-p', 'memorylake', '--verbose', '--token', TOKEN], { env: { ...env, LAKEUP_TOKEN: undefined } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/openapi\/memorylake\/api\/v1\/drives\/items\/upload → 200 \d+ms/);
+    expect(r.stderr).toMatch(/part 3 attempt 1 PUT .*X-Amz-Signature=REDACTED.* → 200/);
+    expect(r.stderr).not.toMatch(/X-Amz-Signature=(?!REDACTED)/);
+    expect(r.stderr + r.stdout).not.toContain(TOKEN);
+  });
+
+  it('never prints the token in errors, even when the server echoes it', async () => {
+    const file = await makeFile(path.join(work, 'echo.bin'), 10);
+    sb.script({ route: 'memorylake.create', status: 400, body: { success: false, message: `bad token ${TOKEN}`, error_code: 'INVALID_ARGUMENT' } });
+    const r = await runCli(['put', file, '-p', 'memorylake', '--verbose', '--json'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).not.toContain(TOKEN);
+    expect(r.stderr).toMatch(/bad token REDACTED/);
+  });
+});
+
+describe('configuration', () => {
+  it('reads every option from LAKEUP_* variables and the token from --token-file', async () => {
+    const file = await makeFile(path.join(work, 'envcfg.bin'), 6 * MiB);
+    const tokenFile = path.join(work, 'token.txt');
+    fs.writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    const r = await runCli(['put', file, '--token-file', tokenFile], {
+      env: { ...env, LAKEUP_TOKEN: undefined, LAKEUP_PROVIDER: 'copera', LAKEUP_PART_SIZE: '5MiB', LAKEUP_NAME: 'env-name.bin', LAKEUP_JSON: '1' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(lastJson(r.stdout)).toMatchObject({ provider: 'copera', name: 'env-name.bin', parts: 2 });
+    const bad = await runCli(['put', file], { env: { ...env, LAKEUP_PROVIDER: 'copera', LAKEUP_CONCURRENCY: '0' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--concurrency: expected a whole number from 1 to 64, got '0'/);
+  });
+
+  it('goes through HTTP_PROXY and around it for NO_PROXY hosts', async () => {
+    let proxied = 0;
+    const proxy = http.createServer((req, res) => {
+      proxied++;
+      const target = new URL(req.url!);
+      const up = http.request(
+        { host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode!, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    // undici tunnels through the proxy with CONNECT; plain forwarding is handled above too.
+    proxy.on('connect', (req, client, head) => {
+      proxied++;
+      const [host, port] = req.url!.split(':');
+      const up = net.connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.write(head);
+        up.pipe(client);
+        client.pipe(up);
+      });
+      up.on('error', () => client.destroy());
+      client.on('error', () => up.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const file = await makeFile(path.join(work, 'proxied.bin'), 2 * MiB);
+      const r = await runCli(['put', file, '-p', 'memorylake', '--json'], { env: { ...env, HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(proxied).toBeGreaterThanOrEqual(1); // every connection to the sandbox went through it
+      const before = proxied;
+      const direct = await runCli(['put', file, '-p', 'memorylake', '--json'], { env: { ...env, HTTP_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' } });
+      expect(direct.code, direct.stderr).toBe(0);
+      expect(proxied).toBe(before);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+});
+
+describe('help, version and completion', () => {
+  it('prints the version from package.json and help with examples and exit codes', async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(path.dirname(BIN), '..', 'package.json'), 'utf8'));
+    expect((await runCli(['--version'])).stdout.trim()).toBe(pkg.version);
+    for (const cmd of ['put', 'resume', 'abort', 'sandbox', 'completion']) {
+      const h = await runCli([cmd, '--help']);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toMatch(/Examples:\n\s+\$ lakeup/);
+    }
+    const put = await runCli(['put', '--help']);
+    expect(put.stdout).toMatch(/130\s+interrupted/);
+  });
+
+  it.skipIf(process.platform === 'win32')('generates a bash completion script that bash accepts, and a zsh one', async () => {
+    const bash = await runCli(['completion', 'bash']);
+    expect(bash.code).toBe(0);
+    expect(bash.stdout).toMatch(/complete -o filenames -F _lakeup lakeup/);
+    expect(bash.stdout).toMatch(/--part-size/);
+    const f = path.join(work, 'completion.bash');
+    fs.writeFileSync(f, bash.stdout);
+    execFileSync('bash', ['-n', f]);
+    const zsh = await runCli(['completion', 'zsh']);
+    expect(zsh.stdout.startsWith('#compdef lakeup')).toBe(true);
+    const bad = await runCli(['completion', 'fish']);
+    expect(bad.code).toBe(2);
+  });
+});
