@@ -26,7 +26,7 @@ afterAll(async () => {
 function storedPath(provider: string, name: string): string {
   const f = sb.stats().finalized.filter((x) => x.provider === provider && x.name === name).pop();
   expect(f, `finalized ${provider}/${name}`).toBeTruthy();
-  return f!.path;
+  return f!.path!;
 }
 
 async function putAndCheck(provider: 'memorylake' | 'copera', size: number, extra: string[] = []) {

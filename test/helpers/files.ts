@@ -30,7 +30,7 @@ export async function makeFile(file: string, size: number, seed = 1): Promise<st
   for (let off = 0; off < size; off += chunk) {
     const buf = Buffer.allocUnsafe(Math.min(chunk, size - off));
     fill(buf, seed, off);
-    if (!out.write(buf)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())));
   return file;
