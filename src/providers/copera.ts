@@ -70,7 +70,7 @@ export class Copera implements Provider {
     return { urls, urlsIssuedAt: Date.now(), urlTtlMs: urlTtlMs(urls[0]) };
   }
 
-  async finalize(session: Session, parts: FinishedPart[]): Promise<UploadedItem> {
+  async finalize(session: Session, parts: FinishedPart[], req: UploadRequest): Promise<UploadedItem> {
     const res = await apiPost<Record<string, unknown>>(this.api, {
       path: `${BASE}/files/upload/multipart/finalize`,
       body: {
@@ -84,7 +84,15 @@ export class Copera implements Provider {
       // S3's CompleteMultipartUpload can take minutes for very large objects.
       timeoutMs: 10 * 60_000,
     });
-    return driveItem(res, this.service);
+    const item = driveItem(res, this.service);
+    // The server's word on the size must match what we sent: never report a truncated file as done.
+    const size = res?.size ?? res?.fileSize;
+    if (typeof size === 'number' && size !== req.file.size) {
+      throw new LakeupError('integrity', `Copera stored ${size} bytes but the file has ${req.file.size}: the upload is not intact`, {
+        code: 'SIZE_MISMATCH',
+      });
+    }
+    return item;
   }
 
   async createFolder(name: string, parent: string | undefined): Promise<{ id: string; name: string }> {

@@ -39,7 +39,19 @@ export function statePath(dir: string, id: string): string {
 }
 
 export function ensureStateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw stateDirError(dir, err);
+  }
+}
+
+function stateDirError(dir: string, err: unknown): LakeupError {
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  return new LakeupError('input', `cannot write resumable state in ${dir} (${code}); choose another folder with --state-dir or LAKEUP_STATE_DIR`, {
+    code: 'STATE_DIR',
+    cause: err,
+  });
 }
 
 /** Writes the state atomically: a temp file beside it, then rename over the old one. */
@@ -48,14 +60,19 @@ export function saveState(dir: string, state: StateFile): void {
   state.updatedAt = Date.now();
   const file = statePath(dir, state.id);
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
   try {
-    fs.writeSync(fd, JSON.stringify(state));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify(state));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    renameWithRetry(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true }); // never leave a half-written temp file behind (disk full)
+    throw stateDirError(dir, err);
   }
-  renameWithRetry(tmp, file);
 }
 
 // Windows refuses a rename over a file another process (an indexer, an antivirus) holds open for

@@ -104,3 +104,18 @@ describe('a large file', () => {
     fs.rmSync(file);
   }, 180_000);
 });
+
+describe('answers that must not become a success', () => {
+  it('Copera finalize reporting a different size is an integrity error, exit 1', async () => {
+    const file = await makeFile(path.join(work, 'short.bin'), 3000);
+    sb.script({
+      route: 'copera.finalize',
+      status: 200,
+      body: { _id: '0123456789abcdef01234567', name: 'short.bin', type: 'file', mimeType: 'application/octet-stream', size: 2999 },
+    });
+    const r = await runCli(['put', file, '-p', 'copera', '--json'], { env });
+    expect(r.code).toBe(1);
+    expect(lastJson(r.stdout)).toMatchObject({ ok: false, error: { kind: 'integrity' } });
+    expect(r.stderr).toMatch(/Copera stored 2999 bytes but the file has 3000/);
+  });
+});

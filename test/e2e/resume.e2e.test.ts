@@ -270,3 +270,29 @@ describe('list, resume, abort', () => {
     expect(none.stderr).toMatch(/no pending upload with id 'ffff'/);
   });
 });
+
+describe('edges of interruption and state', () => {
+  it('a second Ctrl-C exits at once with 130 and leaves a readable state file', async () => {
+    const file = await makeFile(path.join(work, 'twice.bin'), 16 * MiB, 13);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env });
+    await waitFor('1 finished part', doneParts(1));
+    child.kill('SIGINT');
+    child.kill('SIGINT');
+    const r = await child.result;
+    expect(r.code).toBe(130);
+    const states = readStates();
+    expect(states).toHaveLength(1);
+    expect(states[0].done.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a state folder that cannot be written is one clear line and exit 2, before any byte is sent', async () => {
+    const file = await makeFile(path.join(work, 'nostate.bin'), 1000, 14);
+    const blocker = path.join(work, 'a-file');
+    fs.writeFileSync(blocker, 'x');
+    const puts = sb.stats().totalPartPuts;
+    const r = await runCli(['put', file, '-p', 'memorylake', '--state-dir', path.join(blocker, 'state')], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^lakeup: error: cannot write resumable state in .*a-file.*; choose another folder with --state-dir/);
+    expect(sb.stats().totalPartPuts).toBe(puts);
+  });
+});

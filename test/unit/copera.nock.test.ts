@@ -178,7 +178,7 @@ describe('Copera: finalize', () => {
     const scope = nock(CP, AUTH)
       .post(FINALIZE, c.fn)
       .reply(200, { _id: '65a1b2c3d4e5f60718293a4c', name: 'report.pdf', type: 'file', size: 25 * MiB });
-    await provider().finalize(session(3), parts);
+    await provider().finalize(session(3), parts, req(25 * MiB));
     expect(scope.isDone()).toBe(true);
     expect(JSON.stringify(c.body)).toBe(
       '{"uploadId":"up-1","fileKey":"fk/1","parts":[{"partNumber":1,"eTag":"aa"},{"partNumber":2,"eTag":"bb"},{"partNumber":3,"eTag":"cc"}]}',
@@ -186,25 +186,34 @@ describe('Copera: finalize', () => {
   });
 
   it.each([
-    ['{_id, name, …}', { _id: 'aaaaaaaaaaaaaaaaaaaaaaaa', name: 'report.pdf', type: 'file', mimeType: 'application/pdf', size: 1, parent: null }, 'aaaaaaaaaaaaaaaaaaaaaaaa'],
-    ['{id, name, …}', { id: 'bbbbbbbbbbbbbbbbbbbbbbbb', name: 'report.pdf', type: 'file', fileSize: 1, parentId: null }, 'bbbbbbbbbbbbbbbbbbbbbbbb'],
+    ['{_id, name, …}', { _id: 'aaaaaaaaaaaaaaaaaaaaaaaa', name: 'report.pdf', type: 'file', mimeType: 'application/pdf', size: 25 * MiB, parent: null }, 'aaaaaaaaaaaaaaaaaaaaaaaa'],
+    ['{id, name, …}', { id: 'bbbbbbbbbbbbbbbbbbbbbbbb', name: 'report.pdf', type: 'file', fileSize: 25 * MiB, parentId: null }, 'bbbbbbbbbbbbbbbbbbbbbbbb'],
   ])('maps the item shape %s', async (_n, body, id) => {
     nock(CP).post(FINALIZE).reply(200, body);
-    const item = await provider().finalize(session(3), parts);
+    const item = await provider().finalize(session(3), parts, req(25 * MiB));
     expect(item.id).toBe(id);
     expect(item.name).toBe('report.pdf');
     expect(item.raw).toEqual(body);
   });
 
+  it.each([
+    ['size', { _id: 'aaaaaaaaaaaaaaaaaaaaaaaa', name: 'report.pdf', size: 25 * MiB - 1 }],
+    ['fileSize', { id: 'bbbbbbbbbbbbbbbbbbbbbbbb', name: 'report.pdf', fileSize: 25 * MiB + 1 }],
+  ])('rejects an item whose %s disagrees with the file as an integrity error', async (_n, body) => {
+    nock(CP).post(FINALIZE).reply(200, body);
+    const e = await rejection(provider().finalize(session(3), parts, req(25 * MiB)));
+    expect(e).toMatchObject({ kind: 'integrity', code: 'SIZE_MISMATCH' });
+  });
+
   it('rejects an answer without an id', async () => {
     nock(CP).post(FINALIZE).reply(200, { name: 'report.pdf' });
-    const e = await rejection(provider().finalize(session(3), parts));
+    const e = await rejection(provider().finalize(session(3), parts, req(25 * MiB)));
     expect(e.code).toBe('BAD_RESPONSE');
   });
 
   it('is not retried after a 500', async () => {
     const scope = nock(CP).post(FINALIZE).reply(500, { error: 'internal', code: 'INTERNAL' }).post(FINALIZE).reply(200, { id: 'x', name: 'y' });
-    const e = await rejection(provider().finalize(session(3), parts));
+    const e = await rejection(provider().finalize(session(3), parts, req(25 * MiB)));
     expect(e.status).toBe(500);
     expect(scope.pendingMocks()).toHaveLength(1);
   });
@@ -215,7 +224,7 @@ describe('Copera: finalize', () => {
       .reply(status, { error: 'slow down', code: 'RATE_LIMITED' }, { 'Retry-After': '0' })
       .post(FINALIZE)
       .reply(200, { id: 'x', name: 'y' });
-    await expect(provider().finalize(session(3), parts)).resolves.toMatchObject({ id: 'x', name: 'y' });
+    await expect(provider().finalize(session(3), parts, req(25 * MiB))).resolves.toMatchObject({ id: 'x', name: 'y' });
     expect(scope.isDone()).toBe(true);
   });
 
