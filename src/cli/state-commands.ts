@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import { LakeupError } from '../errors.js';
 import { resolveStateDir } from '../state/location.js';
-import { listStates, removeState, statePath, type StateFile } from '../state/state-file.js';
+import { isProcessAlive, lockPath } from '../state/lock.js';
+import { listStates, removeState, type StateFile } from '../state/state-file.js';
 import { formatDuration } from '../ui/speed.js';
 import { detectTerminal } from '../ui/terminal.js';
 import { formatSize } from '../util/sizes.js';
@@ -92,10 +93,10 @@ export function runAbort(id: string | undefined, flags: StateFlags, env: NodeJS.
     const targets = selected(dir, id, flags.all);
     const aborted: string[] = [];
     for (const t of targets) {
-      const lock = statePath(dir, t.id).replace(/\.json$/, '.lock');
+      const lock = lockPath(dir, t.id);
       if (fs.existsSync(lock)) {
         const owner = safePid(lock);
-        if (owner && isAlive(owner)) {
+        if (owner && isProcessAlive(owner)) {
           throw new LakeupError('state', `upload ${t.id} is being sent by lakeup pid ${owner}; stop it first`, { code: 'LOCKED' });
         }
         fs.rmSync(lock, { force: true });
@@ -119,14 +120,6 @@ function safePid(lockFile: string): number | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Resumes pending uploads with the settings they were started with; token and tuning come from flags/env. */
 export async function runResume(

@@ -11,7 +11,8 @@ export interface Lock {
   release(): void;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
+export function isProcessAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -22,9 +23,13 @@ function alive(pid: number): boolean {
   }
 }
 
+export function lockPath(dir: string, id: string): string {
+  return path.join(dir, `${id}.lock`);
+}
+
 export function acquireLock(dir: string, id: string): Lock {
   ensureStateDir(dir);
-  const file = path.join(dir, `${id}.lock`);
+  const file = lockPath(dir, id);
   for (let tries = 0; tries < 3; tries++) {
     try {
       const fd = fs.openSync(file, 'wx', 0o600);
@@ -55,7 +60,7 @@ export function acquireLock(dir: string, id: string): Lock {
       /* half-written or unreadable: treated as stale below */
     }
     const sameHost = !owner.host || owner.host === os.hostname();
-    if (owner.pid && (alive(owner.pid) || !sameHost)) {
+    if (owner.pid && (isProcessAlive(owner.pid) || !sameHost)) {
       throw new LakeupError(
         'state',
         `another lakeup (pid ${owner.pid}${sameHost ? '' : ` on ${owner.host}`}) is already uploading this file; wait for it to finish or stop it`,

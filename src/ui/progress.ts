@@ -110,12 +110,13 @@ function truncate(s: string, n: number): string {
   return s.length <= n ? s : `…${s.slice(s.length - n + 1)}`;
 }
 
-class PlainView implements ProgressView {
+/** Views that report every few seconds rather than redrawing: one timer for all tracked files. */
+abstract class IntervalView implements ProgressView {
   private timer: NodeJS.Timeout | undefined;
   private readonly trackers: ProgressTracker[] = [];
 
   constructor(
-    private readonly term: Terminal,
+    protected readonly term: Terminal,
     private readonly intervalMs: number,
   ) {}
 
@@ -123,79 +124,67 @@ class PlainView implements ProgressView {
     const t = new ProgressTracker(label, events);
     this.trackers.push(t);
     if (!this.timer) {
-      this.timer = setInterval(() => this.tick(), this.intervalMs);
+      this.timer = setInterval(() => {
+        for (const x of this.trackers) if (!x.finished && x.total > 0) this.report(x);
+      }, this.intervalMs);
       this.timer.unref();
     }
+    this.listen(label, events);
+    return t;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One periodic report of a file still uploading. */
+  protected abstract report(t: ProgressTracker): void;
+  /** Per-file events worth a line of their own. */
+  protected abstract listen(label: string, events: UploadEvents): void;
+  abstract notice(line: string): void;
+}
+
+class PlainView extends IntervalView {
+  protected listen(label: string, events: UploadEvents): void {
     events.on('upload:done', (r) => {
       const secs = r.elapsedMs / 1000;
       this.term.err(
         `lakeup: ${label}: done, ${formatSize(r.size)} in ${secs.toFixed(1)}s (${formatSize(r.bytesPerSecond)}/s)${r.resumed ? ', resumed' : ''}`,
       );
     });
-    return t;
   }
 
-  private tick(): void {
-    for (const t of this.trackers) {
-      if (t.finished || t.total === 0) continue;
-      const pct = ((t.done / t.total) * 100).toFixed(1);
-      this.term.err(
-        `lakeup: ${t.label}: ${pct}% ${formatSize(t.done)}/${formatSize(t.total)} ${formatSize(Math.round(t.rate()))}/s ETA ${formatDuration(t.etaMs())}`,
-      );
-    }
+  protected report(t: ProgressTracker): void {
+    const pct = ((t.done / t.total) * 100).toFixed(1);
+    this.term.err(
+      `lakeup: ${t.label}: ${pct}% ${formatSize(t.done)}/${formatSize(t.total)} ${formatSize(Math.round(t.rate()))}/s ETA ${formatDuration(t.etaMs())}`,
+    );
   }
 
   notice(line: string): void {
     this.term.err(line);
   }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
 }
 
-class JsonView implements ProgressView {
-  private timer: NodeJS.Timeout | undefined;
-  private readonly trackers: ProgressTracker[] = [];
-
-  constructor(
-    private readonly term: Terminal,
-    private readonly intervalMs: number,
-  ) {}
-
+class JsonView extends IntervalView {
   private emit(obj: Record<string, unknown>): void {
     this.term.err(JSON.stringify({ time: new Date().toISOString(), ...obj }));
   }
 
-  track(label: string, events: UploadEvents): ProgressTracker {
-    const t = new ProgressTracker(label, events);
-    this.trackers.push(t);
-    if (!this.timer) {
-      this.timer = setInterval(() => this.tick(), this.intervalMs);
-      this.timer.unref();
-    }
+  protected listen(label: string, events: UploadEvents): void {
     events.on('session:ready', (s) => this.emit({ event: 'start', file: label, total: s.total, parts: s.parts, doneBytes: s.doneBytes, resumed: s.resumed }));
     events.on('part:done', (p) => this.emit({ event: 'part', file: label, part: p.number, size: p.size, attempt: p.attempt }));
     events.on('part:retry', (r) => this.emit({ event: 'retry', file: label, part: r.number, attempt: r.attempt, reason: r.reason }));
     events.on('throttle', (r) => this.emit({ event: 'throttle', file: label, pauseMs: r.pauseMs, concurrency: r.concurrency }));
     events.on('upload:done', (r) => this.emit({ event: 'done', file: label, bytes: r.size, elapsedMs: r.elapsedMs, bytesPerSecond: r.bytesPerSecond }));
-    return t;
   }
 
-  private tick(): void {
-    for (const t of this.trackers) {
-      if (t.finished || t.total === 0) continue;
-      this.emit({ event: 'progress', file: t.label, bytes: t.done, total: t.total, bytesPerSecond: Math.round(t.rate()) });
-    }
+  protected report(t: ProgressTracker): void {
+    this.emit({ event: 'progress', file: t.label, bytes: t.done, total: t.total, bytesPerSecond: Math.round(t.rate()) });
   }
 
   notice(line: string): void {
     this.emit({ event: 'notice', message: line });
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
   }
 }

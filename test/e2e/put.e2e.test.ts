@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
 import { lastJson, runCli } from '../helpers/cli.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+import { storedPath as storedIn } from '../helpers/sandbox.js';
 
 const MiB = 1024 * 1024;
 let sb: SandboxHandle;
@@ -23,11 +24,7 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-function storedPath(provider: string, name: string): string {
-  const f = sb.stats().finalized.filter((x) => x.provider === provider && x.name === name).pop();
-  expect(f, `finalized ${provider}/${name}`).toBeTruthy();
-  return f!.path!;
-}
+const storedPath = (provider: string, name: string): string => storedIn(sb, provider, name);
 
 async function putAndCheck(provider: 'memorylake' | 'copera', size: number, extra: string[] = []) {
   const file = await makeFile(path.join(work, `f-${provider}-${size}.bin`), size, size % 97);

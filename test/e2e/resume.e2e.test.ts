@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
 import { lastJson, runCli, startCli } from '../helpers/cli.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+import { storedPath as storedIn } from '../helpers/sandbox.js';
 
 const MiB = 1024 * 1024;
 let sb: SandboxHandle;
@@ -60,11 +61,7 @@ function storedOnce(uploadId: string, numbers: number[]): void {
   for (const n of numbers) expect(stored[String(n)], `part ${n} stored once`).toBe(1);
 }
 
-function storedPath(provider: string, name: string): string {
-  const f = sb.stats().finalized.filter((x) => x.provider === provider && x.name === name).pop();
-  expect(f, `finalized ${provider}/${name}`).toBeTruthy();
-  return f!.path!;
-}
+const storedPath = (provider: string, name: string): string => storedIn(sb, provider, name);
 
 describe('interrupted uploads resume', () => {
   it('SIGINT stops cleanly with exit 130 and a resume hint; the rerun sends only missing parts', async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
 import { BIN, baseEnv, lastJson, runCli } from '../helpers/cli.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+import { storedPath as storedIn } from '../helpers/sandbox.js';
 
 const MiB = 1024 * 1024;
 const ANSI = /\x1b\[/;
@@ -28,11 +29,7 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-function stored(provider: string, name: string): string {
-  const f = sb.stats().finalized.filter((x) => x.provider === provider && x.name === name).pop();
-  expect(f, `finalized ${provider}/${name}`).toBeTruthy();
-  return f!.path!;
-}
+const stored = (provider: string, name: string): string => storedIn(sb, provider, name);
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
 
