@@ -30,7 +30,9 @@ export interface StateFile {
  * is recognised and reported instead of silently starting a second upload.
  */
 export function stateId(provider: ProviderName, endpoint: string, absPath: string, dest: Destination): string {
-  const key = JSON.stringify([provider, endpoint.replace(/\/+$/, ''), absPath, dest.parent ?? '', dest.name]);
+  // Windows paths are case-insensitive: C:\Data\a.bin and c:\data\A.BIN are one file.
+  const file = process.platform === 'win32' ? absPath.toLowerCase() : absPath;
+  const key = JSON.stringify([provider, endpoint.replace(/\/+$/, ''), file, dest.parent ?? '', dest.name]);
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
