@@ -3,6 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { exitCodeOfCommander } from './report.js';
+import { redact } from '../util/redact.js';
+
+function wantsJson(argv: string[]): boolean {
+  const env = process.env.LAKEUP_JSON;
+  return argv.includes('--json') || (env !== undefined && env !== '' && env !== '0' && env !== 'false');
+}
+
+function commanderMessage(s: string): string {
+  return redact(s.replace(/^error: /, '').replace(/\s*[\r\n]+\s*/g, ' ').trim());
+}
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -41,7 +51,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .configureOutput({
       writeOut: (s) => process.stdout.write(s),
       writeErr: (s) => process.stderr.write(s),
-      outputError: (s, write) => write(`lakeup: error: ${s.replace(/^error: /, '').trim()}\n`),
+      // Commander echoes what was typed (`--tokn=sk_…`): redact it like every other error line.
+      outputError: (s, write) => write(`lakeup: error: ${commanderMessage(s)}\n`),
     })
     .addHelpText('after', EXIT_CODES_HELP);
 
@@ -171,9 +182,16 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) return exitCodeOfCommander(e);
+    if (e instanceof CommanderError) {
+      const exitCode = exitCodeOfCommander(e);
+      // Its line is already on stderr; --json still promises the failure line on stdout.
+      if (exitCode !== 0 && wantsJson(argv)) {
+        process.stdout.write(`${JSON.stringify({ ok: false, error: { kind: 'usage', message: commanderMessage(e.message) } })}\n`);
+      }
+      return exitCode;
+    }
     const { reportError } = await import('./report.js');
-    return reportError(e, { json: argv.includes('--json'), verbose: argv.includes('--verbose'), err: (l) => void process.stderr.write(`${l}\n`), out: (l) => void process.stdout.write(`${l}\n`) });
+    return reportError(e, { json: wantsJson(argv), verbose: argv.includes('--verbose'), err: (l) => void process.stderr.write(`${l}\n`), out: (l) => void process.stdout.write(`${l}\n`) });
   }
   return code;
 }

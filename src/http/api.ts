@@ -75,7 +75,11 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
     {
       retries: ctx.retries ?? 4,
       minTimeout: ctx.minBackoffMs ?? 500,
-      maxTimeout: 8000,
+      // 0.5–1, 1–2, 2–4, 4 s: an endpoint that refuses connections fails within about 11 s
+      // (with 8 s the randomized waits could add up to 15 s).
+      maxTimeout: 4000,
+      // A host that drops packets costs a connect timeout per attempt: stop retrying after a minute.
+      maxRetryTime: 60_000,
       factor: 2,
       randomize: true,
       signal: call.finishOnInterrupt ? undefined : ctx.signal,
@@ -132,11 +136,13 @@ async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise
   try {
     json = JSON.parse(text);
   } catch {
-    throw new LakeupError(
-      'server',
-      `${ctx.service} answered ${call.what} with something that is not JSON (HTTP ${status}: ${oneLine(text).slice(0, 80) || 'empty body'})`,
-      { status, code: 'BAD_JSON' },
-    );
+    // An HTML page (a login portal, a proxy's error page) is quoted by its text, not its markup.
+    const html = /^\s*</.test(text) ? parseErrorBody(text).message : undefined;
+    const what = html ? `an HTML page: ${html.slice(0, 80)}` : oneLine(text).slice(0, 80) || 'empty body';
+    throw new LakeupError('server', `${ctx.service} answered ${call.what} with something that is not JSON (HTTP ${status}: ${what})`, {
+      status,
+      code: 'BAD_JSON',
+    });
   }
   if (json && typeof json === 'object' && (json as { success?: unknown }).success === false) {
     throw httpError(ctx, call, status, text, undefined);

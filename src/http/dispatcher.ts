@@ -16,7 +16,7 @@ export function createDispatcher(opts: DispatcherOptions = {}): Dispatcher {
     connections: opts.connections ?? 64,
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 120_000,
-    connect: { timeout: opts.connectTimeoutMs ?? 15_000 },
+    connect: { timeout: opts.connectTimeoutMs ?? 10_000 },
     // Stalls are detected by lakeup's own watchdog (it knows when bytes move); undici's timers
     // would cut a slow but moving transfer or a server that takes long to answer a big part.
     headersTimeout: 0,
