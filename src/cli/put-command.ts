@@ -146,7 +146,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   const report = (e: unknown) => reportError(e, { json: plan.json, verbose: plan.verbose, err: term.err, out: term.out });
   if (plan.dryRun) return dryRun(plan, term, report);
 
-  const view = createProgressView(plan.progress, term, { intervalMs: plan.progressIntervalMs });
+  const view = await createProgressView(plan.progress, term, { intervalMs: plan.progressIntervalMs });
   const interrupts = watchInterrupts(() => view.notice('lakeup: stopping: saving state (press Ctrl-C again to quit at once)'));
   const dispatcher = createDispatcher({ connections: Math.max(8, plan.concurrency + 2) });
   const limiter = new AdaptiveLimiter(plan.concurrency);

@@ -2,11 +2,12 @@
 // only where they are safe. Uses the dispatcher it is given, else undici's global one (which is
 // also how nock intercepts the calls in tests).
 import pRetry from 'p-retry';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import { classify } from '../transfer/classify.js';
 import type { UploadEvents } from '../transfer/events.js';
 import { redact, redactUrl, registerSecret } from '../util/redact.js';
+import { undiciRequest } from './dispatcher.js';
 import { parseErrorBody, oneLine } from './error-body.js';
 import { parseRetryAfter } from './retry-after.js';
 
@@ -106,7 +107,7 @@ async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise
   const outer = call.finishOnInterrupt ? undefined : ctx.signal;
   const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
   try {
-    res = await request(url, {
+    res = await undiciRequest(url, {
       method: 'POST',
       dispatcher: ctx.dispatcher,
       headers: {

@@ -2,9 +2,11 @@
 // an exact Content-Length, hashing MD5 on the way, and watch for stalls. Never buffers the part.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
+import { undiciRequest } from '../http/dispatcher.js';
 import { parseErrorBody, oneLine } from '../http/error-body.js';
 import { parseRetryAfter } from '../http/retry-after.js';
 import type { PartSpec } from '../types.js';
@@ -32,6 +34,44 @@ export interface SentPart {
 }
 
 const MD5_HEX = /^[0-9a-f]{32}$/i;
+
+/**
+ * Read size per chunk of a part (the read stream's highWaterMark). 256 KiB measured best on a
+ * 1 GiB upload: 64 KiB costs ~15% more CPU in syscalls and per-chunk work, 1 MiB holds more memory.
+ */
+export const READ_CHUNK = 256 * 1024;
+
+// Memory. Every chunk read is a fresh Buffer whose bytes live outside V8's heap; V8 collects dead
+// ones when its young generation fills or after ~64 MB of new external memory, so a fast upload
+// keeps tens of MB of sent chunks around (and malloc keeps the pages). A young-generation
+// collection every 8 MiB read frees the chunks already sent while they are still young (most live
+// a few ms); it takes well under a millisecond and, by sparing V8 the full collections that
+// external memory pressure triggers, lowered the CPU per GiB as well (1 GiB at 10 MiB parts: peak
+// RSS 109 → 94 MB, CPU 1.9 → 1.4 s with --no-verify). A full collection every 8 MiB would cut
+// memory a little more but doubles the CPU. Buffers are never reused: only undici knows when the
+// socket is done with one.
+const GC_EVERY = 8 * 1024 * 1024;
+type GcFn = (o?: { type: 'minor' | 'major' }) => void;
+let gcFn: GcFn | null | undefined;
+let sinceGc = 0;
+function collectHint(n: number): void {
+  sinceGc += n;
+  if (sinceGc < GC_EVERY) return;
+  sinceGc = 0;
+  if (gcFn === undefined) gcFn = loadGc();
+  gcFn?.({ type: 'minor' });
+}
+function loadGc(): GcFn | null {
+  try {
+    const g = (globalThis as { gc?: GcFn }).gc;
+    if (typeof g === 'function') return g;
+    const req = createRequire(import.meta.url);
+    (req('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
+    return (req('node:vm') as typeof import('node:vm')).runInNewContext('gc') as GcFn;
+  } catch {
+    return null;
+  }
+}
 
 export function unquoteEtag(etag: string): string {
   let e = etag.trim();
@@ -63,7 +103,7 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
   const stream = createReadStream(o.path, {
     start: part.offset,
     end: part.offset + part.size - 1,
-    highWaterMark: o.readChunkSize ?? 256 * 1024,
+    highWaterMark: o.readChunkSize ?? READ_CHUNK,
   });
   let sent = 0;
   async function* body(): AsyncGenerator<Buffer> {
@@ -73,6 +113,7 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
       sent += chunk.length;
       kick();
       o.onProgress(chunk.length);
+      collectHint(chunk.length);
       yield chunk;
     }
     if (sent !== part.size) {
@@ -84,7 +125,7 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
 
   try {
     kick();
-    const res = await request(o.url, {
+    const res = await undiciRequest(o.url, {
       method: 'PUT',
       dispatcher: o.dispatcher,
       // undici takes any async iterable as a body (its types only list streams).

@@ -1,6 +1,5 @@
 // Progress views, all listeners on trackers: a live cli-progress bar on a terminal, plain lines at
 // most every few seconds otherwise (no ANSI codes), NDJSON events for wrappers, or nothing.
-import cliProgress from 'cli-progress';
 import type { UploadEvents } from '../transfer/events.js';
 import { formatSize } from '../util/sizes.js';
 import { formatDuration } from './speed.js';
@@ -18,10 +17,13 @@ export interface ProgressView {
   stop(): void;
 }
 
-export function createProgressView(mode: ProgressMode, term: Terminal, opts: { intervalMs?: number } = {}): ProgressView {
+/** The view for a mode. The bar (cli-progress) is loaded only when a terminal will show it. */
+export async function createProgressView(mode: ProgressMode, term: Terminal, opts: { intervalMs?: number } = {}): Promise<ProgressView> {
   switch (mode) {
-    case 'bar':
+    case 'bar': {
+      const { BarView } = await import('./bar-view.js');
       return new BarView(term);
+    }
     case 'plain':
       return new PlainView(term, opts.intervalMs ?? 5000);
     case 'json':
@@ -41,73 +43,6 @@ class SilentView implements ProgressView {
     this.term.err(line);
   }
   stop(): void {}
-}
-
-class BarView implements ProgressView {
-  private readonly multi: cliProgress.MultiBar;
-  private stopped = false;
-
-  constructor(private readonly term: Terminal) {
-    const c = term.chalk;
-    this.multi = new cliProgress.MultiBar(
-      {
-        format: `${c.cyan('{label}')} ${c.green('{bar}')} {percentage}% | {done}/{size} | {speed} | ETA {eta_h}`,
-        barCompleteChar: '█',
-        barIncompleteChar: '░',
-        barsize: 28,
-        hideCursor: true,
-        clearOnComplete: false,
-        stopOnComplete: false,
-        etaBuffer: 50,
-        fps: 8,
-        stream: process.stderr,
-        autopadding: true,
-        emptyOnZero: true,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-  }
-
-  track(label: string, events: UploadEvents): ProgressTracker {
-    const t = new ProgressTracker(label, events);
-    const bar = this.multi.create(1, 0, payload(t, label));
-    const render = () => {
-      if (this.stopped) return;
-      bar.setTotal(Math.max(1, t.total));
-      bar.update(t.done, payload(t, label));
-    };
-    t.onChange(render);
-    events.on('part:retry', (r) => {
-      if (process.env.LAKEUP_SHOW_RETRIES) this.notice(`part ${r.number}: ${r.reason}, retrying`);
-    });
-    return t;
-  }
-
-  notice(line: string): void {
-    if (this.stopped) this.term.err(line);
-    else this.multi.log(`${line}\n`);
-  }
-
-  stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.multi.stop();
-  }
-}
-
-function payload(t: ProgressTracker, label: string) {
-  const rate = t.rate();
-  return {
-    label: truncate(label, 24),
-    done: formatSize(t.done),
-    size: formatSize(t.total),
-    speed: `${formatSize(Math.round(rate))}/s`,
-    eta_h: t.finished ? '0s' : formatDuration(t.etaMs()),
-  };
-}
-
-function truncate(s: string, n: number): string {
-  return s.length <= n ? s : `…${s.slice(s.length - n + 1)}`;
 }
 
 /** Views that report every few seconds rather than redrawing: one timer for all tracked files. */

@@ -3,6 +3,9 @@
 import type { UploadEvents } from '../transfer/events.js';
 import { SpeedMeter } from './speed.js';
 
+/** How often chunk progress reaches the listeners (other events always do, at once). */
+export const PROGRESS_EVERY_MS = 50;
+
 export class ProgressTracker {
   total = 0;
   done = 0;
@@ -12,6 +15,7 @@ export class ProgressTracker {
   readonly startedAt = performance.now();
   private readonly meter = new SpeedMeter();
   private listeners: Array<() => void> = [];
+  private lastNotified = -Infinity;
 
   constructor(
     readonly label: string,
@@ -25,7 +29,10 @@ export class ProgressTracker {
     });
     events.on('part:progress', (p) => {
       this.done += p.bytes;
-      this.changed();
+      // Progress comes per read chunk (thousands a second on a fast link); views redraw a few
+      // times a second at most, so they hear of it every PROGRESS_EVERY_MS. Counts stay exact.
+      const now = performance.now();
+      if (now - this.lastNotified >= PROGRESS_EVERY_MS) this.changed(now);
     });
     events.on('part:retry', (r) => {
       this.retries++;
@@ -53,8 +60,9 @@ export class ProgressTracker {
     return r > 0 ? ((this.total - this.done) / r) * 1000 : Infinity;
   }
 
-  private changed(): void {
-    this.meter.sample(this.done);
+  private changed(now = performance.now()): void {
+    this.lastNotified = now;
+    this.meter.sample(this.done, now);
     for (const fn of this.listeners) fn();
   }
 }
