@@ -2,12 +2,16 @@
 // codes. Command modules are imported lazily so that --help and --version stay fast.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { envBool } from './options.js';
 import { exitCodeOfCommander } from './report.js';
 import { redact } from '../util/redact.js';
 
 function wantsJson(argv: string[]): boolean {
-  const env = process.env.LAKEUP_JSON;
-  return argv.includes('--json') || (env !== undefined && env !== '' && env !== '0' && env !== 'false');
+  try {
+    return argv.includes('--json') || envBool(process.env, 'LAKEUP_JSON') === true;
+  } catch {
+    return false;
+  }
 }
 
 function commanderMessage(s: string): string {
@@ -71,19 +75,19 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .addOption(new Option('--mime-type <type>', 'Copera MIME type (default: from the extension)').env('LAKEUP_MIME_TYPE'))
     .addOption(new Option('-c, --concurrency <n>', 'parts in flight, 1-64 (default 4)').env('LAKEUP_CONCURRENCY'))
     .addOption(new Option('-j, --jobs <n>', 'files uploaded at once (default 1)').env('LAKEUP_JOBS'))
-    .addOption(new Option('-r, --recursive', 'upload folders, recreating their tree as drive folders').env('LAKEUP_RECURSIVE'))
+    .addOption(new Option('-r, --recursive', 'upload folders, recreating their tree as drive folders (env LAKEUP_RECURSIVE=1)'))
     .addOption(new Option('--retries <n>', 'retries per part (default 8)').env('LAKEUP_RETRIES'))
     .addOption(new Option('--timeout <seconds>', 'abort and retry a part that moves no byte for this long (default 60)').env('LAKEUP_TIMEOUT'))
-    .addOption(new Option('--no-verify', 'do not compare part ETags with the MD5 computed while sending').env('LAKEUP_NO_VERIFY'))
-    .addOption(new Option('--no-resume', 'start over even if an interrupted upload of this file exists').env('LAKEUP_NO_RESUME'))
+    .addOption(new Option('--no-verify', 'do not compare part ETags with the MD5 computed while sending (env LAKEUP_NO_VERIFY=1)'))
+    .addOption(new Option('--no-resume', 'start over even if an interrupted upload of this file exists (env LAKEUP_NO_RESUME=1)'))
     .addOption(new Option('--state-dir <dir>', 'where resumable state is kept (env LAKEUP_STATE_DIR)'))
     .addOption(new Option('--limit-rate <rate>', 'total upload bandwidth, e.g. 8MiB/s').env('LAKEUP_LIMIT_RATE'))
-    .addOption(new Option('--dry-run', 'print the plan and make no API call').env('LAKEUP_DRY_RUN'))
-    .addOption(new Option('--json', 'print one JSON line per file on stdout').env('LAKEUP_JSON'))
-    .addOption(new Option('-q, --quiet', 'no progress output').env('LAKEUP_QUIET'))
+    .addOption(new Option('--dry-run', 'print the plan and make no API call (env LAKEUP_DRY_RUN=1)'))
+    .addOption(new Option('--json', 'print one JSON line per file on stdout (env LAKEUP_JSON=1)'))
+    .addOption(new Option('-q, --quiet', 'no progress output (env LAKEUP_QUIET=1)'))
     .addOption(new Option('--progress <mode>', 'auto, bar, plain, json or none (env LAKEUP_PROGRESS)'))
     .addOption(new Option('--progress-interval <duration>', 'how often plain/json progress lines are printed (default 5s plain, 1s json)').env('LAKEUP_PROGRESS_INTERVAL'))
-    .addOption(new Option('-v, --verbose', 'log each API call and part attempt (secrets redacted)').env('LAKEUP_VERBOSE'))
+    .addOption(new Option('-v, --verbose', 'log each API call and part attempt, secrets redacted (env LAKEUP_VERBOSE=1)'))
     .addHelpText('after', PUT_EXAMPLES)
     .action(async (files: string[], opts) => {
       const { runPut } = await import('./put-command.js');

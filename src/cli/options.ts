@@ -65,3 +65,15 @@ function readTokenFile(file: string): string {
   if (!token) throw new LakeupError('usage', `--token-file: ${file} is empty`);
   return token;
 }
+
+/**
+ * A yes/no environment variable: 1/true/yes/on or 0/false/no/off (any case); unset or empty is
+ * undefined. Anything else is a usage error — `LAKEUP_DRY_RUN=flase` must not silently do a dry run.
+ */
+export function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const v = env[name];
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(v.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(v.trim())) return false;
+  throw new LakeupError('usage', `${name}: expected 1/true/yes or 0/false/no, got '${v}'`);
+}

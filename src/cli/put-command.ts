@@ -5,6 +5,7 @@ import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import { createDispatcher } from '../http/dispatcher.js';
 import { createProvider, DEFAULT_ENDPOINTS } from '../providers/index.js';
+import { FolderMap } from '../state/folder-map.js';
 import { resolveStateDir } from '../state/location.js';
 import { UploadEvents } from '../transfer/events.js';
 import { AdaptiveLimiter } from '../transfer/limiter.js';
@@ -17,7 +18,7 @@ import { spoolStdin, walkFolder, type Source } from '../upload/sources.js';
 import { lookupMimeType } from '../util/mime.js';
 import { registerSecret, redactUrl } from '../util/redact.js';
 import { formatSize, parseDuration, parseRate, parseSize } from '../util/sizes.js';
-import { parseConflict, parseEndpoint, parseIntInRange, parseProvider, resolveToken } from './options.js';
+import { envBool, parseConflict, parseEndpoint, parseIntInRange, parseProvider, resolveToken } from './options.js';
 import { reportError } from './report.js';
 import { watchInterrupts } from './signals.js';
 
@@ -76,7 +77,26 @@ export interface PutPlan {
   recursive: boolean;
 }
 
-export function buildPutPlan(files: string[], f: PutFlags, env: NodeJS.ProcessEnv, term: Pick<Terminal, 'stderrIsTTY'>): PutPlan {
+/** Yes/no settings from LAKEUP_* variables where the command line did not set them. */
+function withBooleanEnv(f: PutFlags, env: NodeJS.ProcessEnv): PutFlags {
+  const pick = (flag: boolean | undefined, name: string) => flag ?? envBool(env, name);
+  const noVerify = envBool(env, 'LAKEUP_NO_VERIFY');
+  const noResume = envBool(env, 'LAKEUP_NO_RESUME');
+  return {
+    ...f,
+    json: pick(f.json, 'LAKEUP_JSON'),
+    quiet: pick(f.quiet, 'LAKEUP_QUIET'),
+    verbose: pick(f.verbose, 'LAKEUP_VERBOSE'),
+    dryRun: pick(f.dryRun, 'LAKEUP_DRY_RUN'),
+    recursive: pick(f.recursive, 'LAKEUP_RECURSIVE'),
+    // commander sets verify/resume to true unless --no-verify/--no-resume was typed.
+    verify: f.verify === false ? false : noVerify !== true,
+    resume: f.resume === false ? false : noResume !== true,
+  };
+}
+
+export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.ProcessEnv, term: Pick<Terminal, 'stderrIsTTY'>): PutPlan {
+  const f = withBooleanEnv(flags, env);
   const provider = parseProvider(f.provider ?? env.LAKEUP_PROVIDER);
   if (files.length === 0) throw new LakeupError('usage', 'put: name at least one file to upload');
   if (files.includes('-') && f.name === undefined) {
@@ -141,7 +161,19 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   try {
     plan = buildPutPlan(files, flags, env, term);
   } catch (e) {
-    return reportError(e, { json: Boolean(flags.json), verbose: Boolean(flags.verbose), err: term.err, out: term.out });
+    const envSays = (name: string) => {
+      try {
+        return envBool(env, name) === true;
+      } catch {
+        return false;
+      }
+    };
+    return reportError(e, {
+      json: Boolean(flags.json) || envSays('LAKEUP_JSON'),
+      verbose: Boolean(flags.verbose) || envSays('LAKEUP_VERBOSE'),
+      err: term.err,
+      out: term.out,
+    });
   }
   const report = (e: unknown) => reportError(e, { json: plan.json, verbose: plan.verbose, err: term.err, out: term.out });
   if (plan.dryRun) return dryRun(plan, term, report);
@@ -170,6 +202,9 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   const deferResults = plan.progress === 'bar' && term.stdoutIsTTY;
   const deferred: string[] = [];
   const folderProvider = createProvider(plan.provider, { endpoint: plan.endpoint, token: plan.token, dispatcher, signal: interrupts.signal });
+  const roots = [...new Set(queue.map((q) => q.root).filter((r): r is string => r !== undefined))];
+  const folderMap = roots.length > 0 ? new FolderMap(plan.stateDir, plan.provider, plan.endpoint, plan.parent, roots) : undefined;
+  if (folderMap && !plan.resume) folderMap.forget();
   const folders = new Map<string, Promise<string | undefined>>();
   const folderId = (segments: string[]): Promise<string | undefined> => {
     if (segments.length === 0) return Promise.resolve(plan.parent);
@@ -177,7 +212,10 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     let id = folders.get(key);
     if (!id) {
       id = folderId(segments.slice(0, -1)).then(async (parent) => {
+        const known = folderMap?.get(segments);
+        if (known) return known; // made by an earlier, interrupted run of this command
         const made = await folderProvider.createFolder!(segments[segments.length - 1], parent);
+        folderMap?.set(segments, made.id);
         view.notice(`lakeup: created folder ${segments.join('/')} (${made.id})`);
         return made.id;
       });
@@ -192,7 +230,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     let spool: { file: string; cleanup: () => Promise<void> } | undefined;
     try {
       if (src.file === '-') {
-        spool = await spoolStdin(process.stdin, src.name);
+        spool = await spoolStdin(process.stdin, src.name, interrupts.signal);
         src = { ...src, file: spool.file };
       }
       const parent = src.folder ? await folderId(src.folder) : plan.parent;
@@ -235,8 +273,10 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
       else term.out(successLine(result, term));
     } catch (e) {
       const err = e as LakeupError;
-      if (err?.kind === 'interrupted' || interrupts.signal.aborted) {
-        interrupted = err?.kind === 'interrupted' ? err : new LakeupError('interrupted', 'interrupted');
+      // Only a real interruption is reported as one: a finalize that completes after Ctrl-C and
+      // fails keeps its own error line.
+      if (err?.kind === 'interrupted') {
+        interrupted = err;
         return;
       }
       failures++;
@@ -249,7 +289,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
 
   try {
     const workers = Array.from({ length: Math.min(plan.jobs, queue.length) }, async () => {
-      for (let src = queue.shift(); src !== undefined && !interrupts.signal.aborted; src = queue.shift()) await one(src);
+      while (queue.length > 0 && !interrupts.signal.aborted) await one(queue.shift()!);
     });
     await Promise.all(workers);
   } finally {
@@ -258,7 +298,8 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     await dispatcher.close().catch(() => undefined);
   }
   for (const line of deferred) term.out(line);
-  if (!interrupted && interrupts.signal.aborted && queue.length > 0) {
+  if (folderMap && failures === 0 && results.length === total) folderMap.forget();
+  if (!interrupted && interrupts.signal.aborted && results.length + failures < total) {
     interrupted = new LakeupError('interrupted', 'interrupted before every file was sent');
   }
   if (interrupted) {

@@ -79,26 +79,43 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
       // 0.5–1, 1–2, 2–4, 4 s: an endpoint that refuses connections fails within about 11 s
       // (with 8 s the randomized waits could add up to 15 s).
       maxTimeout: 4000,
-      // A host that drops packets costs a connect timeout per attempt: stop retrying after a minute.
-      maxRetryTime: 60_000,
       factor: 2,
       randomize: true,
       signal: call.finishOnInterrupt ? undefined : ctx.signal,
-      shouldRetry: ({ error }) => {
+      shouldRetry: async ({ error, attemptNumber }) => {
         const v = classify(error);
         if (v.action !== 'retry' && v.action !== 'throttle') return false;
-        if (call.idempotent) return true;
         const e = error as LakeupError;
-        return e.status === 429 || e.status === 503 || (e.status === undefined && NOT_SENT_CODES.has(e.code ?? ''));
-      },
-      onFailedAttempt: async ({ error }) => {
-        const v = classify(error);
+        // A host that drops packets costs a whole connect timeout per attempt: three are enough.
+        if (e.code === 'UND_ERR_CONNECT_TIMEOUT' && attemptNumber >= 3) return false;
+        // An API that takes the call but never answers: one more try, not four more minutes.
+        if (e.code === 'ETIMEDOUT' && attemptNumber >= 2) return false;
+        const mayRepeat =
+          call.idempotent || e.status === 429 || e.status === 503 || (e.status === undefined && NOT_SENT_CODES.has(e.code ?? ''));
+        if (!mayRepeat) return false;
+        // Honour Retry-After (capped at a minute) before the next attempt; Ctrl-C cuts the wait.
         if (v.action === 'throttle' && v.retryAfterMs) {
-          await new Promise((r) => setTimeout(r, Math.min(v.retryAfterMs!, 60_000)));
+          await abortableSleep(Math.min(v.retryAfterMs, 60_000), call.finishOnInterrupt ? undefined : ctx.signal);
         }
+        return true;
       },
     },
   );
+}
+
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise<T> {

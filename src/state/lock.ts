@@ -27,6 +27,9 @@ export function lockPath(dir: string, id: string): string {
   return path.join(dir, `${id}.lock`);
 }
 
+/** Locks this process holds: its own pid in a lock file is then a live owner, not a reused pid. */
+const held = new Set<string>();
+
 export function acquireLock(dir: string, id: string): Lock {
   ensureStateDir(dir);
   const file = lockPath(dir, id);
@@ -35,12 +38,14 @@ export function acquireLock(dir: string, id: string): Lock {
       const fd = fs.openSync(file, 'wx', 0o600);
       fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), since: Date.now() }));
       fs.closeSync(fd);
+      held.add(file);
       let released = false;
       return {
         file,
         release() {
           if (released) return;
           released = true;
+          held.delete(file);
           try {
             fs.rmSync(file, { force: true });
           } catch {
@@ -49,8 +54,13 @@ export function acquireLock(dir: string, id: string): Lock {
         },
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new LakeupError('state', `cannot create the lock ${file}: ${(err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') {
+        throw new LakeupError(
+          'input',
+          `cannot write resumable state in ${dir} (${code ?? (err as Error).message}); choose another folder with --state-dir or LAKEUP_STATE_DIR`,
+          { code: 'STATE_DIR', cause: err },
+        );
       }
     }
     let owner: { pid?: number; host?: string } = {};
@@ -60,7 +70,10 @@ export function acquireLock(dir: string, id: string): Lock {
       /* half-written or unreadable: treated as stale below */
     }
     const sameHost = !owner.host || owner.host === os.hostname();
-    if (owner.pid && (isProcessAlive(owner.pid) || !sameHost)) {
+    // Our own pid in a lock we do not hold means a previous process with the same pid (a
+    // container's pid 1 after a restart, say): stale.
+    const reusedPid = sameHost && owner.pid === process.pid && !held.has(file);
+    if (owner.pid && !reusedPid && (isProcessAlive(owner.pid) || !sameHost)) {
       throw new LakeupError(
         'state',
         `another lakeup (pid ${owner.pid}${sameHost ? '' : ` on ${owner.host}`}) is already uploading this file; wait for it to finish or stop it`,

@@ -56,16 +56,43 @@ function stateDirError(dir: string, err: unknown): LakeupError {
   });
 }
 
-/** Writes the state atomically: a temp file beside it, then rename over the old one. */
-export function saveState(dir: string, state: StateFile): void {
+export function urlsPath(dir: string, id: string): string {
+  return path.join(dir, `${id}.urls.json`);
+}
+
+/** What the URL file holds: the presigned URLs of one session, written only when they change. */
+interface UrlFile {
+  uploadId: string;
+  urls: string[];
+  urlsIssuedAt: number;
+  urlTtlMs?: number;
+}
+
+/**
+ * Writes the state atomically (temp file, fsync, rename). The presigned URLs — most of the bytes
+ * for a many-part upload — live in a second file written only when they change (`withUrls`: a new
+ * session or a refresh), so the per-part write stays small: rewriting 10,000 URLs after each of
+ * 10,000 parts would cost O(parts²).
+ */
+export function saveState(dir: string, state: StateFile, opts: { withUrls?: boolean } = {}): void {
   ensureStateDir(dir);
   state.updatedAt = Date.now();
-  const file = statePath(dir, state.id);
+  const { urls, urlsIssuedAt, urlTtlMs, ...session } = state.session;
+  if (opts.withUrls !== false) {
+    const urlFile: UrlFile = { uploadId: session.uploadId, urls, urlsIssuedAt, urlTtlMs };
+    writeAtomic(dir, urlsPath(dir, state.id), JSON.stringify(urlFile));
+  }
+  writeAtomic(dir, statePath(dir, state.id), JSON.stringify({ ...state, session: { ...session, urlsIssuedAt, urlTtlMs } }));
+}
+
+/** Writes `text` to `file` atomically (temp file, fsync, rename), mode 0600. */
+export function writeAtomic(dir: string, file: string, text: string): void {
+  ensureStateDir(dir);
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     const fd = fs.openSync(tmp, 'w', 0o600);
     try {
-      fs.writeSync(fd, JSON.stringify(state));
+      fs.writeSync(fd, text);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -116,8 +143,25 @@ export function loadState(dir: string, id: string): LoadResult {
   } catch {
     return { status: 'invalid', reason: 'it is not valid JSON', file };
   }
-  const why = validateState(json, id);
-  return why ? { status: 'invalid', reason: why, file } : { status: 'ok', state: json as StateFile };
+  const merged = withUrls(dir, id, json);
+  if (typeof merged === 'string') return { status: 'invalid', reason: merged, file };
+  const why = validateState(merged, id);
+  return why ? { status: 'invalid', reason: why, file } : { status: 'ok', state: merged as StateFile };
+}
+
+/** Puts the URL file's URLs back into the session, or says why they cannot be used. */
+function withUrls(dir: string, id: string, json: unknown): unknown {
+  const s = json as Partial<StateFile> | null;
+  if (!s || typeof s !== 'object' || !s.session || typeof s.session !== 'object') return json;
+  if (Array.isArray(s.session.urls)) return json; // an older single-file state
+  let u: Partial<UrlFile>;
+  try {
+    u = JSON.parse(fs.readFileSync(urlsPath(dir, id), 'utf8'));
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'its part URLs are missing' : 'its part URL file is not valid JSON';
+  }
+  if (!u || u.uploadId !== s.session.uploadId || !Array.isArray(u.urls)) return 'its part URLs belong to another session';
+  return { ...s, session: { ...s.session, urls: u.urls, urlsIssuedAt: u.urlsIssuedAt ?? s.session.urlsIssuedAt, urlTtlMs: u.urlTtlMs ?? s.session.urlTtlMs } };
 }
 
 /** Returns why `json` is not a usable state file of upload `id`, or undefined when it is. */
@@ -154,17 +198,21 @@ export function validateState(json: unknown, id?: string): string | undefined {
 
 /** Moves an unusable state file aside (kept for inspection, never silently deleted). */
 export function quarantineState(file: string): string {
-  const aside = `${file}.invalid-${Date.now()}`;
+  const stamp = Date.now();
+  const aside = `${file}.invalid-${stamp}`;
   try {
     fs.renameSync(file, aside);
   } catch {
     return file;
   }
+  const urls = file.replace(/\.json$/, '.urls.json');
+  if (urls !== file) fs.rmSync(urls, { force: true }); // useless without its state
   return aside;
 }
 
 export function removeState(dir: string, id: string): void {
   fs.rmSync(statePath(dir, id), { force: true });
+  fs.rmSync(urlsPath(dir, id), { force: true });
 }
 
 export function listStates(dir: string): Array<{ id: string; state?: StateFile; invalid?: string }> {

@@ -32,9 +32,15 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'STALL',
   'BAD_DIGEST',
+  'EARLY_ANSWER',
+  'EPROTO',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
 ]);
 
 const RETRY_STATUSES = new Set([408, 500, 502, 504]);
+/** 5xx that retrying cannot fix: the server says it does not do this at all. */
+const FATAL_5XX = new Set([501, 505]);
 const RETRY_S3_CODES = new Set(['RequestTimeout', 'IncompleteBody', 'InternalError', 'ServiceUnavailable']);
 
 export function classify(err: unknown): Verdict {
@@ -53,8 +59,12 @@ export function classify(err: unknown): Verdict {
   if (status === 429 || status === 503 || code === 'SlowDown' || code === 'TooManyRequests') {
     return { action: 'throttle', reason: `HTTP ${status}${code ? ` ${code}` : ''}`, retryAfterMs: e.retryAfterMs };
   }
-  if (status === 403 && isExpired(code, message)) return { action: 'refresh', reason: 'presigned URL expired' };
-  if (RETRY_STATUSES.has(status)) return { action: 'retry', reason: `HTTP ${status}${code ? ` ${code}` : ''}` };
+  // S3 says 403 AccessDenied "Request has expired"; URLs signed with temporary credentials
+  // can also die with 400 ExpiredToken / TokenRefreshRequired.
+  if ((status === 403 || status === 400) && isExpired(code, message)) return { action: 'refresh', reason: 'presigned URL expired' };
+  if (RETRY_STATUSES.has(status) || (status >= 500 && !FATAL_5XX.has(status))) {
+    return { action: 'retry', reason: `HTTP ${status}${code ? ` ${code}` : ''}` };
+  }
   if (status === 400 && code && RETRY_S3_CODES.has(code)) return { action: 'retry', reason: `HTTP 400 ${code}` };
   return { action: 'fatal', reason: message };
 }

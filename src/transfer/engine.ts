@@ -38,6 +38,21 @@ export interface EngineOptions {
   maxBackoffMs?: number;
 }
 
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /** Uploads every part not yet in `done`. Resolves when all are done; rejects on the first fatal failure. */
 export async function uploadParts(o: EngineOptions): Promise<Map<number, FinishedPart>> {
   const limiter = o.limiter ?? new AdaptiveLimiter(o.concurrency);
@@ -70,6 +85,7 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
     let progressed = false;
     let furthest = 0; // most bytes any attempt of this part got out before failing
     let refreshesWithoutProgress = 0;
+    let renewals = 0;
     const hardCap = 4 * (o.retries + 1) + 4;
 
     await pRetry(
@@ -122,7 +138,12 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
           const verdict = stop.signal.aborted ? undefined : classify(err);
           if (verdict?.action === 'refresh') {
             refreshesWithoutProgress++;
-            if (refreshesWithoutProgress > 3) throw err;
+            if (refreshesWithoutProgress > 3) {
+              throw new LakeupError('server', `part ${part.number}: the presigned URL was still expired after 3 refreshes`, {
+                code: 'URL_EXPIRED_AGAIN',
+                cause: err,
+              });
+            }
             await refresh(verdict.reason, generation);
           } else if (verdict?.action === 'throttle') {
             const t = limiter.throttle(verdict.retryAfterMs ?? 1000);
@@ -145,24 +166,22 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
           // Refreshed URLs and progress-making attempts renew rather than spend the budget.
           return !(v.action === 'refresh' || progressed);
         },
-        shouldRetry: ({ error, retriesConsumed }) => {
+        shouldRetry: async ({ error, retriesConsumed }) => {
           if (stop.signal.aborted) return false;
           const v = classify(error);
           if (v.action === 'fatal') return false;
           if (attempt >= hardCap) return false;
-          return retriesConsumed < o.retries; // counts the failures consumed before this one
-        },
-        onFailedAttempt: ({ error }) => {
-          if (stop.signal.aborted) return;
-          const v = classify(error);
+          if (retriesConsumed >= o.retries) return false; // counts the failures consumed before this one
           const lostBytes = (error as { lostBytes?: number }).lostBytes ?? 0;
-          o.events.emit('part:retry', {
-            number: part.number,
-            attempt,
-            reason: v.reason,
-            delayMs: v.retryAfterMs ?? 0,
-            lostBytes,
-          });
+          o.events.emit('part:retry', { number: part.number, attempt, reason: v.reason, delayMs: v.retryAfterMs ?? 0, lostBytes });
+          // p-retry waits only between attempts that spend the budget; renewals (progress, fresh
+          // URLs) get a short backoff of their own so a flapping link is not hammered.
+          if (progressed || v.action === 'refresh') {
+            renewals++;
+            const base = Math.min(o.maxBackoffMs ?? 20_000, (o.minBackoffMs ?? 250) * 2 ** Math.min(renewals - 1, 6));
+            await sleep(base * (0.5 + Math.random() / 2), stop.signal);
+          }
+          return true;
         },
       },
     );

@@ -2,6 +2,9 @@
 // server throttles (429/503) and grows back by one after a run of successes; new parts also wait
 // until any Retry-After pause has passed.
 
+/** The longest pause a Retry-After can impose on new parts. */
+export const MAX_PAUSE_MS = 60_000;
+
 export class AdaptiveLimiter {
   readonly max: number;
   private current: number;
@@ -36,6 +39,10 @@ export class AdaptiveLimiter {
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => {
           this.waiters = this.waiters.filter((w) => w !== wake);
+          if (this.waiters.length === 0 && this.timer) {
+            clearTimeout(this.timer);
+            this.timer = undefined;
+          }
           reject(signal!.reason);
         };
         const wake = () => {
@@ -63,11 +70,14 @@ export class AdaptiveLimiter {
   }
 
   /** The server said slow down: halve concurrency and pause new parts for `pauseMs`. */
-  throttle(pauseMs: number): { concurrency: number; pauseMs: number } {
+  throttle(requestedPauseMs: number): { concurrency: number; pauseMs: number } {
+    // A Retry-After of an hour would look like a hang: honour up to a minute, then probe again.
+    const pauseMs = Math.min(Math.max(0, requestedPauseMs), MAX_PAUSE_MS);
     this.current = Math.max(1, Math.floor(this.current / 2));
     this.streak = 0;
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pauseMs);
-    this.armTimer();
+    // The timer is armed by the first part that waits: an abandoned pause (Ctrl-C, a fatal
+    // error) leaves no timer behind to keep the process alive.
     return { concurrency: this.current, pauseMs };
   }
 

@@ -2,7 +2,7 @@
 // The bucket holds at most ~50 ms of traffic so the rate is smooth rather than bursty.
 
 export class RateLimiter {
-  private readonly bytesPerSecond: number;
+  readonly bytesPerSecond: number;
   private readonly capacity: number;
   private tokens: number;
   private last: number;

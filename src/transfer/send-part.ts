@@ -100,21 +100,34 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
   };
 
   const hash = o.verify ? createHash('md5') : undefined;
-  const stream = createReadStream(o.path, {
-    start: part.offset,
-    end: part.offset + part.size - 1,
-    highWaterMark: o.readChunkSize ?? READ_CHUNK,
-  });
+  // Under --limit-rate, chunks are kept to ~1/8 s of the rate so waits stay short and smooth.
+  const chunkSize =
+    o.readChunkSize ??
+    (o.rateLimiter ? Math.min(READ_CHUNK, Math.max(16 * 1024, Math.floor(o.rateLimiter.bytesPerSecond / 8))) : READ_CHUNK);
+  let stream: ReturnType<typeof createReadStream> | undefined;
   let sent = 0;
   async function* body(): AsyncGenerator<Buffer> {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (o.rateLimiter) await o.rateLimiter.take(chunk.length, controller.signal);
-      hash?.update(chunk);
-      sent += chunk.length;
-      kick();
-      o.onProgress(chunk.length);
-      collectHint(chunk.length);
-      yield chunk;
+    // Opened here, when undici starts sending, so that an error opening or reading the file
+    // (deleted, locked on Windows) surfaces through this generator, never as an unhandled event.
+    stream = createReadStream(o.path, { start: part.offset, end: part.offset + part.size - 1, highWaterMark: chunkSize });
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (o.rateLimiter) {
+          // Waiting for our bandwidth share is not a stall: the watchdog pauses meanwhile.
+          if (timer) clearTimeout(timer);
+          timer = undefined;
+          await o.rateLimiter.take(chunk.length, controller.signal);
+        }
+        hash?.update(chunk);
+        sent += chunk.length;
+        kick();
+        o.onProgress(chunk.length);
+        collectHint(chunk.length);
+        yield chunk;
+      }
+    } catch (err) {
+      if (controller.signal.aborted) throw controller.signal.reason;
+      throw readError(o.path, part.number, err);
     }
     if (sent !== part.size) {
       throw new LakeupError('input', `the file shrank while part ${part.number} was read: it changed during the upload`, {
@@ -145,6 +158,13 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
       });
     }
     await res.body.dump({ limit: 1024 * 1024 });
+    // (undici may stop pulling the body once Content-Length bytes are out, so count, not `done`.)
+    if (sent !== part.size) {
+      // A 2xx before the whole part went out: never record a part we did not fully send.
+      throw new LakeupError('network', `part ${part.number}: storage answered before the whole part was sent (${sent} of ${part.size} bytes)`, {
+        code: 'EARLY_ANSWER',
+      });
+    }
     const raw = res.headers.etag;
     const etagHeader = Array.isArray(raw) ? raw[0] : raw;
     if (!etagHeader) {
@@ -168,8 +188,22 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
   } finally {
     if (timer) clearTimeout(timer);
     o.signal?.removeEventListener('abort', onOuterAbort);
-    stream.destroy();
+    stream?.destroy();
   }
+}
+
+function readError(file: string, partNumber: number, err: unknown): LakeupError {
+  if (err instanceof LakeupError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const why =
+    code === 'ENOENT'
+      ? 'the file was deleted or moved during the upload'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission to read the file was taken away during the upload'
+        : code === 'EBUSY'
+          ? 'another program has locked the file'
+          : `reading it failed (${code ?? (err as Error)?.message ?? 'error'})`;
+  return new LakeupError('input', `${file}: part ${partNumber}: ${why}`, { code: 'FILE_READ', cause: err });
 }
 
 async function readLimited(body: AsyncIterable<Buffer> & { dump?: () => Promise<void> }, limit: number): Promise<string> {

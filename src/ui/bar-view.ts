@@ -2,6 +2,7 @@
 // redrawn from the trackers; notices are printed above it without tearing it.
 import cliProgress from 'cli-progress';
 import type { UploadEvents } from '../transfer/events.js';
+import { redact } from '../util/redact.js';
 import { formatSize } from '../util/sizes.js';
 import type { ProgressView } from './progress.js';
 import { formatDuration } from './speed.js';
@@ -50,7 +51,7 @@ export class BarView implements ProgressView {
 
   notice(line: string): void {
     if (this.stopped) this.term.err(line);
-    else this.multi.log(`${line}\n`);
+    else this.multi.log(`${redact(line)}\n`);
   }
 
   stop(): void {

@@ -2,6 +2,7 @@
 // NO_COLOR (any non-empty value) turns colour off, FORCE_COLOR (0-3) forces it, else colour
 // follows whether stderr is a terminal.
 import { Chalk, type ChalkInstance } from 'chalk';
+import { redact } from '../util/redact.js';
 
 export interface Terminal {
   stdoutIsTTY: boolean;
@@ -43,7 +44,9 @@ export function detectTerminal(
     columns: stderr.columns || 80,
     colorLevel,
     chalk: new Chalk({ level: colorLevel }),
-    err: (line) => void stderr.write(`${line}\n`),
-    out: (line) => void stdout.write(`${line}\n`),
+    // Every line leaves through here, so every line is redacted here: whatever a server echoed
+    // (an error page quoting a presigned URL, a token) never reaches a terminal or a log.
+    err: (line) => void stderr.write(`${redact(line)}\n`),
+    out: (line) => void stdout.write(`${redact(line)}\n`),
   };
 }

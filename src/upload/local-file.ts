@@ -27,6 +27,11 @@ export function inspectFile(file: string): FileFingerprint {
   return { path: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
 }
 
+/** Same file path, as the OS compares them: Windows paths ignore case (C:\x and c:\X are one). */
+export function samePath(a: string, b: string): boolean {
+  return process.platform === 'win32' ? a.toLowerCase() === b.toLowerCase() : a === b;
+}
+
 export function sameFingerprint(a: FileFingerprint, b: FileFingerprint): boolean {
-  return a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs;
+  return samePath(a.path, b.path) && a.size === b.size && a.mtimeMs === b.mtimeMs;
 }

@@ -10,7 +10,7 @@ import type { UploadEvents } from '../transfer/events.js';
 import type { AdaptiveLimiter } from '../transfer/limiter.js';
 import type { RateLimiter } from '../transfer/rate-limit.js';
 import type { Destination, FinishedPart, PutResult, Session } from '../types.js';
-import { inspectFile, sameFingerprint } from './local-file.js';
+import { inspectFile, sameFingerprint, samePath } from './local-file.js';
 
 export interface PutFileOptions {
   provider: Provider;
@@ -97,12 +97,21 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     // Remember that finalize was sent: if we are cut off now, a rerun must not assume the session
     // is unfinished (the item may exist) and must not silently start a second copy.
     state.finalizing = true;
-    saveState(o.stateDir, state);
+    saveState(o.stateDir, state, { withUrls: false });
     let item;
     try {
       item = await o.provider.finalize(state.session, parts, req);
     } catch (err) {
-      if ((err as LakeupError)?.status === 404 && fromState) {
+      const status = (err as LakeupError)?.status;
+      if (status !== undefined && status >= 400 && status < 500 && ![401, 403, 404, 409, 429].includes(status)) {
+        const e = err as LakeupError;
+        throw new LakeupError(e.kind, `${e.message} (finished parts are kept; if this repeats, run again with --no-resume)`, {
+          status: e.status,
+          code: e.code,
+          cause: err,
+        });
+      }
+      if (status === 404 && fromState) {
         throw new LakeupError(
           'server',
           `${o.provider.service} no longer knows this upload session; if an earlier run was cut off while finishing, the file may already be in the drive. Check, or run again with --no-resume to upload it anew`,
@@ -146,7 +155,7 @@ function findResumable(o: PutFileOptions, id: string, fp: StateFile['file']): St
     return undefined;
   }
   const s = r.state;
-  if (s.provider !== o.provider.name || s.endpoint !== o.endpoint || s.file.path !== fp.path) {
+  if (s.provider !== o.provider.name || s.endpoint !== o.endpoint || !samePath(s.file.path, fp.path)) {
     const aside = quarantineState(statePath(o.stateDir, id));
     o.notice(`ignoring a saved state that belongs to another upload (moved to ${aside}); starting from the beginning`);
     return undefined;
@@ -207,7 +216,7 @@ async function sendAll(o: PutFileOptions, state: StateFile, resumed: boolean): P
   const onDone = (p: FinishedPart) => {
     if (state.done.some((d) => d.number === p.number)) return;
     state.done.push({ number: p.number, etag: p.etag, md5: p.md5, size: p.size });
-    saveState(o.stateDir, state);
+    saveState(o.stateDir, state, { withUrls: false });
   };
   o.events.on('part:done', onDone);
   try {

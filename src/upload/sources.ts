@@ -1,6 +1,6 @@
 // What `put` was asked to send, expanded into files: plain paths, "-" (standard input spooled to a
 // temporary file, since both APIs need the size up front), and folders with --recursive.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,19 +16,34 @@ export interface Source {
   name: string;
   /** Folder path relative to the uploaded folder ('' for its top), for --recursive. */
   folder?: string[];
+  /** The folder given on the command line that this file was found under (--recursive). */
+  root?: string;
   /** Spooled stdin: removed after the upload, never resumed. */
   ephemeral?: boolean;
 }
 
-/** Spools standard input to a private temp file; `cleanup` removes it. */
-export async function spoolStdin(input: NodeJS.ReadableStream, name: string): Promise<{ file: string; cleanup: () => Promise<void> }> {
+/**
+ * Spools standard input to a private temp file; `cleanup` removes it. Ctrl-C stops the spooling,
+ * and the spool is removed even when the process exits at once (a second Ctrl-C).
+ */
+export async function spoolStdin(
+  input: NodeJS.ReadableStream,
+  name: string,
+  signal?: AbortSignal,
+): Promise<{ file: string; cleanup: () => Promise<void> }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lakeup-stdin-'));
   const file = path.join(dir, name);
-  const cleanup = () => fs.rm(dir, { recursive: true, force: true });
+  const onExit = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', onExit);
+  const cleanup = async () => {
+    process.off('exit', onExit);
+    await fs.rm(dir, { recursive: true, force: true });
+  };
   try {
-    await pipeline(input, createWriteStream(file, { mode: 0o600 }));
+    await pipeline(input, createWriteStream(file, { mode: 0o600 }), { signal });
   } catch (err) {
     await cleanup();
+    if (signal?.aborted) throw signal.reason;
     throw new LakeupError('input', `could not read standard input: ${(err as Error).message}`);
   }
   return { file, cleanup };
@@ -48,7 +63,7 @@ export async function walkFolder(root: string): Promise<Source[]> {
     for (const e of entries) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) await visit(p, [...rel, e.name]);
-      else if (e.isFile()) out.push({ file: p, display: p, name: e.name, folder: rel });
+      else if (e.isFile()) out.push({ file: p, display: p, name: e.name, folder: rel, root });
     }
   };
   await visit(root, [path.basename(path.resolve(root))]);

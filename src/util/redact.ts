@@ -1,9 +1,15 @@
 // Secrets never reach a terminal, a log or a state file's messages: API tokens and the signature
 // of presigned URLs are replaced wherever text leaves the process.
 
-const SIGNATURE_PARAMS = /([?&](?:X-Amz-Signature|Signature|X-Amz-Credential|X-Amz-Security-Token|sig|signature)=)[^&#\s"'<>]*/gi;
+// The parameter may follow ?, &, &amp; (a URL quoted in HTML or XML), %26 / %3F (percent-encoded)
+// or start the text; its value ends at the next separator in any of those forms.
+const SIGNATURE_PARAMS =
+  /((?:^|[?&;\s"'(]|%26|%3F)(?:X-Amz-Signature|Signature|X-Amz-Credential|X-Amz-Security-Token|sig|signature)(?:=|%3D))(?:(?!%26|&)[^#\s"'<>])*/gi;
 const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
-const TOKEN_SHAPES = /\b(sk_|cp_pat_)[A-Za-z0-9._-]{4,}/g;
+// Token-shaped words (sk_…, cp_pat_…) that were never registered, e.g. another token a server
+// echoes. Long, and not followed by a dot or more word characters, so that a file named
+// sk_report_2024.bin in a result line stays intact.
+const TOKEN_SHAPES = /\b(sk_|cp_pat_)[A-Za-z0-9_-]{12,}(?![.\w])/g;
 
 const knownSecrets = new Set<string>();
 

@@ -8,7 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
-import { BIN, baseEnv, lastJson, runCli } from '../helpers/cli.js';
+import { BIN, baseEnv, lastJson, runCli, startCli } from '../helpers/cli.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
 import { storedPath as storedIn } from '../helpers/sandbox.js';
 
@@ -275,5 +275,68 @@ describe('help, version and completion', () => {
     expect(zsh.stdout.startsWith('#compdef lakeup')).toBe(true);
     const bad = await runCli(['completion', 'fish']);
     expect(bad.code).toBe(2);
+  });
+});
+
+describe('review fixes', () => {
+  it('yes/no variables mean what they say: LAKEUP_DRY_RUN=false uploads, a typo is a usage error', async () => {
+    const file = await makeFile(path.join(work, 'envbool.bin'), 1000);
+    const real = await runCli(['put', file, '-p', 'memorylake', '--json'], { env: { ...env, LAKEUP_DRY_RUN: 'false', LAKEUP_NO_VERIFY: '0' } });
+    expect(real.code, real.stderr).toBe(0);
+    expect(lastJson(real.stdout)).toMatchObject({ ok: true, name: 'envbool.bin' });
+    const typo = await runCli(['put', file, '-p', 'memorylake'], { env: { ...env, LAKEUP_DRY_RUN: 'flase' } });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/LAKEUP_DRY_RUN: expected 1\/true\/yes or 0\/false\/no, got 'flase'/);
+  });
+
+  it('a slow --limit-rate with a short --timeout is not mistaken for a stall', async () => {
+    const file = await makeFile(path.join(work, 'slowrate.bin'), 3 * MiB);
+    const r = await runCli(['put', file, '-p', 'memorylake', '--limit-rate', '1MiB/s', '--timeout', '1', '-c', '4', '--verbose'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/no progress for|stalled/);
+  });
+
+  it('a file deleted during the upload is one clear line, not a crash', async () => {
+    const file = await makeFile(path.join(work, 'vanish.bin'), 8 * MiB);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s', '-c', '1'], { env });
+    await new Promise((r) => setTimeout(r, 600));
+    fs.rmSync(file);
+    const r = await child.result;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/lakeup: error: .*vanish\.bin: part \d+: the file was deleted or moved during the upload/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('Ctrl-C in a run of several files exits 130 even when the current file finishes', async () => {
+    const a = await makeFile(path.join(work, 'ctrlc-a.bin'), 6 * MiB, 1);
+    const b = await makeFile(path.join(work, 'ctrlc-b.bin'), 6 * MiB, 2);
+    const child = startCli(['put', a, b, '-p', 'memorylake', '--limit-rate', '4MiB/s', '--json'], { env });
+    await new Promise((r) => setTimeout(r, 800));
+    child.kill('SIGINT');
+    const r = await child.result;
+    expect(r.code).toBe(130);
+    expect(r.stdout).not.toMatch(/"name":"ctrlc-b\.bin"/);
+  });
+
+  it('running an interrupted --recursive upload again reuses its folders and resumes', async () => {
+    const root = path.join(work, 'tree-resume');
+    fs.mkdirSync(path.join(root, 'sub'), { recursive: true });
+    const files = [await makeFile(path.join(root, 'a.bin'), 3 * MiB, 1), await makeFile(path.join(root, 'sub', 'b.bin'), 3 * MiB, 2)];
+    const child = startCli(['put', root, '-r', '-p', 'memorylake', '--limit-rate', '3MiB/s'], { env });
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    expect((await child.result).code).toBe(130);
+    const again = await runCli(['put', root, '-r', '-p', 'memorylake', '--json'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/created folder tree-resume /);
+    // A second tree (tree-resume_1/…) would leave a file missing under tree-resume/ below.
+    expect(again.stdout.trim().split('\n').map((l) => JSON.parse(l)).every((l) => l.ok)).toBe(true);
+    for (const f of files) {
+      const rel = path.relative(path.dirname(root), f);
+      const stored = sb.stats().finalized.filter((x) => x.provider === 'memorylake' && x.path?.endsWith(rel));
+      expect(stored.length, rel).toBe(1);
+      expect(await sha256File(stored[0].path!)).toBe(await sha256File(f));
+    }
+    expect(fs.readdirSync(env.LAKEUP_STATE_DIR).filter((n) => n.endsWith('.folders.json'))).toEqual([]);
   });
 });

@@ -74,3 +74,18 @@ describe('classify: one table decides what to do about every failure', () => {
     expect(classify(httpErr(404, 'NoSuchUpload', 'The specified upload does not exist')).reason).toContain('upload does not exist');
   });
 });
+
+describe('classify: rows added after review', () => {
+  it.each([
+    [{ status: 400, code: 'ExpiredToken', message: 'The provided token has expired.' }, 'refresh'],
+    [{ status: 400, code: 'TokenRefreshRequired', message: 'x' }, 'refresh'],
+    [{ status: 520, message: 'origin error' }, 'retry'],
+    [{ status: 524, message: 'timeout' }, 'retry'],
+    [{ status: 501, message: 'not implemented' }, 'fatal'],
+    [{ status: 505, message: 'http version' }, 'fatal'],
+    [Object.assign(new Error('premature'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }), 'retry'],
+    [Object.assign(new Error('early'), { code: 'EARLY_ANSWER' }), 'retry'],
+  ])('%o → %s', (err, action) => {
+    expect(classify(err).action).toBe(action);
+  });
+});

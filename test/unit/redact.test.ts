@@ -78,3 +78,19 @@ describe('redact: tokens', () => {
     expect(redact('tab and ab stay')).toBe('tab and ab stay');
   });
 });
+
+describe('redact: URLs quoted or encoded', () => {
+  it.each([
+    ['<a href="https://s3/x?a=1&amp;X-Amz-Signature=deadbeef&amp;b=2">', 'deadbeef'],
+    ['https%3A%2F%2Fs3%2Fx%3FX-Amz-Signature%3Ddeadbeef%26b%3D2', 'deadbeef'],
+    ['X-Amz-Signature=deadbeef at the start', 'deadbeef'],
+  ])('hides the signature in %s', (text, secret) => {
+    const out = redact(text);
+    expect(out).not.toContain(secret);
+    expect(out).toContain('REDACTED');
+  });
+
+  it('leaves a file name that merely starts like a token alone', () => {
+    expect(redact('{"name":"sk_report_2024_final.bin"}')).toBe('{"name":"sk_report_2024_final.bin"}');
+  });
+});

@@ -118,7 +118,27 @@ describe('saveState / loadState', () => {
   it('writes atomically: no temp file is left beside it', () => {
     saveState(dir, makeState());
     saveState(dir, makeState({ done: [] }));
-    expect(fs.readdirSync(dir)).toEqual([`${ID}.json`]);
+    expect(fs.readdirSync(dir).sort()).toEqual([`${ID}.json`, `${ID}.urls.json`]);
+  });
+
+  it('keeps the URLs out of the per-part write and joins them back on load', () => {
+    const s = makeState();
+    saveState(dir, s);
+    saveState(dir, { ...s, done: [] }, { withUrls: false });
+    const main = JSON.parse(fs.readFileSync(path.join(dir, `${ID}.json`), 'utf8'));
+    expect(main.session.urls).toBeUndefined();
+    const r = loadState(dir, ID);
+    expect(r.status === 'ok' && r.state.session.urls).toEqual(s.session.urls);
+  });
+
+  it('does not trust URLs that belong to another session', () => {
+    saveState(dir, makeState());
+    const u = path.join(dir, `${ID}.urls.json`);
+    fs.writeFileSync(u, JSON.stringify({ ...JSON.parse(fs.readFileSync(u, 'utf8')), uploadId: 'other' }));
+    const r = loadState(dir, ID);
+    expect(r).toMatchObject({ status: 'invalid', reason: 'its part URLs belong to another session' });
+    fs.rmSync(u);
+    expect(loadState(dir, ID)).toMatchObject({ status: 'invalid', reason: 'its part URLs are missing' });
   });
 
   it('replaces the previous content entirely', () => {
