@@ -1,4 +1,5 @@
 // The transfer engine over real sockets against a programmable storage stand-in.
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { splitParts } from '../../src/providers/layout.js';
@@ -11,14 +12,17 @@ import { s3Error, startPartServer, type PartServer } from '../helpers/part-serve
 const PART = 64 * 1024;
 let server: PartServer;
 let file: string;
+let dir: string;
 const SIZE = PART * 6 + 123;
 
 beforeEach(async () => {
   server = await startPartServer();
-  file = await makeFile(path.join(await tempDir(), 'f.bin'), SIZE, 7);
+  dir = await tempDir();
+  file = await makeFile(path.join(dir, 'f.bin'), SIZE, 7);
 });
 afterEach(async () => {
   await server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function opts(over: Partial<EngineOptions> = {}): EngineOptions {
