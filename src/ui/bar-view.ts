@@ -20,7 +20,8 @@ export class BarView implements ProgressView {
         format: `${c.cyan('{label}')} ${c.green('{bar}')} {percentage}% | {done}/{size} | {speed} | ETA {eta_h}`,
         barCompleteChar: '█',
         barIncompleteChar: '░',
-        barsize: 28,
+        // Leave room for "label 100% | 1023.9 MiB/1023.9 MiB | 1023.9 MiB/s | ETA 59m59s" (~64 columns).
+        barsize: Math.max(10, Math.min(30, term.columns - 66)),
         hideCursor: true,
         clearOnComplete: false,
         stopOnComplete: false,
