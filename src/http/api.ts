@@ -7,6 +7,7 @@ import { LakeupError } from '../errors.js';
 import { classify } from '../transfer/classify.js';
 import type { UploadEvents } from '../transfer/events.js';
 import { redact, redactUrl, registerSecret } from '../util/redact.js';
+import { sleep } from '../util/sleep.js';
 import { undiciRequest } from './dispatcher.js';
 import { parseErrorBody, oneLine } from './error-body.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -95,7 +96,7 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
         if (!mayRepeat) return false;
         // Honour Retry-After (capped at a minute) before the next attempt; Ctrl-C cuts the wait.
         if (v.action === 'throttle' && v.retryAfterMs) {
-          await abortableSleep(Math.min(v.retryAfterMs, 60_000), call.finishOnInterrupt ? undefined : ctx.signal);
+          await sleep(Math.min(v.retryAfterMs, 60_000), call.finishOnInterrupt ? undefined : ctx.signal);
         }
         return true;
       },
@@ -103,20 +104,6 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
   );
 }
 
-function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise<T> {
   let res: Dispatcher.ResponseData;

@@ -2,8 +2,9 @@
 // which is how expired URLs are replaced without losing finished parts. See ../shared/PROVIDERS.md.
 import { apiPost, type ApiContext } from '../http/api.js';
 import { LakeupError } from '../errors.js';
+import { plainEtag } from '../util/etag.js';
 import type { FinishedPart, Session, UploadedItem } from '../types.js';
-import { choosePartSize, plainEtag, splitParts, urlTtlMs } from './layout.js';
+import { choosePartSize, splitParts, urlTtlMs } from './layout.js';
 import type { PlanPreview, Provider, UploadRequest } from './provider.js';
 
 export const COPERA_ORIGIN = 'https://api.copera.ai';

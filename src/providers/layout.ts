@@ -88,14 +88,3 @@ export function urlTtlMs(url: string | undefined): number | undefined {
     return undefined;
   }
 }
-
-/**
- * An ETag as the finalize calls want it: unquoted (`"d41d…"` → `d41d…`, weak `W/"…"` too). The
- * engine already unquotes; this keeps a quoted one from an older state file from reaching the API.
- */
-export function plainEtag(etag: string): string {
-  let e = etag.trim();
-  if (e.startsWith('W/')) e = e.slice(2);
-  if (e.length >= 2 && e.startsWith('"') && e.endsWith('"')) e = e.slice(1, -1);
-  return e;
-}

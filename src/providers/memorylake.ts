@@ -2,8 +2,9 @@
 // re-sign URLs, so an expired session is replaced by a new one. See ../shared/PROVIDERS.md.
 import { apiPost, type ApiContext } from '../http/api.js';
 import { LakeupError } from '../errors.js';
+import { plainEtag } from '../util/etag.js';
 import type { FinishedPart, Session, UploadedItem } from '../types.js';
-import { checkServerLayout, plainEtag, urlTtlMs } from './layout.js';
+import { checkServerLayout, urlTtlMs } from './layout.js';
 import type { PlanPreview, Provider, UploadRequest } from './provider.js';
 
 export const MEMORYLAKE_ORIGIN = 'https://app.memorylake.ai';

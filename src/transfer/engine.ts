@@ -9,6 +9,7 @@ import type { UploadEvents } from './events.js';
 import { AdaptiveLimiter } from './limiter.js';
 import type { RateLimiter } from './rate-limit.js';
 import { sendPart } from './send-part.js';
+import { sleep } from '../util/sleep.js';
 
 export interface EngineOptions {
   path: string;
@@ -38,20 +39,6 @@ export interface EngineOptions {
   maxBackoffMs?: number;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Uploads every part not yet in `done`. Resolves when all are done; rejects on the first fatal failure. */
 export async function uploadParts(o: EngineOptions): Promise<Map<number, FinishedPart>> {

@@ -1,6 +1,8 @@
 // A token bucket shared by every part of every file: `--limit-rate` caps total upload bandwidth.
 // The bucket holds at most ~50 ms of traffic so the rate is smooth rather than bursty.
 
+import { sleep } from '../util/sleep.js';
+
 export class RateLimiter {
   readonly bytesPerSecond: number;
   private readonly capacity: number;
@@ -37,18 +39,4 @@ export class RateLimiter {
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.bytesPerSecond);
     this.last = now;
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
+import { plainEtag } from '../util/etag.js';
 import { undiciRequest } from '../http/dispatcher.js';
 import { parseErrorBody, oneLine } from '../http/error-body.js';
 import { parseRetryAfter } from '../http/retry-after.js';
@@ -73,12 +74,6 @@ function loadGc(): GcFn | null {
   }
 }
 
-export function unquoteEtag(etag: string): string {
-  let e = etag.trim();
-  if (e.startsWith('W/')) e = e.slice(2);
-  if (e.length >= 2 && e.startsWith('"') && e.endsWith('"')) e = e.slice(1, -1);
-  return e;
-}
 
 export async function sendPart(o: SendPartOptions): Promise<SentPart> {
   const { part } = o;
@@ -173,7 +168,7 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
         code: 'NO_ETAG',
       });
     }
-    const etag = unquoteEtag(etagHeader);
+    const etag = plainEtag(etagHeader);
     const md5 = hash?.digest('hex');
     if (md5 && MD5_HEX.test(etag) && etag.toLowerCase() !== md5) {
       throw new LakeupError('integrity', `part ${part.number}: storage ETag ${etag} does not match the MD5 sent (${md5})`, {

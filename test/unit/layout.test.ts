@@ -1,10 +1,10 @@
+import { plainEtag } from '../../src/util/etag.js';
 import { describe, expect, it } from 'vitest';
 import { LakeupError } from '../../src/errors.js';
 import {
   checkServerLayout,
   choosePartSize,
   COPERA_DEFAULT_PART,
-  plainEtag,
   S3_MAX_PART,
   S3_MAX_PARTS,
   splitParts,
