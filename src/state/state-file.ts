@@ -77,12 +77,44 @@ interface UrlFile {
 export function saveState(dir: string, state: StateFile, opts: { withUrls?: boolean } = {}): void {
   ensureStateDir(dir);
   state.updatedAt = Date.now();
-  const { urls, urlsIssuedAt, urlTtlMs, ...session } = state.session;
   if (opts.withUrls !== false) {
-    const urlFile: UrlFile = { uploadId: session.uploadId, urls, urlsIssuedAt, urlTtlMs };
+    const { uploadId, urls, urlsIssuedAt, urlTtlMs } = state.session;
+    const urlFile: UrlFile = { uploadId, urls, urlsIssuedAt, urlTtlMs };
     writeAtomic(dir, urlsPath(dir, state.id), JSON.stringify(urlFile));
   }
-  writeAtomic(dir, statePath(dir, state.id), JSON.stringify({ ...state, session: { ...session, urlsIssuedAt, urlTtlMs } }));
+  writeAtomic(dir, statePath(dir, state.id), stateText(state));
+}
+
+/** The main state file's text (everything but the URLs, which `saveState` writes beside it). */
+export function stateText(state: StateFile): string {
+  const { urls: _urls, ...session } = state.session;
+  return JSON.stringify({ ...state, session });
+}
+
+let tmpCounter = 0;
+
+/**
+ * `saveState(…, { withUrls: false })` without blocking the event loop: the write and its fsync
+ * run on libuv's threads. Same atomicity (own temp file, fsync, rename).
+ */
+export async function saveStateAsync(dir: string, state: StateFile): Promise<void> {
+  state.updatedAt = Date.now();
+  const file = statePath(dir, state.id);
+  const text = stateText(state); // a snapshot: later changes wait for the next write
+  const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
+  try {
+    const fh = await fs.promises.open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true });
+    throw stateDirError(dir, err);
+  }
 }
 
 /** Writes `text` to `file` atomically (temp file, fsync, rename), mode 0600. */

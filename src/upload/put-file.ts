@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import type { Provider, UploadRequest } from '../providers/index.js';
 import { acquireLock } from '../state/lock.js';
+import { StateWriter } from '../state/state-writer.js';
 import { loadState, quarantineState, removeState, saveState, stateId, statePath, type StateFile } from '../state/state-file.js';
 import { uploadParts } from '../transfer/engine.js';
 import type { UploadEvents } from '../transfer/events.js';
@@ -212,11 +213,13 @@ async function sendAll(o: PutFileOptions, state: StateFile, resumed: boolean): P
   const doneBytes = [...done.values()].reduce((n, p) => n + p.size, 0);
   o.events.emit('session:ready', { uploadId: session.uploadId, parts: session.parts.length, total, doneBytes, resumed });
 
-  // The state file listens to the same events as the progress bar: current after every part.
+  // The state file listens to the same events as the progress bar: written after every part,
+  // off the event loop, and flushed before this function returns or throws.
+  const writer = new StateWriter(o.stateDir, state);
   const onDone = (p: FinishedPart) => {
     if (state.done.some((d) => d.number === p.number)) return;
     state.done.push({ number: p.number, etag: p.etag, md5: p.md5, size: p.size });
-    saveState(o.stateDir, state, { withUrls: false });
+    writer.schedule();
   };
   o.events.on('part:done', onDone);
   try {
@@ -229,6 +232,7 @@ async function sendAll(o: PutFileOptions, state: StateFile, resumed: boolean): P
         o.provider.canRefreshUrls && o.provider.refreshUrls
           ? async (reason) => {
               Object.assign(session, await o.provider.refreshUrls!(session, { file: state.file, dest: state.dest }));
+              await writer.flush(); // no per-part write may land after this one
               saveState(o.stateDir, state);
               o.events.emit('urls:refreshed', { reason, parts: session.parts.length });
             }
@@ -246,5 +250,11 @@ async function sendAll(o: PutFileOptions, state: StateFile, resumed: boolean): P
     });
   } finally {
     o.events.off('part:done', onDone);
+    try {
+      await writer.flush();
+    } catch (err) {
+      // The parts are in the storage either way; only a later resume would miss them.
+      o.notice(`could not save the resumable state: ${(err as Error).message}`);
+    }
   }
 }
