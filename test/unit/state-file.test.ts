@@ -249,3 +249,30 @@ describe('quarantine, remove, list', () => {
     expect(listStates(path.join(dir, 'nope'))).toEqual([]);
   });
 });
+
+describe('StateWriter', () => {
+  it('coalesces writes made while one is under way, and flush() waits until all are on disk', async () => {
+    const { StateWriter } = await import('../../src/state/state-writer.js');
+    const s = makeState({ done: [] });
+    saveState(dir, s);
+    const w = new StateWriter(dir, s);
+    for (const [number, size] of [[1, 10], [2, 10], [3, 5]] as const) {
+      s.done.push({ number, etag: `e${number}`, size });
+      w.schedule();
+    }
+    await w.flush();
+    const r = loadState(dir, ID);
+    expect(r.status === 'ok' && r.state.done.map((d) => d.number)).toEqual([1, 2, 3]);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('reports a failed write from flush() (the folder went away)', async () => {
+    const { StateWriter } = await import('../../src/state/state-writer.js');
+    const s = makeState();
+    const gone = path.join(dir, 'gone');
+    const w = new StateWriter(gone, s);
+    w.schedule();
+    await expect(w.flush()).rejects.toMatchObject({ kind: 'input', code: 'STATE_DIR' });
+    await expect(w.flush()).resolves.toBeUndefined();
+  });
+});
