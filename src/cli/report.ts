@@ -1,7 +1,7 @@
 // The only place that turns failures into what the user sees: one line on stderr (and a JSON line
 // on stdout with --json), and an exit code. No stack traces.
-import { CommanderError } from 'commander';
-import { LakeupError, toLakeupError } from '../errors.js';
+import type { CommanderError } from 'commander';
+import { toLakeupError } from '../errors.js';
 import { redact } from '../util/redact.js';
 
 export interface ReportOptions {
@@ -32,12 +32,6 @@ export function exitCodeOfCommander(e: CommanderError): number {
   return 2;
 }
 
-export function isCommanderError(e: unknown): e is CommanderError {
-  return e instanceof CommanderError;
-}
-
 export function oneLine(s: string): string {
   return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
-
-export { LakeupError };
