@@ -2,16 +2,12 @@
 // codes. Command modules are imported lazily so that --help and --version stay fast.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { envBool } from './options.js';
+import { envSaysYes } from './options.js';
 import { exitCodeOfCommander } from './report.js';
 import { redact } from '../util/redact.js';
 
 function wantsJson(argv: string[]): boolean {
-  try {
-    return argv.includes('--json') || envBool(process.env, 'LAKEUP_JSON') === true;
-  } catch {
-    return false;
-  }
+  return argv.includes('--json') || envSaysYes(process.env, 'LAKEUP_JSON');
 }
 
 function commanderMessage(s: string): string {

@@ -77,3 +77,12 @@ export function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefin
   if (/^(0|false|no|off)$/i.test(v.trim())) return false;
   throw new LakeupError('usage', `${name}: expected 1/true/yes or 0/false/no, got '${v}'`);
 }
+
+/** For choosing how to report an error: a malformed value counts as "no" instead of throwing again. */
+export function envSaysYes(env: NodeJS.ProcessEnv, name: string): boolean {
+  try {
+    return envBool(env, name) === true;
+  } catch {
+    return false;
+  }
+}

@@ -18,7 +18,7 @@ import { spoolStdin, walkFolder, type Source } from '../upload/sources.js';
 import { lookupMimeType } from '../util/mime.js';
 import { registerSecret, redactUrl } from '../util/redact.js';
 import { formatSize, parseDuration, parseRate, parseSize } from '../util/sizes.js';
-import { envBool, parseConflict, parseEndpoint, parseIntInRange, parseProvider, resolveToken } from './options.js';
+import { envBool, envSaysYes, parseConflict, parseEndpoint, parseIntInRange, parseProvider, resolveToken } from './options.js';
 import { reportError } from './report.js';
 import { watchInterrupts } from './signals.js';
 
@@ -161,22 +161,21 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   try {
     plan = buildPutPlan(files, flags, env, term);
   } catch (e) {
-    const envSays = (name: string) => {
-      try {
-        return envBool(env, name) === true;
-      } catch {
-        return false;
-      }
-    };
     return reportError(e, {
-      json: Boolean(flags.json) || envSays('LAKEUP_JSON'),
-      verbose: Boolean(flags.verbose) || envSays('LAKEUP_VERBOSE'),
+      json: Boolean(flags.json) || envSaysYes(env, 'LAKEUP_JSON'),
+      verbose: Boolean(flags.verbose) || envSaysYes(env, 'LAKEUP_VERBOSE'),
       err: term.err,
       out: term.out,
     });
   }
   const report = (e: unknown) => reportError(e, { json: plan.json, verbose: plan.verbose, err: term.err, out: term.out });
   if (plan.dryRun) return dryRun(plan, term, report);
+  let queue: Source[];
+  try {
+    queue = await expandSources(plan);
+  } catch (e) {
+    return report(e);
+  }
 
   const view = await createProgressView(plan.progress, term, { intervalMs: plan.progressIntervalMs });
   const interrupts = watchInterrupts(() => view.notice('lakeup: stopping: saving state (press Ctrl-C again to quit at once)'));
@@ -188,15 +187,6 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   let exitCode = 0;
   let interrupted: LakeupError | undefined;
   const results: PutResult[] = [];
-  let queue: Source[];
-  try {
-    queue = await expandSources(plan);
-  } catch (e) {
-    view.stop();
-    interrupts.dispose();
-    await dispatcher.close().catch(() => undefined);
-    return report(e);
-  }
   const total = queue.length;
   // A live bar redraws stderr's lines; result lines for a terminal stdout wait until it stops.
   const deferResults = plan.progress === 'bar' && term.stdoutIsTTY;
@@ -250,7 +240,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
           name: src.name,
           parent,
           onConflict: plan.onConflict,
-          mimeType: plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(src.name)) : undefined,
+          mimeType: mimeTypeFor(plan, src.name),
         },
         partSize: plan.partSize,
         concurrency: plan.concurrency,
@@ -311,6 +301,11 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     term.err(`lakeup: ${results.length} of ${total} files uploaded${failures ? `, ${failures} failed` : ''}`);
   }
   return failures > 0 ? exitCode || 1 : 0;
+}
+
+/** Copera's MIME type for a file: --mime-type, else from the extension. MemoryLake takes none. */
+function mimeTypeFor(plan: PutPlan, name: string): string | undefined {
+  return plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(name)) : undefined;
 }
 
 /** Expands "-" and, with --recursive, folders into the files to send. */
@@ -400,7 +395,7 @@ async function dryRun(plan: PutPlan, term: Terminal, report: (e: unknown) => num
         destination,
         partSize: p.serverDecides ? 'server decides' : p.partSize,
         parts: p.serverDecides ? 'server decides' : p.parts,
-        mimeType: plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(src.name)) : undefined,
+        mimeType: mimeTypeFor(plan, src.name),
         concurrency: plan.concurrency,
       };
       if (plan.json) term.out(JSON.stringify(out));
