@@ -90,8 +90,9 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
       });
     }
 
+    const byNumber = new Map(state.done.map((d) => [d.number, d]));
     const parts = state.session.parts.map((p) => {
-      const d = state!.done.find((x) => x.number === p.number);
+      const d = byNumber.get(p.number);
       if (!d) throw new LakeupError('integrity', `part ${p.number} has no ETag after the upload`, { code: 'MISSING_PART' });
       return d;
     });
@@ -216,8 +217,10 @@ async function sendAll(o: PutFileOptions, state: StateFile, resumed: boolean): P
   // The state file listens to the same events as the progress bar: written after every part,
   // off the event loop, and flushed before this function returns or throws.
   const writer = new StateWriter(o.stateDir, state);
+  const recorded = new Set(state.done.map((d) => d.number)); // O(1) per part, even at 10,000 parts
   const onDone = (p: FinishedPart) => {
-    if (state.done.some((d) => d.number === p.number)) return;
+    if (recorded.has(p.number)) return;
+    recorded.add(p.number);
     state.done.push({ number: p.number, etag: p.etag, md5: p.md5, size: p.size });
     writer.schedule();
   };
