@@ -139,15 +139,17 @@ describe('interrupted uploads resume', () => {
 
 describe('expired URLs', () => {
   it('Copera: fresh URLs for the same upload, no finished part sent again', async () => {
-    const file = await makeFile(path.join(work, 'exp-copera.bin'), 30 * MiB, 7);
+    // 8 parts, 2 in flight: when the URLs expire after 2 parts, at least 4 parts still need one.
+    // (With every remaining part already in flight, no request would meet an expired URL.)
+    const file = await makeFile(path.join(work, 'exp-copera.bin'), 40 * MiB, 7);
     const presignsBefore = sb.stats().apiCalls['copera.presign'] ?? 0;
-    const child = startCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--limit-rate', '10MiB/s', '--json'], { env });
+    const child = startCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--limit-rate', '10MiB/s', '-c', '2', '--json'], { env });
     const saved = await waitFor('2 finished parts', doneParts(2));
     sb.expireAllUrls();
     const r = await child.result;
     expect(r.code, r.stderr).toBe(0);
     expect((sb.stats().apiCalls['copera.presign'] ?? 0) - presignsBefore).toBeGreaterThanOrEqual(2);
-    storedOnce(saved.session.uploadId, [1, 2, 3, 4, 5, 6]);
+    storedOnce(saved.session.uploadId, [1, 2, 3, 4, 5, 6, 7, 8]);
     expect(sb.stats().sessions).toBeGreaterThan(0);
     expect(await sha256File(storedPath('copera', lastJson(r.stdout).name as string))).toBe(await sha256File(file));
   });
