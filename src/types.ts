@@ -70,4 +70,21 @@ export interface PutResult {
   elapsedMs: number;
   bytesPerSecond: number;
   resumed: boolean;
+  /** A finalize cut off by an earlier run had made the item: found in the drive, not sent again. */
+  recovered?: boolean;
+}
+
+/**
+ * A file of a run that was not sent: the run's journal says an earlier attempt uploaded it
+ * (`already-uploaded`), or `--skip-existing` found a file of that name and size (`exists`).
+ */
+export interface SkippedResult {
+  ok: true;
+  skipped: true;
+  reason: 'already-uploaded' | 'exists';
+  provider: ProviderName;
+  file: string;
+  name: string;
+  id?: string;
+  size: number;
 }

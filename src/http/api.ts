@@ -9,6 +9,7 @@ import type { UploadEvents } from '../transfer/events.js';
 import { redact, redactUrl, registerSecret } from '../util/redact.js';
 import { sleep } from '../util/sleep.js';
 import { undiciRequest } from './dispatcher.js';
+import type { ApiPacer } from './pacer.js';
 import { parseErrorBody, oneLine } from './error-body.js';
 import { parseRetryAfter } from './retry-after.js';
 
@@ -25,6 +26,8 @@ export interface ApiContext {
   minBackoffMs?: number;
   /** Per-call deadline for the answer, in ms (default 60 s). */
   timeoutMs?: number;
+  /** Shared by every API call of a run: pauses all of them when one is told to slow down. */
+  pacer?: ApiPacer;
 }
 
 export interface ApiCall {
@@ -106,9 +109,27 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
 
 
 async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise<T> {
+  const outer = call.finishOnInterrupt ? undefined : ctx.signal;
+  const answered = await ctx.pacer?.acquire(outer);
+  try {
+    const { value, headers, status } = await postRaw<T>(ctx, call, url, outer);
+    answered?.({ status, headers });
+    return value;
+  } catch (err) {
+    const e = err as LakeupError;
+    answered?.({ status: e?.status, retryAfterMs: e?.retryAfterMs, headers: (e as { headers?: Record<string, string | string[] | undefined> })?.headers });
+    throw err;
+  }
+}
+
+async function postRaw<T>(
+  ctx: ApiContext,
+  call: ApiCall,
+  url: string,
+  outer: AbortSignal | undefined,
+): Promise<{ value: T; status: number; headers: Dispatcher.ResponseData['headers'] }> {
   let res: Dispatcher.ResponseData;
   const timeout = AbortSignal.timeout(call.timeoutMs ?? ctx.timeoutMs ?? 60_000);
-  const outer = call.finishOnInterrupt ? undefined : ctx.signal;
   const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
   try {
     res = await undiciRequest(url, {
@@ -136,7 +157,9 @@ async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise
     throw networkError(ctx, call, url, err, timeout.aborted);
   }
   const status = res.statusCode;
-  if (status < 200 || status >= 300) throw httpError(ctx, call, status, text, res.headers['retry-after']);
+  if (status < 200 || status >= 300) {
+    throw Object.assign(httpError(ctx, call, status, text, res.headers['retry-after']), { headers: res.headers });
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -152,7 +175,7 @@ async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise
   if (json && typeof json === 'object' && (json as { success?: unknown }).success === false) {
     throw httpError(ctx, call, status, text, undefined);
   }
-  return json as T;
+  return { value: json as T, status, headers: res.headers };
 }
 
 export function httpError(

@@ -14,6 +14,8 @@ const ID24 = /^[0-9a-f]{24}$/i;
 export class Copera implements Provider {
   readonly name = 'copera' as const;
   readonly service = 'Copera';
+  /** How the drive's root is called in plans and messages. */
+  readonly rootLabel = 'root';
   readonly canRefreshUrls = true;
 
   constructor(private readonly ctx: Omit<ApiContext, 'service'>) {}
@@ -28,7 +30,7 @@ export class Copera implements Provider {
       serverDecides: false,
       partSize,
       parts: splitParts(req.file.size, partSize).length,
-      destination: `${req.dest.parent ?? 'root'}/${req.dest.name}`,
+      destination: `${req.dest.parent ?? this.rootLabel}/${req.dest.name}`,
     };
   }
 

@@ -29,6 +29,8 @@ interface ItemData {
 export class MemoryLake implements Provider {
   readonly name = 'memorylake' as const;
   readonly service = 'MemoryLake';
+  /** How the drive's root is called in plans and messages. */
+  readonly rootLabel = 'MY_SPACE';
   readonly canRefreshUrls = false;
 
   constructor(private readonly ctx: Omit<ApiContext, 'service'>) {}
@@ -38,7 +40,7 @@ export class MemoryLake implements Provider {
   }
 
   preview(req: UploadRequest): PlanPreview {
-    return { serverDecides: true, destination: `${req.dest.parent ?? 'MY_SPACE'}/${req.dest.name}` };
+    return { serverDecides: true, destination: `${req.dest.parent ?? this.rootLabel}/${req.dest.name}` };
   }
 
   async createSession(req: UploadRequest): Promise<Session> {

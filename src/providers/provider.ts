@@ -21,6 +21,8 @@ export interface Provider {
   readonly name: ProviderName;
   /** Display name for messages. */
   readonly service: string;
+  /** How the drive's root is called in plans and messages (MemoryLake's id MY_SPACE, Copera's root). */
+  readonly rootLabel: string;
   /** Whether expired URLs can be replaced within the same session (Copera) or need a new one (MemoryLake). */
   readonly canRefreshUrls: boolean;
   preview(req: UploadRequest): PlanPreview;

@@ -20,6 +20,8 @@ export interface StateFile {
   done: FinishedPart[];
   /** Set just before finalize is sent: the item may exist even if we never saw the answer. */
   finalizing?: boolean;
+  /** Epoch ms just before finalize was sent: an item it made was created no earlier. */
+  finalizeSentAt?: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -169,26 +171,52 @@ export function loadState(dir: string, id: string): LoadResult {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
     return { status: 'invalid', reason: `cannot read it (${(err as Error).message})`, file };
   }
+  return parseState(dir, id, file, text, (f) => fs.readFileSync(f, 'utf8'));
+}
+
+/** `loadState` without blocking the event loop (the common answer, no state, costs one failed open). */
+export async function loadStateAsync(dir: string, id: string): Promise<LoadResult> {
+  const file = statePath(dir, id);
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
+    return { status: 'invalid', reason: `cannot read it (${(err as Error).message})`, file };
+  }
+  let urls: string | undefined;
+  try {
+    urls = await fs.promises.readFile(urlsPath(dir, id), 'utf8');
+  } catch {
+    urls = undefined;
+  }
+  return parseState(dir, id, file, text, () => {
+    if (urls === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+    return urls;
+  });
+}
+
+function parseState(dir: string, id: string, file: string, text: string, readUrls: (file: string) => string): LoadResult {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return { status: 'invalid', reason: 'it is not valid JSON', file };
   }
-  const merged = withUrls(dir, id, json);
+  const merged = withUrls(dir, id, json, readUrls);
   if (typeof merged === 'string') return { status: 'invalid', reason: merged, file };
   const why = validateState(merged, id);
   return why ? { status: 'invalid', reason: why, file } : { status: 'ok', state: merged as StateFile };
 }
 
 /** Puts the URL file's URLs back into the session, or says why they cannot be used. */
-function withUrls(dir: string, id: string, json: unknown): unknown {
+function withUrls(dir: string, id: string, json: unknown, readUrls: (file: string) => string): unknown {
   const s = json as Partial<StateFile> | null;
   if (!s || typeof s !== 'object' || !s.session || typeof s.session !== 'object') return json;
   if (Array.isArray(s.session.urls)) return json; // an older single-file state
   let u: Partial<UrlFile>;
   try {
-    u = JSON.parse(fs.readFileSync(urlsPath(dir, id), 'utf8'));
+    u = JSON.parse(readUrls(urlsPath(dir, id)));
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'its part URLs are missing' : 'its part URL file is not valid JSON';
   }
@@ -264,4 +292,39 @@ export function listStates(dir: string): Array<{ id: string; state?: StateFile; 
     else if (r.status === 'invalid') out.push({ id: m[1], invalid: r.reason });
   }
   return out;
+}
+
+/** `removeState` on libuv's threads. */
+export async function removeStateAsync(dir: string, id: string): Promise<void> {
+  await Promise.all([fs.promises.rm(statePath(dir, id), { force: true }), fs.promises.rm(urlsPath(dir, id), { force: true })]);
+}
+
+/** `saveState` on libuv's threads: the URL file (unless `withUrls: false`), then the state. */
+export async function saveStateFullAsync(dir: string, state: StateFile, opts: { withUrls?: boolean } = {}): Promise<void> {
+  if (opts.withUrls !== false) {
+    const { uploadId, urls, urlsIssuedAt, urlTtlMs } = state.session;
+    const urlFile: UrlFile = { uploadId, urls, urlsIssuedAt, urlTtlMs };
+    await writeTextAsync(dir, urlsPath(dir, state.id), JSON.stringify(urlFile));
+  }
+  await saveStateAsync(dir, state);
+}
+
+async function writeTextAsync(dir: string, file: string, text: string): Promise<void> {
+  await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 }).catch((err) => {
+    throw stateDirError(dir, err);
+  });
+  const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
+  try {
+    const fh = await fs.promises.open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true });
+    throw stateDirError(dir, err);
+  }
 }

@@ -16,6 +16,11 @@ export interface EngineOptions {
   parts: PartSpec[];
   /** Parts already finished (resume); the engine adds to it as parts finish. */
   done: Map<number, FinishedPart>;
+  /**
+   * Makes a finished part durable (the state file). The engine awaits every call before it
+   * resolves, without holding a part slot meanwhile; a rejection ends the upload.
+   */
+  onPartDone?: (part: FinishedPart) => Promise<void> | void;
   /** The current presigned URL of part `n` (may change after a refresh). */
   urlFor: (n: number) => string;
   /**
@@ -49,6 +54,7 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
   const queue = o.parts.filter((p) => !o.done.has(p.number));
+  const persisting = new Set<Promise<void>>();
   let failure: unknown;
   let refreshing: Promise<void> | undefined;
   let refreshGeneration = 0;
@@ -85,8 +91,8 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
         const generation = refreshGeneration;
         const url = o.urlFor(part.number);
         const t0 = performance.now();
-        o.events.emit('part:start', { number: part.number, attempt, size: part.size });
         try {
+          o.events.emit('part:start', { number: part.number, attempt, size: part.size });
           const res = await sendPart({
             path: o.path,
             part,
@@ -104,6 +110,7 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
           ok = true;
           const finished: FinishedPart = { number: part.number, etag: res.etag, md5: res.md5, size: part.size };
           o.done.set(part.number, finished);
+          persist(finished);
           o.events.emit('part:http', { number: part.number, url, status: res.status, ms: performance.now() - t0, attempt });
           o.events.emit('part:done', { ...finished, attempt });
         } catch (err) {
@@ -123,6 +130,8 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
           furthest = Math.max(furthest, sent);
           if (sent > 0) (err as { lostBytes?: number }).lostBytes = sent;
           const verdict = stop.signal.aborted ? undefined : classify(err);
+          // A fresh URL that got as far as failing otherwise did its job: the count starts again.
+          if (verdict && verdict.action !== 'refresh') refreshesWithoutProgress = 0;
           if (verdict?.action === 'refresh') {
             refreshesWithoutProgress++;
             if (refreshesWithoutProgress > 3) {
@@ -174,6 +183,22 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
     );
   };
 
+  // Persistence runs beside the transfer: the slot goes to the next part at once, and the upload
+  // resolves only when every finished part is durable.
+  const persist = (p: FinishedPart) => {
+    if (!o.onPartDone) return;
+    const done = Promise.resolve()
+      .then(() => o.onPartDone!(p))
+      .catch((err) => {
+        if (!failure) {
+          failure = err;
+          stop.abort(err);
+        }
+      })
+      .finally(() => persisting.delete(done));
+    persisting.add(done);
+  };
+
   const worker = async (): Promise<void> => {
     while (!failure && !stop.signal.aborted) {
       const part = queue.shift();
@@ -193,6 +218,7 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
   try {
     const workers = Array.from({ length: Math.min(limiter.max, Math.max(1, queue.length)) }, worker);
     await Promise.all(workers);
+    while (persisting.size > 0) await Promise.all([...persisting]);
   } finally {
     o.signal?.removeEventListener('abort', onOuterAbort);
   }

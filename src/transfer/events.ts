@@ -21,4 +21,20 @@ export interface UploadEventMap {
   'upload:done': [PutResult];
 }
 
-export class UploadEvents extends EventEmitter<UploadEventMap> {}
+/**
+ * Events are notifications: a listener that throws (a view's bug) is cut off from that one event
+ * and never changes what is sent, saved or retried. What must not be lost is not a listener.
+ */
+export class UploadEvents extends EventEmitter<UploadEventMap> {
+  override emit<K extends keyof UploadEventMap>(name: K, ...args: UploadEventMap[K]): boolean {
+    const listeners = this.rawListeners(name as never) as Array<(...a: unknown[]) => unknown>;
+    for (const l of listeners) {
+      try {
+        l.apply(this, args);
+      } catch {
+        /* an observer's failure is its own */
+      }
+    }
+    return listeners.length > 0;
+  }
+}

@@ -2,6 +2,7 @@
 // most every few seconds otherwise (no ANSI codes), NDJSON events for wrappers, or nothing.
 import type { UploadEvents } from '../transfer/events.js';
 import { formatSize } from '../util/sizes.js';
+import type { RunProgress } from './run-progress.js';
 import { formatDuration } from './speed.js';
 import type { Terminal } from './terminal.js';
 import { ProgressTracker } from './tracker.js';
@@ -11,6 +12,10 @@ export type ProgressMode = 'bar' | 'plain' | 'json' | 'none';
 export interface ProgressView {
   /** Starts showing one file's upload. */
   track(label: string, events: UploadEvents): ProgressTracker;
+  /** The file ended (done or failed): the view lets go of it. */
+  untrack(t: ProgressTracker): void;
+  /** A run of several files: the view shows its totals too. */
+  showRun(run: RunProgress): void;
   /** Prints a one-line notice without tearing the bar. */
   notice(line: string): void;
   /** Stops all rendering (before the final result is printed). */
@@ -38,6 +43,8 @@ class SilentView implements ProgressView {
   track(label: string, events: UploadEvents): ProgressTracker {
     return new ProgressTracker(label, events);
   }
+  untrack(): void {}
+  showRun(): void {}
   notice(line: string): void {
     // --quiet silences progress, not warnings that change what happens.
     this.term.err(line);
@@ -48,7 +55,8 @@ class SilentView implements ProgressView {
 /** Views that report every few seconds rather than redrawing: one timer for all tracked files. */
 abstract class IntervalView implements ProgressView {
   private timer: NodeJS.Timeout | undefined;
-  private readonly trackers: ProgressTracker[] = [];
+  private readonly trackers = new Set<ProgressTracker>();
+  private run: RunProgress | undefined;
 
   constructor(
     protected readonly term: Terminal,
@@ -57,15 +65,33 @@ abstract class IntervalView implements ProgressView {
 
   track(label: string, events: UploadEvents): ProgressTracker {
     const t = new ProgressTracker(label, events);
-    this.trackers.push(t);
-    if (!this.timer) {
-      this.timer = setInterval(() => {
-        for (const x of this.trackers) if (!x.finished && x.total > 0) this.report(x);
-      }, this.intervalMs);
-      this.timer.unref();
-    }
+    this.trackers.add(t);
+    this.arm();
     this.listen(label, events);
     return t;
+  }
+
+  untrack(t: ProgressTracker): void {
+    this.trackers.delete(t);
+  }
+
+  showRun(run: RunProgress): void {
+    this.run = run;
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      // Files big enough to be in flight at report time get a line; a run of many small ones
+      // is told by its totals.
+      for (const x of this.trackers) if (!x.finished && x.total > 0) this.report(x);
+      if (this.run) {
+        this.run.sample();
+        this.reportRun(this.run);
+      }
+    }, this.intervalMs);
+    this.timer.unref();
   }
 
   stop(): void {
@@ -75,6 +101,8 @@ abstract class IntervalView implements ProgressView {
 
   /** One periodic report of a file still uploading. */
   protected abstract report(t: ProgressTracker): void;
+  /** One periodic report of the run's totals. */
+  protected abstract reportRun(r: RunProgress): void;
   /** Per-file events worth a line of their own. */
   protected abstract listen(label: string, events: UploadEvents): void;
   abstract notice(line: string): void;
@@ -94,6 +122,13 @@ class PlainView extends IntervalView {
     const pct = ((t.done / t.total) * 100).toFixed(1);
     this.term.err(
       `lakeup: ${t.label}: ${pct}% ${formatSize(t.done)}/${formatSize(t.total)} ${formatSize(Math.round(t.rate()))}/s ETA ${formatDuration(t.etaMs())}`,
+    );
+  }
+
+  protected reportRun(r: RunProgress): void {
+    const failed = r.filesFailed ? `, ${r.filesFailed} failed` : '';
+    this.term.err(
+      `lakeup: ${r.filesDone}/${r.filesTotal} files${failed}, ${formatSize(r.bytesDone())}/${formatSize(r.bytesTotal)}, ${formatSize(Math.round(r.rate()))}/s, ETA ${formatDuration(r.etaMs())}`,
     );
   }
 
@@ -117,6 +152,18 @@ class JsonView extends IntervalView {
 
   protected report(t: ProgressTracker): void {
     this.emit({ event: 'progress', file: t.label, bytes: t.done, total: t.total, bytesPerSecond: Math.round(t.rate()) });
+  }
+
+  protected reportRun(r: RunProgress): void {
+    this.emit({
+      event: 'run',
+      files: r.filesTotal,
+      filesDone: r.filesDone,
+      filesFailed: r.filesFailed,
+      bytes: r.bytesDone(),
+      total: r.bytesTotal,
+      bytesPerSecond: Math.round(r.rate()),
+    });
   }
 
   notice(line: string): void {

@@ -27,6 +27,33 @@ export function inspectFile(file: string): FileFingerprint {
   return { path: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
 }
 
+/** `inspectFile` on libuv's threads: for runs of many files, where the event loop must stay free. */
+export async function inspectFileAsync(file: string): Promise<FileFingerprint> {
+  const abs = path.resolve(file);
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(abs);
+  } catch (err) {
+    throw fileError(file, err);
+  }
+  if (st.isDirectory()) throw new LakeupError('input', `${file}: is a directory (use --recursive to upload a folder)`);
+  if (!st.isFile()) throw new LakeupError('input', `${file}: not a regular file`);
+  if (st.size === 0) throw new LakeupError('input', `${file}: the file is empty; neither provider stores empty files`);
+  try {
+    await fs.promises.access(abs, fs.constants.R_OK);
+  } catch (err) {
+    throw fileError(file, err);
+  }
+  return { path: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+}
+
+function fileError(file: string, err: unknown): LakeupError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new LakeupError('input', `${file}: no such file`);
+  if (code === 'EACCES' || code === 'EPERM') return new LakeupError('input', `${file}: permission denied`);
+  return new LakeupError('input', `${file}: cannot read it (${code ?? (err as Error).message})`);
+}
+
 /** Same file path, as the OS compares them: Windows paths ignore case (C:\x and c:\X are one). */
 export function samePath(a: string, b: string): boolean {
   return process.platform === 'win32' ? a.toLowerCase() === b.toLowerCase() : a === b;

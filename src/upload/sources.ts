@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LakeupError } from '../errors.js';
+import type { PutPlan } from './plan.js';
 
 export interface Source {
   /** The path to read. */
@@ -67,5 +68,29 @@ export async function walkFolder(root: string): Promise<Source[]> {
     }
   };
   await visit(root, [path.basename(path.resolve(root))]);
+  return out;
+}
+
+/** Expands "-" and, with --recursive, folders into the files to send. */
+export async function expandSources(plan: Pick<PutPlan, 'files' | 'name' | 'recursive'>): Promise<Source[]> {
+  const out: Source[] = [];
+  for (const f of plan.files) {
+    if (f === '-') {
+      out.push({ file: '-', display: '-', name: plan.name!, ephemeral: true });
+      continue;
+    }
+    let isDir = false;
+    try {
+      isDir = (await fs.stat(f)).isDirectory();
+    } catch {
+      /* a missing file is reported by the upload itself, with the others still sent */
+    }
+    if (isDir && plan.recursive) {
+      if (plan.name !== undefined) throw new LakeupError('usage', '--name cannot rename the files of a folder');
+      const files = await walkFolder(f);
+      if (files.length === 0) throw new LakeupError('input', `${f}: the folder has no files`);
+      out.push(...files);
+    } else out.push({ file: f, display: f, name: plan.name ?? path.basename(f) });
+  }
   return out;
 }

@@ -97,7 +97,7 @@ describe('several files, stdin and folders', () => {
     expect(lines.filter((l) => l.ok)).toHaveLength(2);
     expect(lines.filter((l) => !l.ok)).toHaveLength(1);
     expect(r.stderr).toMatch(/missing\.bin: no such file/);
-    expect(r.stderr).toMatch(/lakeup: 2 of 3 files uploaded, 1 failed/);
+    expect(r.stderr).toMatch(/lakeup: 3 files: 2 uploaded, 1 failed/);
     expect(await sha256File(stored('memorylake', 'multi-a.bin'))).toBe(await sha256File(a));
     expect(await sha256File(stored('memorylake', 'multi-b.bin'))).toBe(await sha256File(b));
   });

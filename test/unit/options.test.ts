@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConflict, parseEndpoint, parseIntInRange, parseProvider, resolveToken } from '../../src/cli/options.js';
-import { buildPutPlan, type PutFlags } from '../../src/cli/put-command.js';
+import { buildPutPlan, type PutFlags } from '../../src/cli/put-plan.js';
 import { MiB } from '../../src/util/sizes.js';
 import { thrown } from './helpers.js';
 

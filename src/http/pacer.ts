@@ -1,0 +1,127 @@
+// One pacer for every API call of a run, so that the files going at once share the account's
+// budget instead of each learning the limit on its own:
+// - a 429/503 with Retry-After pauses every call of the run, not only the one that was told;
+// - after a 429 the pace drops to 85% of the rate that was being achieved (at most once per pause)
+//   and grows back by 5% a second while calls succeed (AIMD);
+// - when the server says how much is left (`x-ratelimit-remaining` / `-reset`, Copera), the
+//   remaining calls are spread evenly until the reset, which keeps clear of 429s altogether: with a
+//   token bucket behind the headers the pace settles where the bucket neither fills nor empties.
+import { sleep } from '../util/sleep.js';
+
+/** The longest pause one answer can impose (a Retry-After of an hour would look like a hang). */
+export const MAX_API_PAUSE_MS = 60_000;
+
+export interface PacerAnswer {
+  status?: number;
+  retryAfterMs?: number;
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+export class ApiPacer {
+  private pausedUntil = 0;
+  /** Calls per second learned from 429s; Infinity until the first one. */
+  private learnedRate = Infinity;
+  private lastDecrease = -Infinity;
+  private lastIncrease = 0;
+  /** What the server's headers allow until `windowEnd` (epoch ms). */
+  private windowRemaining = Infinity;
+  private windowEnd = 0;
+  private nextSlot = 0;
+  private inFlight = 0;
+  /** Start times of the calls of the last second, to know the rate achieved. */
+  private readonly recent: number[] = [];
+  /** Counters for --verbose and the benchmark. */
+  readonly stats = { calls: 0, throttled: 0, pausedMs: 0 };
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Waits until a call may go; resolves with a function to call with the call's answer. */
+  async acquire(signal?: AbortSignal): Promise<(answer: PacerAnswer) => void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const t = this.now();
+      const wait = this.delay(t);
+      if (wait <= 0) break;
+      this.stats.pausedMs += wait;
+      await sleep(wait, signal);
+    }
+    const t = this.now();
+    const rate = this.currentRate(t);
+    if (Number.isFinite(rate)) this.nextSlot = Math.max(t, this.nextSlot) + 1000 / rate;
+    if (t < this.windowEnd) this.windowRemaining--;
+    this.recent.push(t);
+    while (this.recent.length > 0 && this.recent[0] < t - 1000) this.recent.shift();
+    this.stats.calls++;
+    this.inFlight++;
+    let done = false;
+    return (answer) => {
+      if (done) return;
+      done = true;
+      this.inFlight--;
+      this.observe(answer);
+    };
+  }
+
+  /** How long a call starting at `t` must wait. */
+  private delay(t: number): number {
+    if (t < this.pausedUntil) return this.pausedUntil - t;
+    if (t < this.windowEnd && this.windowRemaining <= 0) return this.windowEnd - t;
+    const rate = this.currentRate(t);
+    return Number.isFinite(rate) ? this.nextSlot - t : 0;
+  }
+
+  private currentRate(t: number): number {
+    let rate = this.learnedRate;
+    if (t < this.windowEnd && Number.isFinite(this.windowRemaining)) {
+      // Pace only when going on as now would run out before the reset: a short run with plenty
+      // of budget left goes at full speed.
+      const secs = Math.max((this.windowEnd - t) / 1000, 0.001);
+      const achieved = this.recent.filter((s) => s >= t - 1000).length;
+      if (achieved * secs > this.windowRemaining) rate = Math.min(rate, Math.max(this.windowRemaining, 0.5) / secs);
+    }
+    return rate;
+  }
+
+  private observe(a: PacerAnswer): void {
+    const t = this.now();
+    this.readHeaders(a.headers, t);
+    if (a.status === 429 || a.status === 503) {
+      this.stats.throttled++;
+      const pause = Math.min(Math.max(a.retryAfterMs ?? 1000, 0), MAX_API_PAUSE_MS);
+      // One cut per throttle window: the calls that were in flight when the limit hit get their
+      // 429s too, and must not cut the pace again and again.
+      if (t >= this.lastDecrease + Math.max(pause, 1000)) {
+        const achieved = this.recent.filter((s) => s >= t - 1000).length;
+        this.learnedRate = Math.max(1, Math.min(this.learnedRate, achieved || 1) * 0.85);
+        this.lastDecrease = t;
+        this.lastIncrease = t + pause;
+      }
+      this.pausedUntil = Math.max(this.pausedUntil, t + pause);
+      return;
+    }
+    if (a.status !== undefined && a.status < 400 && Number.isFinite(this.learnedRate) && t - this.lastIncrease >= 1000) {
+      this.learnedRate *= 1.05;
+      this.lastIncrease = t;
+    }
+  }
+
+  private readHeaders(headers: PacerAnswer['headers'], t: number): void {
+    if (!headers) return;
+    const remaining = num(headers['x-ratelimit-remaining']);
+    const reset = num(headers['x-ratelimit-reset']);
+    if (remaining === undefined || reset === undefined) return;
+    // Epoch seconds (large) or seconds from now (small): both are in use.
+    const end = reset > 1e9 ? reset * 1000 : t + reset * 1000;
+    if (end <= t) return;
+    this.windowEnd = Math.min(end, t + MAX_API_PAUSE_MS);
+    // The server counted what it had answered; calls still in flight will spend some of it.
+    this.windowRemaining = remaining - this.inFlight;
+  }
+}
+
+function num(v: string | string[] | undefined): number | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  if (s === undefined || s.trim() === '') return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}

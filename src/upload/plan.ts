@@ -1,0 +1,31 @@
+// What a `put` run was asked to do, checked: the one value the CLI hands to the upload layer.
+import type { ConflictStrategy, ProviderName } from '../types.js';
+import type { ProgressMode } from '../ui/progress.js';
+
+/** Everything a run needs, checked. */
+export interface PutPlan {
+  provider: ProviderName;
+  endpoint: string;
+  token: string;
+  files: string[];
+  name?: string;
+  parent?: string;
+  onConflict?: ConflictStrategy;
+  partSize?: number;
+  mimeType?: string;
+  concurrency: number;
+  jobs: number;
+  retries: number;
+  stallTimeoutMs: number;
+  verify: boolean;
+  resume: boolean;
+  stateDir: string;
+  json: boolean;
+  progress: ProgressMode;
+  progressIntervalMs?: number;
+  verbose: boolean;
+  dryRun: boolean;
+  limitRate?: number;
+  recursive: boolean;
+}
+

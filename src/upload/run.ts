@@ -1,0 +1,263 @@
+// A run: the files of one `put` (several paths, a --recursive folder, standard input), uploaded a
+// few at a time. The run owns what its files share: the journal of finished files, the pacer for
+// API calls, the pool of part slots, the drive folders. Each file's upload owns its own state.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { LakeupError } from '../errors.js';
+import { createDispatcher } from '../http/dispatcher.js';
+import { ApiPacer } from '../http/pacer.js';
+import { createProvider, type Provider } from '../providers/index.js';
+import { RunJournal, setJournalAside, type RunIdentity } from '../state/journal.js';
+import { acquireLock, type Lock } from '../state/lock.js';
+import { UploadEvents } from '../transfer/events.js';
+import { AdaptiveLimiter } from '../transfer/limiter.js';
+import { RateLimiter } from '../transfer/rate-limit.js';
+import type { FileFingerprint, PutResult, SkippedResult } from '../types.js';
+import type { ProgressView } from '../ui/progress.js';
+import type { ResultPrinter } from '../ui/results.js';
+import { RunProgress } from '../ui/run-progress.js';
+import { attachVerbose } from '../ui/verbose.js';
+import { lookupMimeType } from '../util/mime.js';
+import { FolderTree } from './folders.js';
+import { inspectFileAsync } from './local-file.js';
+import type { PutPlan } from './plan.js';
+import { putFile, type TransferSettings } from './put-file.js';
+import { spoolStdin, type Source } from './sources.js';
+
+export interface RunIO {
+  view: ProgressView;
+  results: ResultPrinter;
+  /** Ctrl-C: stop starting files, let the ones in flight save their state. */
+  signal: AbortSignal;
+  stdin: NodeJS.ReadableStream;
+  /** Says why a file failed (one line) and returns the exit code its failure calls for. */
+  reportFailure: (e: unknown) => number;
+}
+
+export interface RunOutcome {
+  total: number;
+  uploaded: number;
+  skipped: number;
+  failed: number;
+  /** The exit code of the worst failure (auth wins), 0 when none. */
+  exitCode: number;
+  interrupted: boolean;
+}
+
+/** A file of the run after the scan: what to send, and what is known of it already. */
+interface Item {
+  src: Source;
+  fp?: FileFingerprint;
+  /** Why it cannot be sent (missing, empty, unreadable): reported when its turn comes. */
+  error?: unknown;
+  skip?: SkippedResult;
+}
+
+/** Files stat'ed at once while scanning (thousands of files, one syscall each, off the event loop). */
+const SCAN_CONCURRENCY = 64;
+
+export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): Promise<RunOutcome> {
+  const outcome: RunOutcome = { total: sources.length, uploaded: 0, skipped: 0, failed: 0, exitCode: 0, interrupted: false };
+  const isRun = sources.length > 1 || sources.some((s) => s.root !== undefined);
+  const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
+  const fail = (e: unknown, src: Source | undefined) => {
+    outcome.failed++;
+    const code = io.reportFailure(sources.length > 1 && src ? prefixError(e, src.display) : e);
+    if (outcome.exitCode === 0 || code === 3) outcome.exitCode = code;
+  };
+
+  let runLock: Lock | undefined;
+  let journal: RunJournal | undefined;
+  if (isRun) {
+    try {
+      ({ journal, lock: runLock } = await openJournal(plan, notice));
+    } catch (e) {
+      fail(e, undefined);
+      outcome.failed = sources.length;
+      return outcome;
+    }
+  }
+
+  const dispatcher = createDispatcher({ connections: Math.max(8, plan.concurrency + plan.jobs + 2) });
+  const pacer = new ApiPacer();
+  const providerFor = (events?: UploadEvents): Provider =>
+    createProvider(plan.provider, { endpoint: plan.endpoint, token: plan.token, dispatcher, signal: io.signal, events, pacer });
+  const transfer: TransferSettings = {
+    concurrency: plan.concurrency,
+    retries: plan.retries,
+    stallTimeoutMs: plan.stallTimeoutMs,
+    verify: plan.verify,
+    dispatcher,
+    limiter: new AdaptiveLimiter(plan.concurrency),
+    rateLimiter: plan.limitRate ? new RateLimiter(plan.limitRate) : undefined,
+  };
+  const folders = new FolderTree(providerFor(), plan.parent, journal, notice);
+
+  try {
+    const items = await scan(sources, journal);
+    const progress = isRun ? new RunProgress(items.length, items.reduce((n, i) => n + (i.fp?.size ?? 0), 0)) : undefined;
+    if (progress) io.view.showRun(progress);
+
+    const one = async (item: Item): Promise<void> => {
+      const { src } = item;
+      if (item.skip) {
+        outcome.skipped++;
+        progress?.end(undefined, item.skip.size, 'skipped');
+        io.results.skipped(item.skip);
+        return;
+      }
+      const events = new UploadEvents();
+      if (plan.verbose) attachVerbose(events, io.view, src.display);
+      const tracker = io.view.track(src.folder ? [...src.folder, src.name].join('/') : src.name, events);
+      progress?.start(tracker);
+      let spool: { file: string; cleanup: () => Promise<void> } | undefined;
+      let ended: 'uploaded' | 'failed' = 'failed';
+      try {
+        if (item.error) throw item.error;
+        let file = src.file;
+        if (file === '-') {
+          spool = await spoolStdin(io.stdin, src.name, io.signal);
+          file = spool.file;
+        }
+        const parent = src.folder ? await folders.id(src.folder) : plan.parent;
+        const result: PutResult = await putFile({
+          provider: providerFor(events),
+          endpoint: plan.endpoint,
+          file,
+          fingerprint: item.fp,
+          displayFile: src.display,
+          dest: { name: src.name, parent, onConflict: plan.onConflict, mimeType: mimeTypeFor(plan, src.name) },
+          partSize: plan.partSize,
+          transfer,
+          resume: plan.resume && !src.ephemeral,
+          ephemeral: src.ephemeral,
+          stateDir: plan.stateDir,
+          events,
+          notice,
+          signal: io.signal,
+          journal: src.ephemeral ? undefined : journal,
+        });
+        ended = 'uploaded';
+        outcome.uploaded++;
+        io.results.uploaded(result);
+        if (journal && item.fp) {
+          // Written with the next batch; a kill before it lands leaves the finalize record, which
+          // the next run resolves by looking the item up.
+          journal
+            .markDone(item.fp.path, { size: item.fp.size, mtimeMs: item.fp.mtimeMs, id: result.id, name: result.name })
+            .catch(() => undefined);
+        }
+      } catch (e) {
+        // Only a real interruption is reported as one: a finalize that completes after Ctrl-C and
+        // fails keeps its own error line.
+        if ((e as LakeupError)?.kind === 'interrupted') outcome.interrupted = true;
+        else fail(e, src);
+      } finally {
+        progress?.end(tracker, item.fp?.size ?? 0, ended);
+        io.view.untrack(tracker);
+        await spool?.cleanup();
+      }
+    };
+
+    let next = 0;
+    const workers = Array.from({ length: Math.min(plan.jobs, items.length) }, async () => {
+      while (next < items.length && !io.signal.aborted) await one(items[next++]);
+    });
+    await Promise.all(workers);
+    if (io.signal.aborted && outcome.uploaded + outcome.skipped + outcome.failed < outcome.total) outcome.interrupted = true;
+  } finally {
+    await dispatcher.close().catch(() => undefined);
+    if (journal) {
+      const complete = !outcome.interrupted && outcome.failed === 0 && outcome.uploaded + outcome.skipped === outcome.total;
+      try {
+        if (complete) await journal.remove();
+        else await journal.close();
+      } catch {
+        /* the files are in the drive either way */
+      }
+    }
+    runLock?.release();
+  }
+  return outcome;
+}
+
+/** The run's journal (resumed, or new), under the run's lock: one process drives a run at a time. */
+async function openJournal(plan: PutPlan, notice: (line: string) => void): Promise<{ journal: RunJournal; lock: Lock }> {
+  const identity: RunIdentity = {
+    provider: plan.provider,
+    endpoint: plan.endpoint,
+    parent: plan.parent,
+    sources: plan.files.filter((f) => f !== '-').map((f) => path.resolve(f)),
+  };
+  const fresh = RunJournal.create(plan.stateDir, identity);
+  let lock: Lock;
+  try {
+    lock = await acquireLock(plan.stateDir, `${fresh.key}-run`);
+  } catch (e) {
+    const err = e as LakeupError;
+    if (err.code !== 'LOCKED') throw e;
+    throw new LakeupError('state', err.message.replace('uploading this file', 'running this upload'), { code: 'LOCKED' });
+  }
+  try {
+    if (!plan.resume) {
+      await fs.rm(fresh.file, { force: true });
+      return { journal: fresh, lock };
+    }
+    const loaded = await RunJournal.load(plan.stateDir, identity);
+    if (loaded.status === 'ok') return { journal: loaded.journal, lock };
+    if (loaded.status === 'invalid') {
+      const aside = await setJournalAside(loaded.file);
+      notice(`ignoring the journal of an earlier run because ${loaded.reason} (moved to ${aside}); files it recorded are uploaded again`);
+    }
+    return { journal: fresh, lock };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/** Takes every file's fingerprint (a few dozen stats at a time) and judges it against the journal. */
+async function scan(sources: Source[], journal: RunJournal | undefined): Promise<Item[]> {
+  const items: Item[] = sources.map((src) => ({ src }));
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      if (item.src.file === '-') continue;
+      try {
+        item.fp = await inspectFileAsync(item.src.file);
+      } catch (e) {
+        item.error = e;
+        continue;
+      }
+      const done = journal?.finished.get(item.fp.path);
+      if (done && done.size === item.fp.size && done.mtimeMs === item.fp.mtimeMs) {
+        item.skip = {
+          ok: true,
+          skipped: true,
+          reason: 'already-uploaded',
+          provider: journal!.identity.provider,
+          file: item.src.display,
+          name: done.name,
+          id: done.id,
+          size: item.fp.size,
+        };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SCAN_CONCURRENCY, items.length) }, worker));
+  return items;
+}
+
+/** Copera's MIME type for a file: --mime-type, else from the extension. MemoryLake takes none. */
+function mimeTypeFor(plan: PutPlan, name: string): string | undefined {
+  return plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(name)) : undefined;
+}
+
+function prefixError(e: unknown, file: string): unknown {
+  const err = e as LakeupError;
+  if (err instanceof LakeupError && !err.message.includes(file)) {
+    return new LakeupError(err.kind, `${file}: ${err.message}`, { status: err.status, code: err.code, cause: err });
+  }
+  return e;
+}

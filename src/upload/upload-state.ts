@@ -1,0 +1,156 @@
+// The resumable state of one file's upload, owned in one place: found (and judged) when the upload
+// starts, recorded as parts finish, marked before finalize, forgotten when the file is in the drive.
+// A file that fits in one part inside a run keeps no state file at all: there is nothing to resume
+// within it, and the run's journal records its finalize.
+import { acquireLock, type Lock } from '../state/lock.js';
+import { StateWriter } from '../state/state-writer.js';
+import {
+  loadStateAsync,
+  quarantineState,
+  removeStateAsync,
+  saveStateFullAsync,
+  statePath,
+  type StateFile,
+} from '../state/state-file.js';
+import type { Destination, FileFingerprint, FinishedPart, ProviderName, Session } from '../types.js';
+import { sameFingerprint, samePath } from './local-file.js';
+
+export interface UploadStateContext {
+  dir: string;
+  id: string;
+  provider: ProviderName;
+  endpoint: string;
+  dest: Destination;
+  notice: (line: string) => void;
+  /** Name shown in notices. */
+  display: string;
+}
+
+export class UploadState {
+  private lock: Lock | undefined;
+  private writer: StateWriter | undefined;
+  private persisted = false;
+  private writeFailed = false;
+  state!: StateFile;
+
+  constructor(private readonly c: UploadStateContext) {}
+
+  /** Takes the upload's lock: no other process drives this upload meanwhile. */
+  async lockIt(): Promise<void> {
+    this.lock ??= await acquireLock(this.c.dir, this.c.id);
+  }
+
+  /**
+   * The state of an interrupted upload of this same file to the same place, when it can be trusted;
+   * anything else is set aside or removed with one notice.
+   */
+  async find(fp: FileFingerprint, partSize: number | undefined): Promise<StateFile | undefined> {
+    const r = await loadStateAsync(this.c.dir, this.c.id);
+    if (r.status === 'missing') return undefined;
+    await this.lockIt();
+    if (r.status === 'invalid') {
+      const aside = quarantineState(r.file);
+      this.c.notice(`ignoring the saved state of an earlier upload because ${r.reason} (moved to ${aside}); starting from the beginning`);
+      return undefined;
+    }
+    const s = r.state;
+    if (s.provider !== this.c.provider || s.endpoint !== this.c.endpoint || !samePath(s.file.path, fp.path)) {
+      const aside = quarantineState(statePath(this.c.dir, this.c.id));
+      this.c.notice(`ignoring a saved state that belongs to another upload (moved to ${aside}); starting from the beginning`);
+      return undefined;
+    }
+    if (!sameFingerprint(s.file, fp)) {
+      this.c.notice(`${this.c.display} changed since the interrupted upload (size or modification time differ): uploading the current content from the start`);
+      await removeStateAsync(this.c.dir, this.c.id);
+      return undefined;
+    }
+    if (partSize !== undefined && s.partSize !== undefined && partSize !== s.partSize) {
+      this.c.notice(`--part-size differs from the interrupted upload's: resuming with its part size`);
+    }
+    this.state = s;
+    this.persisted = true;
+    return s;
+  }
+
+  /** Starts a state for a new session; written to disk unless `inMemory` (a one-part file in a run). */
+  async begin(file: FileFingerprint, session: Session, partSize: number | undefined, inMemory: boolean): Promise<StateFile> {
+    await this.settle(); // a write of a replaced session must not land after the new one
+    const now = Date.now();
+    this.state = {
+      version: 1,
+      id: this.c.id,
+      provider: this.c.provider,
+      endpoint: this.c.endpoint,
+      dest: this.c.dest,
+      file,
+      partSize,
+      session,
+      done: [],
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.writer = undefined;
+    this.persisted = !inMemory;
+    if (this.persisted) {
+      await this.lockIt();
+      await saveStateFullAsync(this.c.dir, this.state);
+    }
+    return this.state;
+  }
+
+  /** The session's URLs changed (a refresh): written at once, after any per-part write. */
+  async saveUrls(): Promise<void> {
+    if (!this.persisted) return;
+    await this.writer?.flush().catch(() => undefined);
+    await saveStateFullAsync(this.c.dir, this.state);
+  }
+
+  /**
+   * A part is in the storage: resolves once that is on disk. A failed write is said once and the
+   * upload goes on (the part is stored either way; only a later resume would send it again).
+   */
+  async recordPart(p: FinishedPart): Promise<void> {
+    this.state.done.push({ number: p.number, etag: p.etag, md5: p.md5, size: p.size });
+    if (!this.persisted || this.writeFailed) return;
+    this.writer ??= new StateWriter(this.c.dir, this.state);
+    this.writer.schedule();
+    try {
+      await this.writer.flush();
+    } catch (err) {
+      if (!this.writeFailed) {
+        this.writeFailed = true;
+        this.c.notice(`could not save the resumable state (${(err as Error).message}); the upload goes on but could not resume`);
+      }
+    }
+  }
+
+  /** Every recorded part is on disk (or its failure said). */
+  async settle(): Promise<void> {
+    await this.writer?.flush().catch(() => undefined);
+  }
+
+  /** Finalize is about to be sent: a rerun must not assume the session is unfinished. */
+  async markFinalizing(): Promise<void> {
+    this.state.finalizing = true;
+    this.state.finalizeSentAt = Date.now();
+    if (!this.persisted) return;
+    await this.settle();
+    await saveStateFullAsync(this.c.dir, this.state, { withUrls: false });
+  }
+
+  /** --no-resume: whatever an earlier attempt saved goes, unread. */
+  async discard(): Promise<void> {
+    await removeStateAsync(this.c.dir, this.c.id);
+  }
+
+  /** The upload is over (in the drive, or abandoned): its state goes. */
+  async forget(): Promise<void> {
+    await this.settle();
+    if (this.persisted || this.lock) await removeStateAsync(this.c.dir, this.c.id);
+  }
+
+  release(): void {
+    this.lock?.release();
+    this.lock = undefined;
+  }
+}
