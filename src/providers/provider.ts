@@ -61,4 +61,15 @@ export interface Provider {
   finalize(session: Session, parts: FinishedPart[], req: UploadRequest): Promise<UploadedItem>;
   /** Creates a folder and returns its id (for --recursive). */
   createFolder?(name: string, parent: string | undefined, opts?: CreateFolderOptions): Promise<{ id: string; name: string }>;
+  /** The direct children of a folder (undefined: the root), in the provider's order. */
+  listFolder(parentId: string | undefined, opts?: LookupOptions): Promise<FolderListing>;
+  /** One item by id; undefined when the provider answers 404. */
+  getItem(id: string, opts?: LookupOptions): Promise<DriveEntry | undefined>;
+  /**
+   * Items of a folder named `name` or one of the provider's renamed forms of it (see names.ts),
+   * from the listing, and for Copera from a search when the listing is incomplete. The entries
+   * returned are certainly there; when none was found but lakeup could not see every candidate it
+   * throws a 'server' LakeupError with code LOOKUP_INCOMPLETE rather than answer "none".
+   */
+  findInFolder(parentId: string | undefined, name: string, opts?: LookupOptions): Promise<DriveEntry[]>;
 }
