@@ -176,10 +176,8 @@ async function sendOnce(ctx: ApiContext, req: Request, outer: AbortSignal | unde
     // An HTML page (a login portal, a proxy's error page) is quoted by its text, not its markup.
     const html = /^\s*</.test(text) ? parseErrorBody(text).message : undefined;
     const what = html ? `an HTML page: ${html.slice(0, 80)}` : oneLine(text).slice(0, 80) || 'empty body';
-    throw new LakeupError('server', redact(`${ctx.service} answered ${req.what} with something that is not JSON (HTTP ${status}: ${what})`), {
-      status,
-      code: 'BAD_JSON',
-    });
+    const message = `${ctx.service} answered ${req.what} with something that is not JSON (HTTP ${status}: ${what})`;
+    throw new LakeupError('server', redact(message), { status, code: 'BAD_JSON' });
   }
   if (json && typeof json === 'object' && (json as { success?: unknown }).success === false) {
     throw httpError(ctx, req, status, text, undefined);

@@ -111,7 +111,8 @@ export class MemoryLake implements Provider {
     const found = listing.entries.filter((e) => matchesName(this.name, name, e.name));
     if (found.length === 0 && !listing.complete) {
       const folder = parentId === undefined ? 'the root folder' : `folder ${parentId}`;
-      throw incompleteLookup(this.service, name, folder, `the folder holds more than ${(MAX_PAGES * PAGE_SIZE).toLocaleString('en-US')} items and MemoryLake has no search`);
+      const cap = (MAX_PAGES * PAGE_SIZE).toLocaleString('en-US');
+      throw incompleteLookup(this.service, name, folder, `the folder holds more than ${cap} items and MemoryLake has no search`);
     }
     return found;
   }
