@@ -1,5 +1,5 @@
-// JSON calls to a provider's API: bearer auth, one clear line for every error body, and retries
-// only where they are safe. Uses the dispatcher it is given, else undici's global one (which is
+// JSON calls to a provider's API (POST and GET share one path): bearer auth, one clear line for
+// every error body, and retries only where they are safe. Uses the dispatcher it is given, else undici's global one (which is
 // also how nock intercepts the calls in tests).
 import pRetry from 'p-retry';
 import type { Dispatcher } from 'undici';
@@ -30,11 +30,21 @@ export interface ApiContext {
   pacer?: ApiPacer;
 }
 
-export interface ApiCall {
+/** What every call says about itself, whatever its method. */
+interface CallBase {
+  /** Path under the endpoint. Item ids in it must be encoded with encodeURIComponent by the caller. */
   path: string;
-  body: unknown;
   /** What the call does, for messages: "create the upload session". */
   what: string;
+  /** Deadline for this call's answer, overriding the context's (finalize assembles the file server-side). */
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+  /** Aborts this call (and its retries) in addition to the context's signal. */
+  signal?: AbortSignal;
+}
+
+export interface ApiCall extends CallBase {
+  body: unknown;
   /**
    * Whether sending the call twice is harmless. Non-idempotent calls (finalize) are retried only
    * when the server certainly did not act: connection refused, DNS failure, 429 and 503.
@@ -45,35 +55,51 @@ export interface ApiCall {
    * complete, where cutting it would leave the user unsure whether the item exists).
    */
   finishOnInterrupt?: boolean;
-  /** Deadline for this call's answer, overriding the context's (finalize assembles the file server-side). */
-  timeoutMs?: number;
-  headers?: Record<string, string>;
+}
+
+export interface ApiGetCall extends CallBase {
+  /** Query parameters, encoded with URLSearchParams; undefined values are left out. */
+  query?: Record<string, string | number | boolean | undefined>;
+}
+
+/** One request as the shared path sends it: what apiPost and apiGet have in common. */
+interface Request extends CallBase {
+  method: 'GET' | 'POST';
+  url: string;
+  /** JSON text, POST only. */
+  body?: string;
+  idempotent: boolean;
+  finishOnInterrupt?: boolean;
 }
 
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
-  const url = joinUrl(ctx.endpoint, call.path);
+export function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
+  return send<T>(ctx, { ...call, method: 'POST', url: joinUrl(ctx.endpoint, call.path), body: JSON.stringify(call.body) });
+}
+
+/** A GET: idempotent, so retried on every transient failure the failure table allows. */
+export function apiGet<T>(ctx: ApiContext, call: ApiGetCall): Promise<T> {
+  const { query, ...rest } = call;
+  return send<T>(ctx, { ...rest, method: 'GET', url: withQuery(joinUrl(ctx.endpoint, call.path), query), idempotent: true });
+}
+
+async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
   registerSecret(ctx.token); // a server may echo the token in an error body: never let it through
+  const signal = outerSignal(ctx, req);
   let attempt = 0;
   return pRetry(
     async () => {
       attempt++;
       const t0 = performance.now();
+      const event = { method: req.method, url: redactUrl(req.url), attempt };
       try {
-        const out = await postOnce<T>(ctx, call, url);
-        ctx.events?.emit('api:call', { method: 'POST', url: redactUrl(url), status: 200, ms: performance.now() - t0, attempt });
-        return out;
+        const { json, status } = await pacedOnce(ctx, req, signal);
+        ctx.events?.emit('api:call', { ...event, status, ms: performance.now() - t0 });
+        return json as T;
       } catch (err) {
         const e = err as LakeupError;
-        ctx.events?.emit('api:call', {
-          method: 'POST',
-          url: redactUrl(url),
-          status: e.status,
-          ms: performance.now() - t0,
-          attempt,
-          error: e.message,
-        });
+        ctx.events?.emit('api:call', { ...event, status: e.status, ms: performance.now() - t0, error: e.message });
         throw err;
       }
     },
@@ -85,7 +111,7 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
       maxTimeout: 4000,
       factor: 2,
       randomize: true,
-      signal: call.finishOnInterrupt ? undefined : ctx.signal,
+      signal,
       shouldRetry: async ({ error, attemptNumber }) => {
         const v = classify(error);
         if (v.action !== 'retry' && v.action !== 'throttle') return false;
@@ -95,11 +121,11 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
         // An API that takes the call but never answers: one more try, not four more minutes.
         if (e.code === 'ETIMEDOUT' && attemptNumber >= 2) return false;
         const mayRepeat =
-          call.idempotent || e.status === 429 || e.status === 503 || (e.status === undefined && NOT_SENT_CODES.has(e.code ?? ''));
+          req.idempotent || e.status === 429 || e.status === 503 || (e.status === undefined && NOT_SENT_CODES.has(e.code ?? ''));
         if (!mayRepeat) return false;
         // Honour Retry-After (capped at a minute) before the next attempt; Ctrl-C cuts the wait.
         if (v.action === 'throttle' && v.retryAfterMs) {
-          await sleep(Math.min(v.retryAfterMs, 60_000), call.finishOnInterrupt ? undefined : ctx.signal);
+          await sleep(Math.min(v.retryAfterMs, 60_000), signal);
         }
         return true;
       },
@@ -107,58 +133,63 @@ export async function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
   );
 }
 
+/** The signal that cuts the call: the context's and the call's, none for a call that finishes on interrupt. */
+function outerSignal(ctx: ApiContext, req: Request): AbortSignal | undefined {
+  if (req.finishOnInterrupt) return undefined;
+  const signals = [ctx.signal, req.signal].filter((s): s is AbortSignal => s !== undefined);
+  return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+}
 
-async function postOnce<T>(ctx: ApiContext, call: ApiCall, url: string): Promise<T> {
-  const outer = call.finishOnInterrupt ? undefined : ctx.signal;
+type Headers = Dispatcher.ResponseData['headers'];
+
+/** One attempt through the run's pacer: it waits its turn, and the answer teaches the pacer. */
+async function pacedOnce(ctx: ApiContext, req: Request, outer: AbortSignal | undefined): Promise<{ json: unknown; status: number }> {
   const answered = await ctx.pacer?.acquire(outer);
   try {
-    const { value, headers, status } = await postRaw<T>(ctx, call, url, outer);
-    answered?.({ status, headers });
-    return value;
+    const r = await sendOnce(ctx, req, outer);
+    answered?.({ status: r.status, headers: r.headers });
+    return r;
   } catch (err) {
-    const e = err as LakeupError;
-    answered?.({ status: e?.status, retryAfterMs: e?.retryAfterMs, headers: (e as { headers?: Record<string, string | string[] | undefined> })?.headers });
+    const e = err as LakeupError & { headers?: Headers };
+    answered?.({ status: e?.status, retryAfterMs: e?.retryAfterMs, headers: e?.headers });
     throw err;
   }
 }
 
-async function postRaw<T>(
-  ctx: ApiContext,
-  call: ApiCall,
-  url: string,
-  outer: AbortSignal | undefined,
-): Promise<{ value: T; status: number; headers: Dispatcher.ResponseData['headers'] }> {
+async function sendOnce(ctx: ApiContext, req: Request, outer: AbortSignal | undefined): Promise<{ json: unknown; status: number; headers: Headers }> {
   let res: Dispatcher.ResponseData;
-  const timeout = AbortSignal.timeout(call.timeoutMs ?? ctx.timeoutMs ?? 60_000);
+  const timeoutMs = req.timeoutMs ?? ctx.timeoutMs ?? 60_000;
+  const timeout = AbortSignal.timeout(timeoutMs);
   const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
   try {
-    res = await undiciRequest(url, {
-      method: 'POST',
+    res = await undiciRequest(req.url, {
+      method: req.method,
       dispatcher: ctx.dispatcher,
       headers: {
         authorization: `Bearer ${ctx.token}`,
-        'content-type': 'application/json',
+        ...(req.body === undefined ? {} : { 'content-type': 'application/json' }),
         accept: 'application/json',
         'user-agent': 'lakeup',
-        ...call.headers,
+        ...req.headers,
       },
-      body: JSON.stringify(call.body),
+      body: req.body,
       signal,
     });
   } catch (err) {
     if (outer?.aborted) throw outer.reason;
-    throw networkError(ctx, call, url, err, timeout.aborted);
+    throw networkError(ctx, req, err, timeout.aborted, timeoutMs);
   }
   let text: string;
   try {
     text = await res.body.text();
   } catch (err) {
     if (outer?.aborted) throw outer.reason;
-    throw networkError(ctx, call, url, err, timeout.aborted);
+    throw networkError(ctx, req, err, timeout.aborted, timeoutMs);
   }
   const status = res.statusCode;
   if (status < 200 || status >= 300) {
-    throw Object.assign(httpError(ctx, call, status, text, res.headers['retry-after']), { headers: res.headers });
+    // The headers go with the error for the pacer (x-ratelimit-* on a 429).
+    throw Object.assign(httpError(ctx, req, status, text, res.headers['retry-after']), { headers: res.headers });
   }
   let json: unknown;
   try {
@@ -167,15 +198,13 @@ async function postRaw<T>(
     // An HTML page (a login portal, a proxy's error page) is quoted by its text, not its markup.
     const html = /^\s*</.test(text) ? parseErrorBody(text).message : undefined;
     const what = html ? `an HTML page: ${html.slice(0, 80)}` : oneLine(text).slice(0, 80) || 'empty body';
-    throw new LakeupError('server', `${ctx.service} answered ${call.what} with something that is not JSON (HTTP ${status}: ${what})`, {
-      status,
-      code: 'BAD_JSON',
-    });
+    const message = `${ctx.service} answered ${req.what} with something that is not JSON (HTTP ${status}: ${what})`;
+    throw new LakeupError('server', redact(message), { status, code: 'BAD_JSON' });
   }
   if (json && typeof json === 'object' && (json as { success?: unknown }).success === false) {
-    throw httpError(ctx, call, status, text, undefined);
+    throw httpError(ctx, req, status, text, undefined);
   }
-  return { value: json as T, status, headers: res.headers };
+  return { json, status, headers: res.headers };
 }
 
 export function httpError(
@@ -199,18 +228,18 @@ export function httpError(
   );
 }
 
-function networkError(ctx: ApiContext, call: ApiCall, url: string, err: unknown, timedOut: boolean): LakeupError {
+function networkError(ctx: ApiContext, req: Request, err: unknown, timedOut: boolean, timeoutMs: number): LakeupError {
   const e = err as NodeJS.ErrnoException;
   const code = timedOut ? 'ETIMEDOUT' : (e?.code ?? (e?.cause as NodeJS.ErrnoException | undefined)?.code);
-  const origin = safeOrigin(url);
+  const origin = safeOrigin(req.url);
   const why = timedOut
-    ? `no answer within ${formatMs(call.timeoutMs ?? ctx.timeoutMs ?? 60_000)}`
+    ? `no answer within ${formatMs(timeoutMs)}`
     : code === 'ECONNREFUSED'
       ? 'connection refused'
       : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
         ? 'host not found'
         : (code ?? e?.message ?? 'network error');
-  return new LakeupError('network', `could not connect to ${ctx.service} at ${origin} to ${call.what}: ${why}`, {
+  return new LakeupError('network', `could not connect to ${ctx.service} at ${origin} to ${req.what}: ${why}`, {
     code,
     cause: err,
   });
@@ -222,6 +251,14 @@ function formatMs(ms: number): string {
 
 export function joinUrl(endpoint: string, path: string): string {
   return endpoint.replace(/\/+$/, '') + path;
+}
+
+/** Appends query parameters (URLSearchParams encoding), after any the URL already has. */
+export function withQuery(url: string, query: ApiGetCall['query']): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) params.append(k, String(v));
+  const qs = params.toString();
+  return qs ? `${url}${url.includes('?') ? '&' : '?'}${qs}` : url;
 }
 
 function safeOrigin(url: string): string {

@@ -1,11 +1,14 @@
 // Copera: we choose the part size; presigned URLs can be asked for again within the same upload,
-// which is how expired URLs are replaced without losing finished parts. See ../shared/PROVIDERS.md.
+// which is how expired URLs are replaced without losing finished parts. See docs/providers.md.
 import { apiPost, type ApiContext } from '../http/api.js';
 import { LakeupError } from '../errors.js';
 import { plainEtag } from '../util/etag.js';
 import type { FinishedPart, Session, UploadedItem } from '../types.js';
+import { getFile, listTree, search, TREE_LIMIT } from './copera-listing.js';
+import { incompleteLookup } from './drive-entry.js';
 import { choosePartSize, splitParts, urlTtlMs } from './layout.js';
-import type { PlanPreview, Provider, UploadRequest } from './provider.js';
+import { matchesName } from './names.js';
+import type { CreateFolderOptions, DriveEntry, FolderListing, LookupOptions, PlanPreview, Provider, UploadRequest } from './provider.js';
 
 export const COPERA_ORIGIN = 'https://api.copera.ai';
 const BASE = '/public/v1/drive';
@@ -35,9 +38,7 @@ export class Copera implements Provider {
   }
 
   async createSession(req: UploadRequest): Promise<Session> {
-    if (req.dest.parent !== undefined && !ID24.test(req.dest.parent)) {
-      throw new LakeupError('usage', `--parent: Copera folder ids are 24 hex characters, got '${req.dest.parent}'`);
-    }
+    checkFolderId(req.dest.parent);
     const partSize = choosePartSize(req.file.size, req.partSize);
     const parts = splitParts(req.file.size, partSize);
     const body: Record<string, unknown> = {
@@ -98,7 +99,8 @@ export class Copera implements Provider {
     return item;
   }
 
-  async createFolder(name: string, parent: string | undefined): Promise<{ id: string; name: string }> {
+  /** `_opts` is ignored: what Copera does with a taken folder name is not documented. */
+  async createFolder(name: string, parent: string | undefined, _opts?: CreateFolderOptions): Promise<{ id: string; name: string }> {
     const body: Record<string, unknown> = { name };
     if (parent !== undefined) body.parentId = parent;
     const res = await apiPost<Record<string, unknown>>(this.api, {
@@ -108,6 +110,51 @@ export class Copera implements Provider {
       idempotent: false,
     });
     return driveItem(res, this.service);
+  }
+
+  async listFolder(parentId: string | undefined, opts?: LookupOptions): Promise<FolderListing> {
+    checkFolderId(parentId);
+    return listTree(this.api, parentId, opts);
+  }
+
+  getItem(id: string, opts?: LookupOptions): Promise<DriveEntry | undefined> {
+    return getFile(this.api, id, opts);
+  }
+
+  /**
+   * From the listing; when it is incomplete, also from a search for the name, keeping the hits in
+   * this folder (a hit that does not say where it is gets looked up by id).
+   */
+  async findInFolder(parentId: string | undefined, name: string, opts?: LookupOptions): Promise<DriveEntry[]> {
+    const listing = await this.listFolder(parentId, opts);
+    const found = listing.entries.filter((e) => matchesName(this.name, name, e.name));
+    if (listing.complete) return found;
+    const { hits, exhaustive } = await search(this.api, name, opts);
+    const known = new Set(found.map((e) => e.id));
+    let unplaced = 0; // hits with the name whose folder nobody would tell
+    for (const hit of hits) {
+      if (known.has(hit.id) || !matchesName(this.name, name, hit.name)) continue;
+      const entry = hit.parentId === undefined ? await this.getItem(hit.id, opts) : hit;
+      if (entry && entry.parentId === undefined) unplaced++;
+      if (entry && entry.parentId === (parentId ?? null)) {
+        found.push(entry);
+        known.add(entry.id);
+      }
+    }
+    if (found.length === 0 && (!exhaustive || unplaced > 0)) {
+      const folder = parentId === undefined ? 'the root folder' : `folder ${parentId}`;
+      const why = !exhaustive
+        ? `the folder holds more than ${TREE_LIMIT} items and the search returned only ${hits.length} of its hits`
+        : `the folder holds more than ${TREE_LIMIT} items and ${unplaced} search hit(s) do not say which folder they are in`;
+      throw incompleteLookup(this.service, name, folder, why);
+    }
+    return found;
+  }
+}
+
+function checkFolderId(parent: string | undefined): void {
+  if (parent !== undefined && !ID24.test(parent)) {
+    throw new LakeupError('usage', `--parent: Copera folder ids are 24 hex characters, got '${parent}'`);
   }
 }
 

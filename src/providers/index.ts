@@ -13,4 +13,5 @@ export function createProvider(name: ProviderName, ctx: Omit<ApiContext, 'servic
   return name === 'memorylake' ? new MemoryLake(ctx) : new Copera(ctx);
 }
 
-export type { Provider, UploadRequest, PlanPreview } from './provider.js';
+export type { CreateFolderOptions, DriveEntry, FolderListing, LookupOptions, PlanPreview, Provider, UploadRequest } from './provider.js';
+export { isRenamedForm, matchesName } from './names.js';

@@ -1,11 +1,14 @@
 // MemoryLake: the server decides the layout when the session is created; there is no call to
-// re-sign URLs, so an expired session is replaced by a new one. See ../shared/PROVIDERS.md.
+// re-sign URLs, so an expired session is replaced by a new one. See docs/providers.md.
 import { apiPost, type ApiContext } from '../http/api.js';
 import { LakeupError } from '../errors.js';
 import { plainEtag } from '../util/etag.js';
 import type { FinishedPart, Session, UploadedItem } from '../types.js';
+import { incompleteLookup } from './drive-entry.js';
 import { checkServerLayout, urlTtlMs } from './layout.js';
-import type { PlanPreview, Provider, UploadRequest } from './provider.js';
+import { getItem, listChildren, MAX_PAGES, PAGE_SIZE } from './memorylake-listing.js';
+import { matchesName } from './names.js';
+import type { CreateFolderOptions, DriveEntry, FolderListing, LookupOptions, PlanPreview, Provider, UploadRequest } from './provider.js';
 
 export const MEMORYLAKE_ORIGIN = 'https://app.memorylake.ai';
 const BASE = '/openapi/memorylake/api/v1';
@@ -85,14 +88,35 @@ export class MemoryLake implements Provider {
     return itemFrom(res, this.service);
   }
 
-  async createFolder(name: string, parent: string | undefined): Promise<{ id: string; name: string }> {
+  /** With onConflict 'deny', a taken name fails with a 'conflict' LakeupError (409 DRIVE_ITEM_CONFLICT). */
+  async createFolder(name: string, parent: string | undefined, opts: CreateFolderOptions = {}): Promise<{ id: string; name: string }> {
     const res = await apiPost<Wrapped<ItemData>>(this.api, {
       path: `${BASE}/drives/items`,
-      body: { item_type: 'folder', parent_item_id: parent ?? 'MY_SPACE', name, name_conflict_strategy: 'rename' },
+      body: { item_type: 'folder', parent_item_id: parent ?? 'MY_SPACE', name, name_conflict_strategy: opts.onConflict ?? 'rename' },
       what: `create the folder '${name}'`,
       idempotent: false,
     });
     return itemFrom(res, this.service);
+  }
+
+  listFolder(parentId: string | undefined, opts?: LookupOptions): Promise<FolderListing> {
+    return listChildren(this.api, parentId, opts);
+  }
+
+  getItem(id: string, opts?: LookupOptions): Promise<DriveEntry | undefined> {
+    return getItem(this.api, id, opts);
+  }
+
+  /** MemoryLake has no search: the listing is all there is. */
+  async findInFolder(parentId: string | undefined, name: string, opts?: LookupOptions): Promise<DriveEntry[]> {
+    const listing = await this.listFolder(parentId, opts);
+    const found = listing.entries.filter((e) => matchesName(this.name, name, e.name));
+    if (found.length === 0 && !listing.complete) {
+      const folder = parentId === undefined ? 'the root folder' : `folder ${parentId}`;
+      const cap = (MAX_PAGES * PAGE_SIZE).toLocaleString('en-US');
+      throw incompleteLookup(this.service, name, folder, `the folder holds more than ${cap} items and MemoryLake has no search`);
+    }
+    return found;
   }
 }
 

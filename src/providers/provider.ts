@@ -17,6 +17,37 @@ export interface PlanPreview {
   destination: string;
 }
 
+/** An item of the drive, the same for both providers. */
+export interface DriveEntry {
+  id: string;
+  name: string;
+  type: 'file' | 'folder';
+  /** Bytes, when the provider says (MemoryLake folders say 0). */
+  size?: number;
+  /** MemoryLake only: the S3 ETag of the file, unquoted as the provider sends it. Copera exposes none. */
+  etag?: string;
+  /** The folder holding the item; null for the root; undefined when the provider did not say. */
+  parentId?: string | null;
+  /** Epoch ms. */
+  createdAt?: number;
+}
+
+/** The direct children of one folder. */
+export interface FolderListing {
+  entries: DriveEntry[];
+  /** False when the provider could not enumerate every child (Copera's 500-item cap, lakeup's page cap). */
+  complete: boolean;
+}
+
+export interface LookupOptions {
+  signal?: AbortSignal;
+}
+
+export interface CreateFolderOptions {
+  /** What the server does when the name is taken: 'rename' (default) or 'deny' (409, a 'conflict' error). Copera ignores it. */
+  onConflict?: 'rename' | 'deny';
+}
+
 export interface Provider {
   readonly name: ProviderName;
   /** Display name for messages. */
@@ -31,5 +62,16 @@ export interface Provider {
   refreshUrls?(session: Session, req: UploadRequest): Promise<Pick<Session, 'urls' | 'urlsIssuedAt' | 'urlTtlMs'>>;
   finalize(session: Session, parts: FinishedPart[], req: UploadRequest): Promise<UploadedItem>;
   /** Creates a folder and returns its id (for --recursive). */
-  createFolder?(name: string, parent: string | undefined): Promise<{ id: string; name: string }>;
+  createFolder?(name: string, parent: string | undefined, opts?: CreateFolderOptions): Promise<{ id: string; name: string }>;
+  /** The direct children of a folder (undefined: the root), in the provider's order. */
+  listFolder(parentId: string | undefined, opts?: LookupOptions): Promise<FolderListing>;
+  /** One item by id; undefined when the provider answers 404. */
+  getItem(id: string, opts?: LookupOptions): Promise<DriveEntry | undefined>;
+  /**
+   * Items of a folder named `name` or one of the provider's renamed forms of it (see names.ts),
+   * from the listing, and for Copera from a search when the listing is incomplete. The entries
+   * returned are certainly there; when none was found but lakeup could not see every candidate it
+   * throws a 'server' LakeupError with code LOOKUP_INCOMPLETE rather than answer "none".
+   */
+  findInFolder(parentId: string | undefined, name: string, opts?: LookupOptions): Promise<DriveEntry[]>;
 }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { apiPost, httpError, joinUrl, type ApiContext } from '../../src/http/api.js';
+import { apiGet, apiPost, httpError, joinUrl, withQuery, type ApiContext } from '../../src/http/api.js';
 import { UploadEvents } from '../../src/transfer/events.js';
 import { registerSecret } from '../../src/util/redact.js';
 import { closedPort, rejection } from './helpers.js';
@@ -303,5 +303,85 @@ describe('apiPost: the token never appears in an error message', () => {
     const e = await rejection(apiPost(ctx({ endpoint: `http://127.0.0.1:${port}`, retries: 0 }), call()));
     expect(e.message).not.toContain(TOKEN);
     expect(e.detail ?? '').not.toContain(TOKEN);
+  });
+});
+
+describe('apiGet: the same path as apiPost, for idempotent reads', () => {
+  it('GETs with the bearer token and no body headers, encodes the query with URLSearchParams and leaves out undefined values', async () => {
+    let seen = '';
+    const scope = nock(ORIGIN, { reqheaders: { authorization: `Bearer ${TOKEN}`, accept: 'application/json' }, badheaders: ['content-type'] })
+      .get((uri) => uri.startsWith('/v1/items/'))
+      .reply((request) => {
+        const url = new URL(request.url);
+        seen = url.pathname + url.search;
+        return [200, { ok: true }];
+      });
+    await expect(
+      apiGet(ctx(), { path: `/v1/items/${encodeURIComponent('sc-1:a/b c')}/children`, query: { q: 'a b&c=d', n: 50, skip: undefined }, what: 'list' }),
+    ).resolves.toEqual({ ok: true });
+    expect(scope.isDone()).toBe(true);
+    expect(seen).toBe('/v1/items/sc-1%3Aa%2Fb%20c/children?q=a+b%26c%3Dd&n=50');
+  });
+
+  it('appends the query after one the path already has', () => {
+    expect(withQuery('https://x.test/p?a=1', { b: 'two words' })).toBe('https://x.test/p?a=1&b=two+words');
+    expect(withQuery('https://x.test/p', {})).toBe('https://x.test/p');
+  });
+
+  it('retries a 500 (a GET is idempotent) and reports each attempt as an api:call event with method GET', async () => {
+    const scope = nock(ORIGIN).get('/v1/thing').reply(500, 'oops').get('/v1/thing').reply(200, { ok: 1 });
+    const events = new UploadEvents();
+    const seen: Array<[string, number | undefined, number]> = [];
+    events.on('api:call', (c) => seen.push([c.method, c.status, c.attempt]));
+    await expect(apiGet(ctx({ events }), { path: '/v1/thing', what: 'read the thing' })).resolves.toEqual({ ok: 1 });
+    expect(scope.isDone()).toBe(true);
+    expect(seen).toEqual([
+      ['GET', 500, 1],
+      ['GET', 200, 2],
+    ]);
+  });
+
+  it('honours Retry-After on a 429', async () => {
+    const scope = nock(ORIGIN)
+      .get('/v1/thing')
+      .reply(429, { error: 'slow down', code: 'RATE_LIMITED' }, { 'Retry-After': '0.15' })
+      .get('/v1/thing')
+      .reply(200, { ok: 2 });
+    const t0 = performance.now();
+    await expect(apiGet(ctx(), { path: '/v1/thing', what: 'read the thing' })).resolves.toEqual({ ok: 2 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(130);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('errors are the same one line: a 401 is an auth error naming what failed, without the token', async () => {
+    nock(ORIGIN).get('/v1/thing').reply(401, { error: { message: `key ${TOKEN} revoked`, type: 'authentication_error' } });
+    const e = await rejection(apiGet(ctx(), { path: '/v1/thing', what: 'list the folder' }));
+    expect(e.kind).toBe('auth');
+    expect(e.status).toBe(401);
+    expect(e.message).toContain('TestSvc refused to list the folder: HTTP 401');
+    expect(e.message).not.toContain(TOKEN);
+  });
+
+  it('does not retry a 404 and carries its status', async () => {
+    const scope = nock(ORIGIN).get('/v1/thing').reply(404, { success: false, message: 'no such item', error_code: 'NOT_FOUND' }).get('/v1/thing').reply(200, {});
+    const e = await rejection(apiGet(ctx(), { path: '/v1/thing', what: 'read' }));
+    expect(e).toMatchObject({ status: 404, code: 'NOT_FOUND', kind: 'server' });
+    expect(scope.pendingMocks()).toHaveLength(1);
+  });
+
+  it('a 200 with success:false is an error, as for POST', async () => {
+    nock(ORIGIN).get('/v1/thing').reply(200, { success: false, message: 'nope', error_code: 'X' });
+    const e = await rejection(apiGet(ctx(), { path: '/v1/thing', what: 'read' }));
+    expect(e.code).toBe('X');
+  });
+
+  it("the call's own signal stops it and its retries", async () => {
+    nock(ORIGIN).get('/v1/thing').times(10).reply(503, 'busy', { 'Retry-After': '5' });
+    const ac = new AbortController();
+    const reason = new Error('stop');
+    setTimeout(() => ac.abort(reason), 50);
+    const t0 = performance.now();
+    await expect(apiGet(ctx({ retries: 5 }), { path: '/v1/thing', what: 'read', signal: ac.signal })).rejects.toBe(reason);
+    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });
