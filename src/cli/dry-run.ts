@@ -5,7 +5,7 @@ import type { Destination } from '../types.js';
 import type { Terminal } from '../ui/terminal.js';
 import { inspectFile } from '../upload/local-file.js';
 import type { PutPlan } from '../upload/plan.js';
-import { expandSources, type Source } from '../upload/sources.js';
+import { expandSources, selectShard, type Source } from '../upload/sources.js';
 import { lookupMimeType } from '../util/mime.js';
 import { formatSize } from '../util/sizes.js';
 
@@ -14,7 +14,7 @@ export async function runDryRun(plan: PutPlan, term: Terminal, report: (e: unkno
   let code = 0;
   let sources: Source[];
   try {
-    sources = await expandSources(plan);
+    sources = selectShard(await expandSources(plan), plan.shard);
   } catch (e) {
     return report(e);
   }

@@ -72,6 +72,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .addOption(new Option('-c, --concurrency <n>', 'parts in flight, 1-64 (default 4)').env('LAKEUP_CONCURRENCY'))
     .addOption(new Option('-j, --jobs <n>', 'files uploaded at once (default 1)').env('LAKEUP_JOBS'))
     .addOption(new Option('-r, --recursive', 'upload folders, recreating their tree as drive folders (env LAKEUP_RECURSIVE=1)'))
+    .addOption(new Option('--skip-existing', 'skip a file when its folder in the drive has a file of that name and size (env LAKEUP_SKIP_EXISTING=1)'))
+    .addOption(new Option('--shard <K/N>', 'upload only shard K of N of the files (split a run across CI jobs)').env('LAKEUP_SHARD'))
     .addOption(new Option('--retries <n>', 'retries per part (default 8)').env('LAKEUP_RETRIES'))
     .addOption(new Option('--timeout <seconds>', 'abort and retry a part that moves no byte for this long (default 60)').env('LAKEUP_TIMEOUT'))
     .addOption(new Option('--no-verify', 'do not compare part ETags with the MD5 computed while sending (env LAKEUP_NO_VERIFY=1)'))

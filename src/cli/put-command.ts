@@ -4,7 +4,7 @@
 import { createProgressView } from '../ui/progress.js';
 import { ResultPrinter } from '../ui/results.js';
 import { detectTerminal } from '../ui/terminal.js';
-import { expandSources, type Source } from '../upload/sources.js';
+import { expandSources, selectShard, type Source } from '../upload/sources.js';
 import { envSaysYes } from './options.js';
 import { buildPutPlan, type PutFlags, type PutPlan } from './put-plan.js';
 import { reportError } from './report.js';
@@ -32,9 +32,13 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   }
   let sources: Source[];
   try {
-    sources = await expandSources(plan);
+    sources = selectShard(await expandSources(plan), plan.shard);
   } catch (e) {
     return report(e);
+  }
+  if (plan.shard && sources.length === 0) {
+    term.err(`lakeup: shard ${plan.shard.index}/${plan.shard.count} has no files of this run: nothing to do`);
+    return 0;
   }
 
   const { runUploads } = await import('../upload/run.js');

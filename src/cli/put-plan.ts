@@ -38,6 +38,8 @@ export interface PutFlags {
   dryRun?: boolean;
   limitRate?: string;
   recursive?: boolean;
+  skipExisting?: boolean;
+  shard?: string;
 }
 
 /** Yes/no settings from LAKEUP_* variables where the command line did not set them. */
@@ -52,6 +54,7 @@ function withBooleanEnv(f: PutFlags, env: NodeJS.ProcessEnv): PutFlags {
     verbose: pick(f.verbose, 'LAKEUP_VERBOSE'),
     dryRun: pick(f.dryRun, 'LAKEUP_DRY_RUN'),
     recursive: pick(f.recursive, 'LAKEUP_RECURSIVE'),
+    skipExisting: pick(f.skipExisting, 'LAKEUP_SKIP_EXISTING'),
     // commander sets verify/resume to true unless --no-verify/--no-resume was typed.
     verify: f.verify === false ? false : noVerify !== true,
     resume: f.resume === false ? false : noResume !== true,
@@ -109,7 +112,20 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     dryRun,
     limitRate: f.limitRate !== undefined ? parseRate(f.limitRate, '--limit-rate') : undefined,
     recursive: Boolean(f.recursive),
+    skipExisting: Boolean(f.skipExisting),
+    shard: f.shard !== undefined ? parseShard(f.shard) : undefined,
   };
+}
+
+/** `K/N` with 1 ≤ K ≤ N: this job's share of a run split N ways. */
+export function parseShard(v: string): { index: number; count: number } {
+  const m = /^\s*(\d{1,6})\s*\/\s*(\d{1,6})\s*$/.exec(v);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count) {
+    throw new LakeupError('usage', `--shard: expected K/N with 1 ≤ K ≤ N (e.g. 2/3), got '${v}'`);
+  }
+  return { index, count };
 }
 
 function parseTimeout(v: string): number {

@@ -1,8 +1,9 @@
 // One pacer for every API call of a run, so that the files going at once share the account's
 // budget instead of each learning the limit on its own:
 // - a 429/503 with Retry-After pauses every call of the run, not only the one that was told;
-// - after a 429 the pace drops to 85% of the rate that was being achieved (at most once per pause)
-//   and grows back by 5% a second while calls succeed (AIMD);
+// - after a 429 the pace drops to 85% of the rate that was being achieved (at most once per pause,
+//   and only when that rate was measured over a handful of calls), grows back by 10% a second while
+//   calls succeed, and after 10 s without a 429 is let go to probe the limit again;
 // - when the server says how much is left (`x-ratelimit-remaining` / `-reset`, Copera), the
 //   remaining calls are spread evenly until the reset, which keeps clear of 429s altogether: with a
 //   token bucket behind the headers the pace settles where the bucket neither fills nor empties.
@@ -10,6 +11,10 @@ import { sleep } from '../util/sleep.js';
 
 /** The longest pause one answer can impose (a Retry-After of an hour would look like a hang). */
 export const MAX_API_PAUSE_MS = 60_000;
+/** A rate is learned only from at least this many calls in the second before the 429. */
+const MIN_SAMPLE = 5;
+/** A learned rate is let go after this long without a 429 (limits change; other clients come and go). */
+const FORGET_AFTER_MS = 10_000;
 
 export interface PacerAnswer {
   status?: number;
@@ -33,7 +38,12 @@ export class ApiPacer {
   /** Counters for --verbose and the benchmark. */
   readonly stats = { calls: 0, throttled: 0, pausedMs: 0 };
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = () => Date.now()) {}
+
+  /** Calls per second it holds to after a 429 (Infinity until one). */
+  get pace(): number {
+    return this.learnedRate;
+  }
 
   /** Waits until a call may go; resolves with a function to call with the call's answer. */
   async acquire(signal?: AbortSignal): Promise<(answer: PacerAnswer) => void> {
@@ -90,18 +100,21 @@ export class ApiPacer {
       const pause = Math.min(Math.max(a.retryAfterMs ?? 1000, 0), MAX_API_PAUSE_MS);
       // One cut per throttle window: the calls that were in flight when the limit hit get their
       // 429s too, and must not cut the pace again and again.
-      if (t >= this.lastDecrease + Math.max(pause, 1000)) {
-        const achieved = this.recent.filter((s) => s >= t - 1000).length;
-        this.learnedRate = Math.max(1, Math.min(this.learnedRate, achieved || 1) * 0.85);
+      const achieved = this.recent.filter((s) => s >= t - 1000).length;
+      if (t >= this.lastDecrease + Math.max(pause, 1000) && achieved >= MIN_SAMPLE) {
+        this.learnedRate = Math.max(1, Math.min(this.learnedRate, achieved) * 0.85);
         this.lastDecrease = t;
         this.lastIncrease = t + pause;
       }
       this.pausedUntil = Math.max(this.pausedUntil, t + pause);
       return;
     }
-    if (a.status !== undefined && a.status < 400 && Number.isFinite(this.learnedRate) && t - this.lastIncrease >= 1000) {
-      this.learnedRate *= 1.05;
-      this.lastIncrease = t;
+    if (a.status !== undefined && a.status < 400 && Number.isFinite(this.learnedRate)) {
+      if (t - this.lastDecrease >= FORGET_AFTER_MS) this.learnedRate = Infinity;
+      else if (t - this.lastIncrease >= 1000) {
+        this.learnedRate *= 1.1;
+        this.lastIncrease = t;
+      }
     }
   }
 

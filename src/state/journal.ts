@@ -50,6 +50,9 @@ export interface FinalizingFile {
   mtimeMs: number;
   /** Epoch ms just before finalize was sent: the item, if it exists, was created no earlier. */
   at: number;
+  parts?: number;
+  /** The multipart ETag the item gets, when computable (MemoryLake exposes it). */
+  etag?: string;
 }
 
 type JournalRecord =
@@ -74,7 +77,8 @@ export function journalPath(dir: string, key: string): string {
 
 export type JournalLoad =
   | { status: 'missing' }
-  | { status: 'ok'; journal: RunJournal }
+  /** `damaged`: lines that could not be read and were skipped (the rest of the journal still counts). */
+  | { status: 'ok'; journal: RunJournal; damaged: number }
   | { status: 'invalid'; reason: string; file: string };
 
 export class RunJournal {
@@ -120,17 +124,17 @@ export class RunJournal {
     if (header.v !== JOURNAL_VERSION) return { status: 'invalid', reason: `it has version ${String(header.v)}, expected ${JOURNAL_VERSION}`, file };
     if (header.key !== key || !sameIdentity(header, identity)) return { status: 'invalid', reason: 'it belongs to another run', file };
     const j = new RunJournal(file, identity, key, true);
+    // A damaged line (a disk error, a hand edit) costs only its own record: every other file
+    // the journal knows stays skipped rather than uploaded a second time.
+    let damaged = 0;
     for (let i = 1; i < lines.length; i++) {
-      let r: JournalRecord;
       try {
-        r = JSON.parse(lines[i]);
+        if (j.apply(JSON.parse(lines[i]) as JournalRecord)) damaged++;
       } catch {
-        return { status: 'invalid', reason: `line ${i + 1} is not valid JSON`, file };
+        damaged++;
       }
-      const why = j.apply(r);
-      if (why) return { status: 'invalid', reason: `line ${i + 1} ${why}`, file };
     }
-    return { status: 'ok', journal: j };
+    return { status: 'ok', journal: j, damaged };
   }
 
   /** A fresh journal for this run (nothing is written until the first record). */
@@ -148,7 +152,7 @@ export class RunJournal {
         return undefined;
       case 'fin':
         if (typeof r.f !== 'string' || !isCount(r.size) || !isCount(r.mtimeMs) || !isCount(r.at)) return 'is an incomplete finalize record';
-        this.finalizing.set(r.f, { size: r.size, mtimeMs: r.mtimeMs, at: r.at });
+        this.finalizing.set(r.f, { size: r.size, mtimeMs: r.mtimeMs, at: r.at, parts: r.parts, etag: r.etag });
         return undefined;
       case 'done':
         if (typeof r.f !== 'string' || !isCount(r.size) || !isCount(r.mtimeMs) || typeof r.id !== 'string' || typeof r.name !== 'string') {

@@ -27,5 +27,9 @@ export interface PutPlan {
   dryRun: boolean;
   limitRate?: number;
   recursive: boolean;
+  /** --skip-existing: a file of the same name and size in its destination folder is not sent again. */
+  skipExisting: boolean;
+  /** --shard K/N: only the files whose path relative to the source hashes into shard K (1-based) of N. */
+  shard?: { index: number; count: number };
 }
 

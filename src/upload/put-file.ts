@@ -4,13 +4,14 @@ import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import type { Provider, UploadRequest } from '../providers/index.js';
 import type { RunJournal } from '../state/journal.js';
-import { stateId } from '../state/state-file.js';
+import { stateId, type StateFile } from '../state/state-file.js';
 import { uploadParts } from '../transfer/engine.js';
 import type { UploadEvents } from '../transfer/events.js';
 import type { AdaptiveLimiter } from '../transfer/limiter.js';
 import type { RateLimiter } from '../transfer/rate-limit.js';
 import type { Destination, FileFingerprint, FinishedPart, PutResult, UploadedItem } from '../types.js';
 import { inspectFileAsync, sameFingerprint } from './local-file.js';
+import { findFinalized, multipartEtag, type CutOffFinalize } from './recover.js';
 import { UploadState } from './upload-state.js';
 
 /** How parts travel: what the engine needs, shared by every file of a run. */
@@ -53,6 +54,8 @@ export interface PutFileOptions {
    * that fits in one part keeps no state file of its own.
    */
   journal?: RunJournal;
+  /** The run's journal says an earlier attempt sent this file's finalize and never saw it end. */
+  cutOff?: Omit<CutOffFinalize, 'size'>;
 }
 
 const MAX_SESSION_RESTARTS = 3;
@@ -71,62 +74,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     notice: o.notice,
     display,
   });
-  try {
-    const saved = o.resume ? await upload.find(fingerprint, o.partSize) : undefined;
-    if (!o.resume) await upload.discard();
-    const fromState = saved !== undefined;
-    let resumed = fromState && saved.done.length > 0;
-    const newSession = async () => {
-      const session = await o.provider.createSession(req);
-      // A one-part file in a run: the journal is enough, and there is nothing to resume inside it.
-      const inMemory = (o.journal !== undefined && session.parts.length === 1) || o.ephemeral === true;
-      await upload.begin(fingerprint, session, o.provider.canRefreshUrls ? session.parts[0]?.size : undefined, inMemory);
-    };
-    if (!saved) await newSession();
-
-    let restarts = 0;
-    for (;;) {
-      try {
-        if (fromState && restarts === 0) await refreshIfStale(o, req, upload);
-        await sendAll(o, upload, resumed);
-        break;
-      } catch (err) {
-        const e = err as LakeupError;
-        if (restarts >= MAX_SESSION_RESTARTS) throw err;
-        if (e?.code === 'URL_EXPIRED') {
-          o.notice(`${o.provider.service} part URLs expired and cannot be re-signed: starting a new upload session`);
-        } else if (fromState && restarts === 0 && e?.status === 404 && !upload.state.finalizing) {
-          // The saved session is gone on the server (expired or cleaned up); nothing was finalized.
-          o.notice(`${o.provider.service} no longer knows the interrupted upload session: starting a new one`);
-        } else {
-          throw err;
-        }
-        restarts++;
-        resumed = false;
-        o.events.emit('session:restart', { reason: e.code === 'URL_EXPIRED' ? 'presigned URLs expired' : 'session gone' });
-        await newSession();
-      }
-    }
-
-    // Never stitch old and new bytes: the file must still be what we sent.
-    const now = await inspectFileAsync(o.file);
-    if (!sameFingerprint(now, fingerprint)) {
-      await upload.forget();
-      throw new LakeupError('input', `${o.file}: the file changed during the upload; run the command again to send the new content`, {
-        code: 'FILE_CHANGED',
-      });
-    }
-
-    const state = upload.state;
-    const byNumber = new Map(state.done.map((d) => [d.number, d]));
-    const parts = state.session.parts.map((p) => {
-      const d = byNumber.get(p.number);
-      if (!d) throw new LakeupError('integrity', `part ${p.number} has no ETag after the upload`, { code: 'MISSING_PART' });
-      return d;
-    });
-    const item = await finalize(o, upload, parts, req, fromState);
-    await upload.forget();
-
+  const resultOf = (item: { id: string; name: string }, parts: number, extra: Partial<PutResult>): PutResult => {
     const elapsedMs = Math.round(performance.now() - started);
     const result: PutResult = {
       ok: true,
@@ -135,13 +83,67 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
       name: item.name,
       id: item.id,
       size: fingerprint.size,
-      parts: parts.length,
+      parts,
       elapsedMs,
       bytesPerSecond: Math.round(fingerprint.size / Math.max(elapsedMs / 1000, 0.001)),
-      resumed,
+      resumed: false,
+      ...extra,
     };
     o.events.emit('upload:done', result);
     return result;
+  };
+  try {
+    const saved = o.resume ? await upload.find(fingerprint, o.partSize) : undefined;
+    if (!o.resume) await upload.discard();
+
+    // An earlier run sent finalize and never heard back: the drive says whether it took effect.
+    const cut = saved?.finalizing ? cutOffOf(saved) : o.resume ? o.cutOff : undefined;
+    if (cut) {
+      const item = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
+      if (item) {
+        await upload.forget();
+        return resultOf(item, cut.parts ?? saved?.session.parts.length ?? 1, { recovered: true });
+      }
+      o.notice(
+        `${display}: the finalize an earlier run sent did not make the file (it is not in the drive): ${saved ? 'finalizing it again' : 'uploading it again'}`,
+      );
+    }
+
+    let fromState = saved !== undefined;
+    let resumed = fromState && saved!.done.length > 0;
+    const newSession = async () => {
+      const session = await o.provider.createSession(req);
+      // A one-part file in a run: the journal is enough, and there is nothing to resume inside it.
+      const inMemory = (o.journal !== undefined && session.parts.length === 1) || o.ephemeral === true;
+      await upload.begin(fingerprint, session, o.provider.canRefreshUrls ? session.parts[0]?.size : undefined, inMemory);
+    };
+    if (!saved) await newSession();
+
+    for (let attempt = 0; ; attempt++) {
+      await sendPhase(o, req, upload, fromState, resumed, newSession);
+      // Never stitch old and new bytes: the file must still be what we sent.
+      const now = await inspectFileAsync(o.file);
+      if (!sameFingerprint(now, fingerprint)) {
+        await upload.forget();
+        throw new LakeupError('input', `${o.file}: the file changed during the upload; run the command again to send the new content`, {
+          code: 'FILE_CHANGED',
+        });
+      }
+      const parts = finishedParts(upload);
+      try {
+        const item = await finalize(o, upload, parts, req);
+        await upload.forget();
+        return resultOf(item, parts.length, { resumed });
+      } catch (err) {
+        // The saved session is gone, and the drive (asked above) does not have the file: the
+        // session expired before an earlier finalize reached it. Send the file again, once.
+        if (!(cut && fromState && attempt === 0 && (err as LakeupError)?.status === 404)) throw err;
+        o.notice(`${o.provider.service} no longer knows the interrupted upload session: uploading ${display} again`);
+        fromState = false;
+        resumed = false;
+        await newSession();
+      }
+    }
   } catch (err) {
     if (o.ephemeral) await upload.forget().catch(() => undefined);
     else await upload.settle();
@@ -151,14 +153,61 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
   }
 }
 
+/** Sends every missing part, starting a new session when the old one cannot go on (expired, gone). */
+async function sendPhase(
+  o: PutFileOptions,
+  req: UploadRequest,
+  upload: UploadState,
+  fromState: boolean,
+  resumed: boolean,
+  newSession: () => Promise<void>,
+): Promise<void> {
+  for (let restarts = 0; ; ) {
+    try {
+      if (fromState && restarts === 0) await refreshIfStale(o, req, upload);
+      await sendAll(o, upload, resumed);
+      return;
+    } catch (err) {
+      const e = err as LakeupError;
+      if (restarts >= MAX_SESSION_RESTARTS) throw err;
+      if (e?.code === 'URL_EXPIRED') {
+        o.notice(`${o.provider.service} part URLs expired and cannot be re-signed: starting a new upload session`);
+      } else if (fromState && restarts === 0 && e?.status === 404 && !upload.state.finalizing) {
+        // The saved session is gone on the server (expired or cleaned up); nothing was finalized.
+        o.notice(`${o.provider.service} no longer knows the interrupted upload session: starting a new one`);
+      } else {
+        throw err;
+      }
+      restarts++;
+      resumed = false;
+      o.events.emit('session:restart', { reason: e.code === 'URL_EXPIRED' ? 'presigned URLs expired' : 'session gone' });
+      await newSession();
+    }
+  }
+}
+
+function finishedParts(upload: UploadState): FinishedPart[] {
+  const state = upload.state;
+  const byNumber = new Map(state.done.map((d) => [d.number, d]));
+  return state.session.parts.map((p) => {
+    const d = byNumber.get(p.number);
+    if (!d) throw new LakeupError('integrity', `part ${p.number} has no ETag after the upload`, { code: 'MISSING_PART' });
+    return d;
+  });
+}
+
+function cutOffOf(s: StateFile): Omit<CutOffFinalize, 'size'> {
+  return { at: s.finalizeSentAt ?? s.updatedAt, parts: s.session.parts.length, etag: multipartEtag(s.done) };
+}
+
 /**
  * Records that finalize is being sent (state and journal: if we are cut off now, a rerun must not
  * assume the session is unfinished), then sends it.
  */
-async function finalize(o: PutFileOptions, upload: UploadState, parts: FinishedPart[], req: UploadRequest, fromState: boolean): Promise<UploadedItem> {
+async function finalize(o: PutFileOptions, upload: UploadState, parts: FinishedPart[], req: UploadRequest): Promise<UploadedItem> {
   await upload.markFinalizing();
   const { path, size, mtimeMs } = req.file;
-  await o.journal?.markFinalizing(path, { size, mtimeMs, at: upload.state.finalizeSentAt! });
+  await o.journal?.markFinalizing(path, { size, mtimeMs, at: upload.state.finalizeSentAt!, parts: parts.length, etag: multipartEtag(parts) });
   try {
     return await o.provider.finalize(upload.state.session, parts, req);
   } catch (err) {
@@ -170,13 +219,6 @@ async function finalize(o: PutFileOptions, upload: UploadState, parts: FinishedP
         code: e.code,
         cause: err,
       });
-    }
-    if (status === 404 && fromState) {
-      throw new LakeupError(
-        'server',
-        `${o.provider.service} no longer knows this upload session; if an earlier run was cut off while finishing, the file may already be in the drive. Check, or run again with --no-resume to upload it anew`,
-        { status: 404, code: (err as LakeupError).code, cause: err },
-      );
     }
     throw err;
   }

@@ -18,6 +18,7 @@ import type { ResultPrinter } from '../ui/results.js';
 import { RunProgress } from '../ui/run-progress.js';
 import { attachVerbose } from '../ui/verbose.js';
 import { lookupMimeType } from '../util/mime.js';
+import { DriveIndex, isUnknown } from './drive-index.js';
 import { FolderTree } from './folders.js';
 import { inspectFileAsync } from './local-file.js';
 import type { PutPlan } from './plan.js';
@@ -91,7 +92,9 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
     limiter: new AdaptiveLimiter(plan.concurrency),
     rateLimiter: plan.limitRate ? new RateLimiter(plan.limitRate) : undefined,
   };
-  const folders = new FolderTree(providerFor(), plan.parent, journal, notice);
+  const lookups = providerFor();
+  const index = new DriveIndex(lookups, io.signal);
+  const folders = new FolderTree(lookups, index, plan.parent, journal, notice);
 
   try {
     const items = await scan(sources, journal);
@@ -111,7 +114,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
       const tracker = io.view.track(src.folder ? [...src.folder, src.name].join('/') : src.name, events);
       progress?.start(tracker);
       let spool: { file: string; cleanup: () => Promise<void> } | undefined;
-      let ended: 'uploaded' | 'failed' = 'failed';
+      let ended: 'uploaded' | 'skipped' | 'failed' = 'failed';
       try {
         if (item.error) throw item.error;
         let file = src.file;
@@ -120,6 +123,28 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           file = spool.file;
         }
         const parent = src.folder ? await folders.id(src.folder) : plan.parent;
+        if (plan.skipExisting && item.fp) {
+          const there = await index.findFile(parent, src.name, item.fp.size);
+          if (isUnknown(there)) {
+            notice(`${src.display}: cannot tell whether the drive has it (the folder listing is incomplete): uploading it`);
+          } else if (there) {
+            const skip: SkippedResult = {
+              ok: true,
+              skipped: true,
+              reason: 'exists',
+              provider: plan.provider,
+              file: src.display,
+              name: there.name,
+              id: there.id,
+              size: item.fp.size,
+            };
+            ended = 'skipped';
+            outcome.skipped++;
+            io.results.skipped(skip);
+            return;
+          }
+        }
+        const cut = item.fp && journal?.finalizing.get(item.fp.path);
         const result: PutResult = await putFile({
           provider: providerFor(events),
           endpoint: plan.endpoint,
@@ -136,6 +161,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           notice,
           signal: io.signal,
           journal: src.ephemeral ? undefined : journal,
+          cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
         });
         ended = 'uploaded';
         outcome.uploaded++;
@@ -188,6 +214,7 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
     endpoint: plan.endpoint,
     parent: plan.parent,
     sources: plan.files.filter((f) => f !== '-').map((f) => path.resolve(f)),
+    shard: plan.shard ? `${plan.shard.index}/${plan.shard.count}` : undefined,
   };
   const fresh = RunJournal.create(plan.stateDir, identity);
   let lock: Lock;
@@ -204,7 +231,10 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
       return { journal: fresh, lock };
     }
     const loaded = await RunJournal.load(plan.stateDir, identity);
-    if (loaded.status === 'ok') return { journal: loaded.journal, lock };
+    if (loaded.status === 'ok') {
+      if (loaded.damaged > 0) notice(`${loaded.damaged} unreadable line(s) of the run journal ${loaded.journal.file} were skipped`);
+      return { journal: loaded.journal, lock };
+    }
     if (loaded.status === 'invalid') {
       const aside = await setJournalAside(loaded.file);
       notice(`ignoring the journal of an earlier run because ${loaded.reason} (moved to ${aside}); files it recorded are uploaded again`);

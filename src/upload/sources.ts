@@ -1,5 +1,6 @@
 // What `put` was asked to send, expanded into files: plain paths, "-" (standard input spooled to a
 // temporary file, since both APIs need the size up front), and folders with --recursive.
+import { createHash } from 'node:crypto';
 import { createWriteStream, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -93,4 +94,23 @@ export async function expandSources(plan: Pick<PutPlan, 'files' | 'name' | 'recu
     } else out.push({ file: f, display: f, name: plan.name ?? path.basename(f) });
   }
   return out;
+}
+
+/**
+ * The path that decides a file's shard: relative to what was named on the command line (the
+ * folder's own name first for --recursive), '/'-separated, so every machine of a CI matrix agrees.
+ */
+export function shardKey(src: Source): string {
+  return src.folder ? [...src.folder, src.name].join('/') : src.name;
+}
+
+/** The shard (1-based) of `count` a file falls into. */
+export function shardOf(src: Source, count: number): number {
+  const h = createHash('sha256').update(shardKey(src)).digest();
+  return (h.readUInt32BE(0) % count) + 1;
+}
+
+/** With --shard K/N, the files of shard K only. */
+export function selectShard(sources: Source[], shard: { index: number; count: number } | undefined): Source[] {
+  return shard ? sources.filter((s) => shardOf(s, shard.count) === shard.index) : sources;
 }

@@ -1,0 +1,76 @@
+// What a run knows of the drive: the listing of each destination folder, asked for once per run
+// (--skip-existing and finding folders before creating them share it), and kept up to date with
+// the folders the run makes.
+import type { LakeupError } from '../errors.js';
+import type { DriveEntry, FolderListing, Provider } from '../providers/index.js';
+
+/** "It may be there, but the API cannot tell": the listing was cut and there is no search to fall back on. */
+export const UNKNOWN = Symbol('unknown');
+
+export class DriveIndex {
+  private readonly listings = new Map<string, Promise<FolderListing>>();
+
+  constructor(
+    private readonly provider: Provider,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** The children of a folder (undefined: the root), listed once per run. */
+  listing(parent: string | undefined): Promise<FolderListing> {
+    const key = parent ?? '';
+    let l = this.listings.get(key);
+    if (!l) {
+      l = this.provider.listFolder(parent, { signal: this.signal });
+      l.catch(() => this.listings.delete(key)); // a failure is not remembered: the next file asks again
+      this.listings.set(key, l);
+    }
+    return l;
+  }
+
+  /** A file named exactly `name` of exactly `size` bytes in the folder, if the drive has one. */
+  async findFile(parent: string | undefined, name: string, size: number): Promise<DriveEntry | undefined | typeof UNKNOWN> {
+    const same = (e: DriveEntry) => e.type === 'file' && e.name === name && e.size === size;
+    const listing = await this.listing(parent);
+    const hit = listing.entries.find(same);
+    if (hit || listing.complete) return hit;
+    try {
+      return (await this.provider.findInFolder(parent, name, { signal: this.signal })).find(same);
+    } catch (e) {
+      if ((e as LakeupError).code === 'LOOKUP_INCOMPLETE') return UNKNOWN;
+      throw e;
+    }
+  }
+
+  /** A folder named exactly `name` in `parent`, if there is one. */
+  async findFolder(parent: string | undefined, name: string): Promise<DriveEntry | undefined> {
+    const isIt = (e: DriveEntry) => e.type === 'folder' && e.name === name;
+    const listing = await this.listing(parent);
+    const hit = listing.entries.find(isIt);
+    if (hit || listing.complete) return hit;
+    try {
+      return (await this.provider.findInFolder(parent, name, { signal: this.signal })).find(isIt);
+    } catch (e) {
+      if ((e as LakeupError).code === 'LOOKUP_INCOMPLETE') return undefined; // create it; 'deny' catches a clash
+      throw e;
+    }
+  }
+
+  /** Fresh from the drive, not from this run's cache: whether a folder of that name exists now. */
+  async findFolderNow(parent: string | undefined, name: string): Promise<DriveEntry | undefined> {
+    const found = await this.provider.findInFolder(parent, name, { signal: this.signal });
+    return found.find((e) => e.type === 'folder' && e.name === name);
+  }
+
+  /** A folder made by this run: later lookups in its parent see it, and it starts empty. */
+  added(parent: string | undefined, entry: DriveEntry): void {
+    const key = parent ?? '';
+    const l = this.listings.get(key);
+    if (l) this.listings.set(key, l.then((x) => ({ ...x, entries: [...x.entries, entry] })));
+    this.listings.set(entry.id, Promise.resolve({ entries: [], complete: true }));
+  }
+}
+
+export function isUnknown(x: unknown): x is typeof UNKNOWN {
+  return x === UNKNOWN;
+}
+

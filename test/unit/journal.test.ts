@@ -1,0 +1,151 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { journalPath, listRuns, RunJournal, runKey, setJournalAside, type RunIdentity } from '../../src/state/journal.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lakeup-journal-'));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const ID: RunIdentity = {
+  provider: 'memorylake',
+  endpoint: 'https://app.memorylake.ai',
+  parent: undefined,
+  sources: [path.resolve('/data/photos'), path.resolve('/data/a.txt')],
+};
+
+async function loaded(identity = ID): Promise<RunJournal> {
+  const r = await RunJournal.load(dir, identity);
+  if (r.status !== 'ok') throw new Error(`expected a journal, got ${JSON.stringify(r)}`);
+  return r.journal;
+}
+
+describe('run journal', () => {
+  it('is keyed by the run: same sources in any order, trailing slash on the endpoint, but not another destination or shard', () => {
+    const k = runKey(ID);
+    expect(runKey({ ...ID, sources: [...ID.sources].reverse(), endpoint: `${ID.endpoint}/` })).toBe(k);
+    expect(runKey({ ...ID, parent: 'folder-1' })).not.toBe(k);
+    expect(runKey({ ...ID, shard: '1/3' })).not.toBe(k);
+    expect(runKey({ ...ID, provider: 'copera' })).not.toBe(k);
+  });
+
+  it('records folders, finalizes and finished files, and reads them back', async () => {
+    const j = RunJournal.create(dir, ID);
+    await j.addFolder(['photos'], 'f-1');
+    await j.markFinalizing('/data/a.txt', { size: 3, mtimeMs: 10, at: 1000, parts: 1, etag: 'e-1' });
+    await j.markFinalizing('/data/photos/b.txt', { size: 4, mtimeMs: 11, at: 1001 });
+    await j.markDone('/data/photos/b.txt', { size: 4, mtimeMs: 11, id: 'i-2', name: 'b.txt' });
+    await j.close();
+
+    const again = await loaded();
+    expect(again.resumed).toBe(true);
+    expect(again.folder(['photos'])).toBe('f-1');
+    expect(again.finalizing.get('/data/a.txt')).toEqual({ size: 3, mtimeMs: 10, at: 1000, parts: 1, etag: 'e-1' });
+    // A file that finished is no longer "finalizing".
+    expect(again.finalizing.has('/data/photos/b.txt')).toBe(false);
+    expect(again.finished.get('/data/photos/b.txt')).toEqual({ size: 4, mtimeMs: 11, id: 'i-2', name: 'b.txt' });
+  });
+
+  it('is private to the user (0600) and says which run it belongs to on its first line', async () => {
+    const j = RunJournal.create(dir, ID);
+    await j.markDone('/data/a.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
+    await j.close();
+    const file = journalPath(dir, runKey(ID));
+    if (process.platform !== 'win32') expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const header = JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]);
+    expect(header).toMatchObject({ kind: 'lakeup-run', v: 1, key: runKey(ID), provider: 'memorylake', sources: ID.sources });
+  });
+
+  it('batches records written at once into few writes, and every caller hears when its record is on disk', async () => {
+    const j = RunJournal.create(dir, ID);
+    const probe = await fs.promises.open(path.join(dir, 'probe'), 'w');
+    const write = vi.spyOn(Object.getPrototypeOf(probe), 'write');
+    await probe.close();
+    const all = Array.from({ length: 200 }, (_, i) => j.markDone(`/data/f${i}`, { size: i + 1, mtimeMs: 1, id: `i${i}`, name: `f${i}` }));
+    await Promise.all(all);
+    await j.close();
+    // The header, the first record, then everything recorded meanwhile in one write.
+    expect(write.mock.calls.length).toBeLessThanOrEqual(3);
+    write.mockRestore();
+    fs.rmSync(path.join(dir, 'probe'));
+    const lines = fs.readFileSync(journalPath(dir, runKey(ID)), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(201);
+    expect((await loaded()).finished.size).toBe(200);
+  });
+
+  it('ignores a last line torn by a crash, and keeps every record before it', async () => {
+    const j = RunJournal.create(dir, ID);
+    await j.markDone('/data/a.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
+    await j.close();
+    fs.appendFileSync(journalPath(dir, runKey(ID)), '{"t":"done","f":"/data/b.txt","si');
+    const r = await RunJournal.load(dir, ID);
+    expect(r).toMatchObject({ status: 'ok', damaged: 0 });
+    expect((await loaded()).finished.has('/data/a.txt')).toBe(true);
+  });
+
+  it('skips a damaged line in the middle and counts it, instead of forgetting every finished file', async () => {
+    const j = RunJournal.create(dir, ID);
+    await j.markDone('/data/a.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
+    await j.close();
+    const file = journalPath(dir, runKey(ID));
+    fs.appendFileSync(file, 'garbage\n{"t":"done","f":"/data/c.txt"}\n{"t":"done","f":"/data/b.txt","size":2,"mtimeMs":2,"id":"y","name":"b.txt"}\n');
+    const r = await RunJournal.load(dir, ID);
+    expect(r.status).toBe('ok');
+    if (r.status !== 'ok') return;
+    expect(r.damaged).toBe(2);
+    expect([...r.journal.finished.keys()].sort()).toEqual(['/data/a.txt', '/data/b.txt']);
+  });
+
+  it('reports a journal of another run, or one without a header, as unusable', async () => {
+    const other = { ...ID, sources: [path.resolve('/elsewhere')] };
+    const j = RunJournal.create(dir, other);
+    await j.markDone('/elsewhere/a', { size: 1, mtimeMs: 1, id: 'x', name: 'a' });
+    await j.close();
+    // Put the other run's journal where this run's would be.
+    fs.renameSync(journalPath(dir, runKey(other)), journalPath(dir, runKey(ID)));
+    expect(await RunJournal.load(dir, ID)).toMatchObject({ status: 'invalid', reason: 'it belongs to another run' });
+
+    fs.writeFileSync(journalPath(dir, runKey(ID)), 'not a journal\n');
+    expect(await RunJournal.load(dir, ID)).toMatchObject({ status: 'invalid', reason: 'its first line is not a run header' });
+    const aside = await setJournalAside(journalPath(dir, runKey(ID)));
+    expect(aside).toMatch(/\.invalid-\d+$/);
+    expect(fs.existsSync(aside)).toBe(true);
+    expect(await RunJournal.load(dir, ID)).toEqual({ status: 'missing' });
+  });
+
+  it('goes away when the run is complete', async () => {
+    const j = RunJournal.create(dir, ID);
+    await j.markDone('/data/a.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
+    await j.remove();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('fails every waiting record with one clear line when the state folder cannot be written', async () => {
+    const blocked = path.join(dir, 'file-not-folder');
+    fs.writeFileSync(blocked, '');
+    const j = RunJournal.create(blocked, ID);
+    const a = j.markFinalizing('/data/a.txt', { size: 1, mtimeMs: 1, at: 1 });
+    const b = j.markDone('/data/b.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'b' });
+    await expect(a).rejects.toMatchObject({ kind: 'input', code: 'STATE_DIR' });
+    await expect(b).rejects.toMatchObject({ code: 'STATE_DIR' });
+    await expect(j.flush()).rejects.toMatchObject({ code: 'STATE_DIR' });
+  });
+
+  it('lists runs with their counts for `lakeup list`', async () => {
+    const j = RunJournal.create(dir, ID);
+    await j.addFolder(['photos'], 'f-1');
+    await j.markFinalizing('/data/a.txt', { size: 1, mtimeMs: 1, at: 1 });
+    await j.markDone('/data/b.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'b' });
+    await j.close();
+    fs.writeFileSync(path.join(dir, '0123456789abcdef.run.ndjson'), 'nope\n');
+    const runs = await listRuns(dir);
+    expect(runs).toHaveLength(2);
+    expect(runs.find((r) => r.key === runKey(ID))).toMatchObject({ provider: 'memorylake', finished: 1, finalizing: 1, folders: 1 });
+    expect(runs.find((r) => r.key === '0123456789abcdef')?.invalid).toBeTruthy();
+  });
+});
