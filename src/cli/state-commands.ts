@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { LakeupError } from '../errors.js';
 import { resolveStateDir } from '../state/location.js';
+import { journalPath, listRuns, type RunSummary } from '../state/journal.js';
 import { isProcessAlive, lockPath } from '../state/lock.js';
 import { listStates, removeState, type StateFile } from '../state/state-file.js';
 import { formatDuration } from '../ui/speed.js';
@@ -48,19 +49,27 @@ function pendingOf(id: string, s: StateFile): Pending {
   };
 }
 
-export function runList(flags: StateFlags, env: NodeJS.ProcessEnv = process.env): number {
+export async function runList(flags: StateFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const term = detectTerminal(env);
   try {
     const dir = resolveStateDir(flags.stateDir, env);
     const entries = listStates(dir);
     const rows = entries.map((e) => (e.state ? pendingOf(e.id, e.state) : ({ id: e.id, invalid: e.invalid } as Pending)));
+    const runs = await listRuns(dir);
     if (flags.json) {
-      term.out(JSON.stringify({ ok: true, stateDir: dir, uploads: rows }));
+      term.out(JSON.stringify({ ok: true, stateDir: dir, uploads: rows, runs: runs.map(runRow) }));
       return 0;
     }
-    if (rows.length === 0) {
+    if (rows.length === 0 && runs.length === 0) {
       term.err(`lakeup: no pending uploads in ${dir}`);
       return 0;
+    }
+    for (const r of runs) {
+      if (r.invalid) term.out(`${r.key}  run (unusable journal: ${r.invalid})`);
+      else
+        term.out(
+          `${r.key}  run ${String(r.provider).padEnd(10)} ${r.finished} file(s) done${r.finalizing ? `, ${r.finalizing} finalizing` : ''}  ${formatDuration(Date.now() - r.updatedAt)} ago  ${(r.sources ?? []).join(' ')}`,
+        );
     }
     for (const r of rows) {
       if (r.invalid) term.out(`${r.id}  (unusable state: ${r.invalid})`);
@@ -75,10 +84,21 @@ export function runList(flags: StateFlags, env: NodeJS.ProcessEnv = process.env)
   }
 }
 
-function selected(dir: string, id: string | undefined, all: boolean | undefined): Array<{ id: string; state?: StateFile }> {
+function runRow(r: RunSummary) {
+  return { id: r.key, kind: 'run', provider: r.provider, sources: r.sources, finished: r.finished, finalizing: r.finalizing, folders: r.folders, ageMs: Date.now() - r.updatedAt, invalid: r.invalid };
+}
+
+interface Target {
+  id: string;
+  state?: StateFile;
+  /** A run's journal rather than one upload's state. */
+  run?: RunSummary;
+}
+
+async function selected(dir: string, id: string | undefined, all: boolean | undefined): Promise<Target[]> {
   if (!id && !all) throw new LakeupError('usage', 'name an upload id (see `lakeup list`) or pass --all');
   if (id && all) throw new LakeupError('usage', 'give an upload id or --all, not both');
-  const entries = listStates(dir);
+  const entries: Target[] = [...listStates(dir), ...(await listRuns(dir)).map((r) => ({ id: r.key, run: r }))];
   if (all) return entries;
   const matches = entries.filter((e) => e.id.startsWith(id!));
   if (matches.length === 0) throw new LakeupError('usage', `no pending upload with id '${id}' in ${dir} (see \`lakeup list\`)`);
@@ -86,14 +106,14 @@ function selected(dir: string, id: string | undefined, all: boolean | undefined)
   return matches;
 }
 
-export function runAbort(id: string | undefined, flags: StateFlags, env: NodeJS.ProcessEnv = process.env): number {
+export async function runAbort(id: string | undefined, flags: StateFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const term = detectTerminal(env);
   try {
     const dir = resolveStateDir(flags.stateDir, env);
-    const targets = selected(dir, id, flags.all);
+    const targets = await selected(dir, id, flags.all);
     const aborted: string[] = [];
     for (const t of targets) {
-      const lock = lockPath(dir, t.id);
+      const lock = lockPath(dir, t.run ? `${t.id}-run` : t.id);
       if (fs.existsSync(lock)) {
         const owner = safePid(lock);
         if (owner && isProcessAlive(owner)) {
@@ -101,9 +121,12 @@ export function runAbort(id: string | undefined, flags: StateFlags, env: NodeJS.
         }
         fs.rmSync(lock, { force: true });
       }
-      removeState(dir, t.id);
+      if (t.run) fs.rmSync(journalPath(dir, t.id), { force: true });
+      else removeState(dir, t.id);
       aborted.push(t.id);
-      if (!flags.json) term.err(`lakeup: forgot upload ${t.id}${t.state ? ` (${t.state.file.path})` : ''}`);
+      if (!flags.json) {
+        term.err(t.run ? `lakeup: forgot run ${t.id} (${(t.run.sources ?? []).join(' ')})` : `lakeup: forgot upload ${t.id}${t.state ? ` (${t.state.file.path})` : ''}`);
+      }
     }
     if (flags.json) term.out(JSON.stringify({ ok: true, aborted }));
     return 0;
@@ -128,14 +151,21 @@ export async function runResume(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const term = detectTerminal(env);
-  let targets: Array<{ id: string; state?: StateFile }>;
+  let targets: Target[];
   try {
-    targets = selected(resolveStateDir(flags.stateDir, env), id, flags.all);
+    targets = await selected(resolveStateDir(flags.stateDir, env), id, flags.all);
   } catch (e) {
     return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
   }
   let code = 0;
   for (const t of targets) {
+    if (t.run && !t.run.invalid) {
+      // A run goes on as the same command: its journal skips what is done.
+      const c = await runPut(t.run.sources ?? [], { ...flags, provider: t.run.provider, endpoint: t.run.endpoint, parent: t.run.parent, shard: t.run.shard, recursive: true, resume: true }, env);
+      if (c === 130) return 130;
+      if (c !== 0 && (code === 0 || c === 3)) code = c;
+      continue;
+    }
     if (!t.state) {
       term.err(`lakeup: skipping ${t.id}: its state is unusable`);
       code = code || 1;

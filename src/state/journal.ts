@@ -292,7 +292,10 @@ function journalError(file: string, err: unknown): LakeupError {
 export interface RunSummary {
   key: string;
   file: string;
-  provider?: string;
+  provider?: ProviderName;
+  endpoint?: string;
+  parent?: string;
+  shard?: string;
   sources?: string[];
   finished: number;
   finalizing: number;
@@ -328,6 +331,9 @@ export async function listRuns(dir: string): Promise<RunSummary[]> {
         key: m[1],
         file,
         provider: header.provider,
+        endpoint: header.endpoint,
+        parent: header.parent,
+        shard: header.shard,
         sources: header.sources,
         finished: j.finished.size,
         finalizing: j.finalizing.size,
