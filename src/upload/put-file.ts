@@ -49,7 +49,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
   const fingerprint = inspectFile(o.file);
   const req: UploadRequest = { file: fingerprint, dest: o.dest, partSize: o.partSize };
   const id = stateId(o.provider.name, o.endpoint, fingerprint.path, o.dest);
-  const lock = acquireLock(o.stateDir, id);
+  const lock = await acquireLock(o.stateDir, id);
   try {
     let state = o.resume ? findResumable(o, id, fingerprint) : undefined;
     if (!o.resume) removeState(o.stateDir, id);
