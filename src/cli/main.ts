@@ -98,7 +98,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option('--json', 'print JSON')
     .action(async (opts) => {
       const { runList } = await import('./state-commands.js');
-      setCode(runList(opts));
+      setCode(await runList(opts));
     });
 
   program
@@ -133,7 +133,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .addHelpText('after', '\nExamples:\n  $ lakeup abort 3f2a9c\n  $ lakeup abort --all')
     .action(async (id: string | undefined, opts) => {
       const { runAbort } = await import('./state-commands.js');
-      setCode(runAbort(id, opts));
+      setCode(await runAbort(id, opts));
     });
 
   program

@@ -1,8 +1,7 @@
 // `lakeup list`, `lakeup resume`, `lakeup abort`: the pending uploads in the state folder.
-import fs from 'node:fs';
 import { LakeupError } from '../errors.js';
 import { resolveStateDir } from '../state/location.js';
-import { isProcessAlive, lockPath } from '../state/lock.js';
+import { acquireLock, readLock, type Lock } from '../state/lock.js';
 import { listStates, removeState, type StateFile } from '../state/state-file.js';
 import { formatDuration } from '../ui/speed.js';
 import { detectTerminal } from '../ui/terminal.js';
@@ -28,6 +27,8 @@ interface Pending {
   parts: number;
   doneParts: number;
   ageMs: number;
+  /** A live lakeup holds its lock: it is being sent right now. */
+  sending?: { pid?: number; host?: string };
   invalid?: string;
 }
 
@@ -48,12 +49,18 @@ function pendingOf(id: string, s: StateFile): Pending {
   };
 }
 
-export function runList(flags: StateFlags, env: NodeJS.ProcessEnv = process.env): number {
+export async function runList(flags: StateFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const term = detectTerminal(env);
   try {
     const dir = resolveStateDir(flags.stateDir, env);
     const entries = listStates(dir);
-    const rows = entries.map((e) => (e.state ? pendingOf(e.id, e.state) : ({ id: e.id, invalid: e.invalid } as Pending)));
+    const rows: Pending[] = [];
+    for (const e of entries) {
+      const row = e.state ? pendingOf(e.id, e.state) : ({ id: e.id, invalid: e.invalid } as Pending);
+      const lock = await readLock(dir, e.id); // the lock module's rule decides what is live
+      if (lock?.live) row.sending = { pid: lock.owner?.pid, host: lock.why === 'other-host' ? lock.owner?.host : undefined };
+      rows.push(row);
+    }
     if (flags.json) {
       term.out(JSON.stringify({ ok: true, stateDir: dir, uploads: rows }));
       return 0;
@@ -66,13 +73,19 @@ export function runList(flags: StateFlags, env: NodeJS.ProcessEnv = process.env)
       if (r.invalid) term.out(`${r.id}  (unusable state: ${r.invalid})`);
       else
         term.out(
-          `${r.id}  ${r.provider.padEnd(10)} ${`${r.percent.toFixed(1)}%`.padStart(6)}  ${formatSize(r.doneBytes)}/${formatSize(r.size)}  ${formatDuration(r.ageMs)} ago  ${r.file}`,
+          `${r.id}  ${r.provider.padEnd(10)} ${`${r.percent.toFixed(1)}%`.padStart(6)}  ${formatSize(r.doneBytes)}/${formatSize(r.size)}  ${formatDuration(r.ageMs)} ago  ${r.file}${sendingNote(r)}`,
         );
     }
     return 0;
   } catch (e) {
     return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
   }
+}
+
+function sendingNote(r: Pending): string {
+  if (!r.sending) return '';
+  const { pid, host } = r.sending;
+  return `  (being sent now${pid ? ` by pid ${pid}` : ''}${host ? ` on ${host}` : ''})`;
 }
 
 function selected(dir: string, id: string | undefined, all: boolean | undefined): Array<{ id: string; state?: StateFile }> {
@@ -86,22 +99,28 @@ function selected(dir: string, id: string | undefined, all: boolean | undefined)
   return matches;
 }
 
-export function runAbort(id: string | undefined, flags: StateFlags, env: NodeJS.ProcessEnv = process.env): number {
+export async function runAbort(id: string | undefined, flags: StateFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const term = detectTerminal(env);
   try {
     const dir = resolveStateDir(flags.stateDir, env);
     const targets = selected(dir, id, flags.all);
     const aborted: string[] = [];
     for (const t of targets) {
-      const lock = lockPath(dir, t.id);
-      if (fs.existsSync(lock)) {
-        const owner = safePid(lock);
-        if (owner && isProcessAlive(owner)) {
-          throw new LakeupError('state', `upload ${t.id} is being sent by lakeup pid ${owner}; stop it first`, { code: 'LOCKED' });
-        }
-        fs.rmSync(lock, { force: true });
+      // Holding the upload's lock while forgetting it: refused while a live lakeup sends it (the
+      // lock module's rule), a stale lock is taken over, and no upload can start meanwhile.
+      let lock: Lock;
+      try {
+        lock = await acquireLock(dir, t.id);
+      } catch (e) {
+        const err = e as LakeupError;
+        if (err?.code !== 'LOCKED') throw e;
+        throw new LakeupError('state', `cannot forget upload ${t.id}: ${err.message}`, { code: 'LOCKED' });
       }
-      removeState(dir, t.id);
+      try {
+        removeState(dir, t.id);
+      } finally {
+        await lock.releaseAsync();
+      }
       aborted.push(t.id);
       if (!flags.json) term.err(`lakeup: forgot upload ${t.id}${t.state ? ` (${t.state.file.path})` : ''}`);
     }
@@ -111,15 +130,6 @@ export function runAbort(id: string | undefined, flags: StateFlags, env: NodeJS.
     return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
   }
 }
-
-function safePid(lockFile: string): number | undefined {
-  try {
-    return Number(JSON.parse(fs.readFileSync(lockFile, 'utf8')).pid) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 
 /** Resumes pending uploads with the settings they were started with; token and tuning come from flags/env. */
 export async function runResume(
