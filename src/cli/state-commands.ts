@@ -1,9 +1,9 @@
 // `lakeup list`, `lakeup resume`, `lakeup abort`: the pending uploads in the state folder.
-import fs from 'node:fs';
 import { LakeupError } from '../errors.js';
 import { resolveStateDir } from '../state/location.js';
+import fs from 'node:fs';
 import { journalPath, listRuns, type RunSummary } from '../state/journal.js';
-import { isProcessAlive, lockPath } from '../state/lock.js';
+import { acquireLock, readLock, type Lock } from '../state/lock.js';
 import { listStates, removeState, type StateFile } from '../state/state-file.js';
 import { formatDuration } from '../ui/speed.js';
 import { detectTerminal } from '../ui/terminal.js';
@@ -29,6 +29,8 @@ interface Pending {
   parts: number;
   doneParts: number;
   ageMs: number;
+  /** A live lakeup holds its lock: it is being sent right now. */
+  sending?: { pid?: number; host?: string };
   invalid?: string;
 }
 
@@ -54,7 +56,13 @@ export async function runList(flags: StateFlags, env: NodeJS.ProcessEnv = proces
   try {
     const dir = resolveStateDir(flags.stateDir, env);
     const entries = listStates(dir);
-    const rows = entries.map((e) => (e.state ? pendingOf(e.id, e.state) : ({ id: e.id, invalid: e.invalid } as Pending)));
+    const rows: Pending[] = [];
+    for (const e of entries) {
+      const row = e.state ? pendingOf(e.id, e.state) : ({ id: e.id, invalid: e.invalid } as Pending);
+      const lock = await readLock(dir, e.id); // the lock module's rule decides what is live
+      if (lock?.live) row.sending = { pid: lock.owner?.pid, host: lock.why === 'other-host' ? lock.owner?.host : undefined };
+      rows.push(row);
+    }
     const runs = await listRuns(dir);
     if (flags.json) {
       term.out(JSON.stringify({ ok: true, stateDir: dir, uploads: rows, runs: runs.map(runRow) }));
@@ -75,7 +83,7 @@ export async function runList(flags: StateFlags, env: NodeJS.ProcessEnv = proces
       if (r.invalid) term.out(`${r.id}  (unusable state: ${r.invalid})`);
       else
         term.out(
-          `${r.id}  ${r.provider.padEnd(10)} ${`${r.percent.toFixed(1)}%`.padStart(6)}  ${formatSize(r.doneBytes)}/${formatSize(r.size)}  ${formatDuration(r.ageMs)} ago  ${r.file}`,
+          `${r.id}  ${r.provider.padEnd(10)} ${`${r.percent.toFixed(1)}%`.padStart(6)}  ${formatSize(r.doneBytes)}/${formatSize(r.size)}  ${formatDuration(r.ageMs)} ago  ${r.file}${sendingNote(r)}`,
         );
     }
     return 0;
@@ -93,6 +101,12 @@ interface Target {
   state?: StateFile;
   /** A run's journal rather than one upload's state. */
   run?: RunSummary;
+}
+
+function sendingNote(r: Pending): string {
+  if (!r.sending) return '';
+  const { pid, host } = r.sending;
+  return `  (being sent now${pid ? ` by pid ${pid}` : ''}${host ? ` on ${host}` : ''})`;
 }
 
 async function selected(dir: string, id: string | undefined, all: boolean | undefined): Promise<Target[]> {
@@ -113,16 +127,23 @@ export async function runAbort(id: string | undefined, flags: StateFlags, env: N
     const targets = await selected(dir, id, flags.all);
     const aborted: string[] = [];
     for (const t of targets) {
-      const lock = lockPath(dir, t.run ? `${t.id}-run` : t.id);
-      if (fs.existsSync(lock)) {
-        const owner = safePid(lock);
-        if (owner && isProcessAlive(owner)) {
-          throw new LakeupError('state', `upload ${t.id} is being sent by lakeup pid ${owner}; stop it first`, { code: 'LOCKED' });
-        }
-        fs.rmSync(lock, { force: true });
+      // Holding the upload's lock while forgetting it: refused while a live lakeup sends it (the
+      // lock module's rule), a stale lock is taken over, and no upload can start meanwhile.
+      let lock: Lock;
+      try {
+        lock = await acquireLock(dir, t.run ? `${t.id}-run` : t.id);
+      } catch (e) {
+        const err = e as LakeupError;
+        if (err?.code !== 'LOCKED') throw e;
+        const what = t.run ? 'run' : 'upload';
+        throw new LakeupError('state', `cannot forget ${what} ${t.id}: ${err.message.replace('uploading this file', t.run ? 'running this upload' : 'uploading this file')}`, { code: 'LOCKED' });
       }
-      if (t.run) fs.rmSync(journalPath(dir, t.id), { force: true });
-      else removeState(dir, t.id);
+      try {
+        if (t.run) fs.rmSync(journalPath(dir, t.id), { force: true });
+        else removeState(dir, t.id);
+      } finally {
+        await lock.releaseAsync();
+      }
       aborted.push(t.id);
       if (!flags.json) {
         term.err(t.run ? `lakeup: forgot run ${t.id} (${(t.run.sources ?? []).join(' ')})` : `lakeup: forgot upload ${t.id}${t.state ? ` (${t.state.file.path})` : ''}`);
@@ -134,15 +155,6 @@ export async function runAbort(id: string | undefined, flags: StateFlags, env: N
     return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
   }
 }
-
-function safePid(lockFile: string): number | undefined {
-  try {
-    return Number(JSON.parse(fs.readFileSync(lockFile, 'utf8')).pid) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 
 /** Resumes pending uploads with the settings they were started with; token and tuning come from flags/env. */
 export async function runResume(

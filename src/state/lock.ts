@@ -1,86 +1,120 @@
-// A lock per upload so two processes never drive one upload. The lock file holds the owner's pid;
-// a lock whose process is gone (kill -9) is stale and taken over.
+// A lock per upload so two processes never drive one upload. The lock file `<id>.lock` holds the
+// owner's pid, host and a random nonce, and appears with that content already in it: it is written
+// to a file of its own first, then linked into place (exclusive-create.ts). A lock whose process
+// is gone (kill -9) is stale and taken over (lock-takeover.ts); whether it is gone is decided in
+// one place, lock-owner.ts. Taking the lock makes no synchronous filesystem call.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LakeupError } from '../errors.js';
-import { ensureStateDir } from './state-file.js';
+import { writeFileAtomic } from './atomic-write.js';
+import { createExclusive } from './exclusive-create.js';
+import { judge, ours, parseOwner, readSnapshot, type Liveness, type LockOwner } from './lock-owner.js';
+import { takeOver } from './lock-takeover.js';
+import { ensureStateDirAsync, stateDirError } from './state-dir.js';
+
+export { isProcessAlive, UNREADABLE_STALE_MS, type Liveness, type LockOwner } from './lock-owner.js';
 
 export interface Lock {
   file: string;
+  /** Removes the lock if it is still ours. Synchronous, for exit paths; idempotent. */
   release(): void;
-}
-
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  releaseAsync(): Promise<void>;
 }
 
 export function lockPath(dir: string, id: string): string {
   return path.join(dir, `${id}.lock`);
 }
 
-/** Locks this process holds: its own pid in a lock file is then a live owner, not a reused pid. */
-const held = new Set<string>();
+/** How often to look again while another process is taking over a stale lock (a few ms' work). */
+const ATTEMPTS = 40;
 
-export function acquireLock(dir: string, id: string): Lock {
-  ensureStateDir(dir);
+/**
+ * Takes the lock of upload `id`, or throws LOCKED ('state', exit 1) naming the live holder.
+ * Several callers at once, in this process or others: exactly one gets it.
+ */
+export async function acquireLock(dir: string, id: string): Promise<Lock> {
+  await ensureStateDirAsync(dir);
   const file = lockPath(dir, id);
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      const fd = fs.openSync(file, 'wx', 0o600);
-      fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), since: Date.now() }));
-      fs.closeSync(fd);
-      held.add(file);
-      let released = false;
-      return {
-        file,
-        release() {
-          if (released) return;
-          released = true;
-          held.delete(file);
-          try {
-            fs.rmSync(file, { force: true });
-          } catch {
-            /* the lock is stale once we exit anyway */
-          }
-        },
-      };
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') {
-        throw new LakeupError(
-          'input',
-          `cannot write resumable state in ${dir} (${code ?? (err as Error).message}); choose another folder with --state-dir or LAKEUP_STATE_DIR`,
-          { code: 'STATE_DIR', cause: err },
-        );
+  const nonce = randomBytes(8).toString('hex');
+  const content = JSON.stringify({ pid: process.pid, host: os.hostname(), since: Date.now(), nonce });
+  const source = `${file}.new-${nonce}`;
+  ours.add(nonce); // from now on a lock or claim with this nonce is live, even before we return
+  let got = false;
+  try {
+    await writeFileAtomic(source, content, { mode: 0o600 });
+    let busyBy: LockOwner | undefined;
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      if (await createExclusive(source, file, content)) {
+        got = true;
+        break;
+      }
+      const snap = await readSnapshot(file);
+      if (!snap) continue; // released meanwhile: try again
+      const v = judge(snap);
+      if (v.live) throw lockedError(v);
+      const t = await takeOver(file, snap, source, content);
+      if (t.result === 'taken') {
+        got = true;
+        break;
+      }
+      if (t.result === 'busy') {
+        busyBy = t.by;
+        await sleep(10 + Math.floor(Math.random() * 20)); // then we will see its new lock
       }
     }
-    let owner: { pid?: number; host?: string } = {};
-    try {
-      owner = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch {
-      /* half-written or unreadable: treated as stale below */
-    }
-    const sameHost = !owner.host || owner.host === os.hostname();
-    // Our own pid in a lock we do not hold means a previous process with the same pid (a
-    // container's pid 1 after a restart, say): stale.
-    const reusedPid = sameHost && owner.pid === process.pid && !held.has(file);
-    if (owner.pid && !reusedPid && (isProcessAlive(owner.pid) || !sameHost)) {
-      throw new LakeupError(
-        'state',
-        `another lakeup (pid ${owner.pid}${sameHost ? '' : ` on ${owner.host}`}) is already uploading this file; wait for it to finish or stop it`,
-        { code: 'LOCKED' },
-      );
-    }
-    fs.rmSync(file, { force: true }); // stale: its process is gone
+    if (!got) throw lockedError({ live: true, why: 'running', owner: busyBy });
+  } catch (err) {
+    throw err instanceof LakeupError ? err : stateDirError(dir, err);
+  } finally {
+    await fs.promises.rm(source, { force: true }).catch(() => undefined); // its name is in place, or useless
+    if (!got) ours.delete(nonce);
   }
-  throw new LakeupError('state', `cannot take the lock ${file}`, { code: 'LOCKED' });
+  return heldLock(file, nonce);
+}
+
+function heldLock(file: string, nonce: string): Lock {
+  let released = false;
+  const isOurs = (text: string) => parseOwner(text)?.nonce === nonce;
+  // The nonce is forgotten only after the file is gone: until then, a concurrent acquireLock of
+  // this process must see the lock as live, not as a stale lock of an earlier process with our pid.
+  return {
+    file,
+    release() {
+      if (released) return;
+      released = true;
+      try {
+        if (isOurs(fs.readFileSync(file, 'utf8'))) fs.rmSync(file, { force: true });
+      } catch {
+        /* gone already; or left behind, and stale once we exit */
+      } finally {
+        ours.delete(nonce);
+      }
+    },
+    async releaseAsync() {
+      if (released) return;
+      released = true;
+      try {
+        if (isOurs(await fs.promises.readFile(file, 'utf8'))) await fs.promises.rm(file, { force: true });
+      } catch {
+        /* gone already; or left behind, and stale once we exit */
+      } finally {
+        ours.delete(nonce);
+      }
+    },
+  };
+}
+
+function lockedError(v: Liveness): LakeupError {
+  const o = v.owner;
+  const who = !o ? 'another lakeup' : v.why === 'other-host' ? `another lakeup (pid ${o.pid} on ${o.host})` : `another lakeup (pid ${o.pid})`;
+  return new LakeupError('state', `${who} is already uploading this file; wait for it to finish or stop it`, { code: 'LOCKED' });
+}
+
+/** The holder of upload `id`'s lock and whether it is alive; undefined when there is no lock. */
+export async function readLock(dir: string, id: string): Promise<Liveness | undefined> {
+  const snap = await readSnapshot(lockPath(dir, id));
+  return snap && judge(snap);
 }

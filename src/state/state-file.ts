@@ -1,10 +1,16 @@
 // The resumable state of one upload: a small JSON file per upload, written atomically (temp file +
-// rename) with mode 0600 — it holds presigned URLs, which are write credentials — never the token.
+// rename, see atomic-write.ts) with mode 0600 — it holds presigned URLs, which are write
+// credentials — never the token. 0600 protects it on POSIX systems; on Windows the mode is ignored
+// and the protection is the per-user profile folder the state lives in (see atomic-write.ts).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import type { Destination, FileFingerprint, FinishedPart, ProviderName, Session } from '../types.js';
+import { writeFileAtomic, writeFileAtomicSync } from './atomic-write.js';
+import { ensureStateDir, ensureStateDirAsync } from './state-dir.js';
+
+export { ensureStateDir } from './state-dir.js';
 
 export const STATE_VERSION = 1;
 
@@ -42,22 +48,6 @@ export function statePath(dir: string, id: string): string {
   return path.join(dir, `${id}.json`);
 }
 
-export function ensureStateDir(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw stateDirError(dir, err);
-  }
-}
-
-function stateDirError(dir: string, err: unknown): LakeupError {
-  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-  return new LakeupError('input', `cannot write resumable state in ${dir} (${code}); choose another folder with --state-dir or LAKEUP_STATE_DIR`, {
-    code: 'STATE_DIR',
-    cause: err,
-  });
-}
-
 export function urlsPath(dir: string, id: string): string {
   return path.join(dir, `${id}.urls.json`);
 }
@@ -93,67 +83,21 @@ export function stateText(state: StateFile): string {
   return JSON.stringify({ ...state, session });
 }
 
-let tmpCounter = 0;
-
 /**
  * `saveState(…, { withUrls: false })` without blocking the event loop: the write and its fsync
- * run on libuv's threads. Same atomicity (own temp file, fsync, rename).
+ * run on libuv's threads. Same atomicity (own temp file, fsync, rename retried while Windows holds
+ * the file), same STATE_DIR error.
  */
 export async function saveStateAsync(dir: string, state: StateFile): Promise<void> {
   state.updatedAt = Date.now();
-  const file = statePath(dir, state.id);
   const text = stateText(state); // a snapshot: later changes wait for the next write
-  const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
-  try {
-    const fh = await fs.promises.open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(tmp, file);
-  } catch (err) {
-    await fs.promises.rm(tmp, { force: true });
-    throw stateDirError(dir, err);
-  }
+  await writeFileAtomic(statePath(dir, state.id), text, { mode: 0o600 });
 }
 
-/** Writes `text` to `file` atomically (temp file, fsync, rename), mode 0600. */
+/** Writes `text` to `file` in the state folder atomically (temp file, fsync, rename), mode 0600. */
 export function writeAtomic(dir: string, file: string, text: string): void {
   ensureStateDir(dir);
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    const fd = fs.openSync(tmp, 'w', 0o600);
-    try {
-      fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    renameWithRetry(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true }); // never leave a half-written temp file behind (disk full)
-    throw stateDirError(dir, err);
-  }
-}
-
-// Windows refuses a rename over a file another process (an indexer, an antivirus) holds open for
-// a moment; try a few times before giving up.
-function renameWithRetry(from: string, to: string): void {
-  for (let i = 0; ; i++) {
-    try {
-      fs.renameSync(from, to);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (i >= 5 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) throw err;
-      const until = Date.now() + 20 * (i + 1);
-      while (Date.now() < until) {
-        /* brief synchronous wait: state writes must finish before the part is reported done */
-      }
-    }
-  }
+  writeFileAtomicSync(file, text, { mode: 0o600 });
 }
 
 export type LoadResult =
@@ -304,27 +248,8 @@ export async function saveStateFullAsync(dir: string, state: StateFile, opts: { 
   if (opts.withUrls !== false) {
     const { uploadId, urls, urlsIssuedAt, urlTtlMs } = state.session;
     const urlFile: UrlFile = { uploadId, urls, urlsIssuedAt, urlTtlMs };
-    await writeTextAsync(dir, urlsPath(dir, state.id), JSON.stringify(urlFile));
+    await ensureStateDirAsync(dir);
+    await writeFileAtomic(urlsPath(dir, state.id), JSON.stringify(urlFile), { mode: 0o600 });
   }
   await saveStateAsync(dir, state);
-}
-
-async function writeTextAsync(dir: string, file: string, text: string): Promise<void> {
-  await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 }).catch((err) => {
-    throw stateDirError(dir, err);
-  });
-  const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
-  try {
-    const fh = await fs.promises.open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(tmp, file);
-  } catch (err) {
-    await fs.promises.rm(tmp, { force: true });
-    throw stateDirError(dir, err);
-  }
 }

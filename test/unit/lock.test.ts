@@ -1,20 +1,35 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireLock } from '../../src/state/lock.js';
-import { thrown } from './helpers.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { acquireLock, readLock, UNREADABLE_STALE_MS, type Lock } from '../../src/state/lock.js';
+import { readSnapshot } from '../../src/state/lock-owner.js';
+import { claimPath } from '../../src/state/lock-takeover.js';
+import { rejection } from './helpers.js';
 
 let dir: string;
+let file: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lakeup-lock-'));
+  file = path.join(dir, `${ID}.lock`);
 });
 afterEach(() => {
+  vi.restoreAllMocks();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const ID = '0123456789abcdef';
+
+/** A process that stays alive for the whole file: its pid is a live lock owner that is not us. */
+let sleeper: ChildProcess;
+beforeAll(async () => {
+  sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await new Promise((r) => sleeper.once('spawn', r));
+});
+afterAll(() => {
+  sleeper.kill();
+});
 
 /** The pid of a process that has certainly exited. */
 async function deadPid(): Promise<number> {
@@ -23,78 +38,274 @@ async function deadPid(): Promise<number> {
   return child.pid!;
 }
 
+/** Puts a lock file in place the way another process would (atomically, by rename). */
+function placeLock(content: string | object, at = file): void {
+  const tmp = `${at}.test-tmp`;
+  fs.writeFileSync(tmp, typeof content === 'string' ? content : JSON.stringify(content), { mode: 0o600 });
+  fs.renameSync(tmp, at);
+}
+
+const ownerOf = (f = file) => JSON.parse(fs.readFileSync(f, 'utf8'));
+const ageBy = (ms: number, f = file) => fs.utimesSync(f, new Date(Date.now() - ms), new Date(Date.now() - ms));
+
+/** Runs `after` once, right after the lock module first opens `target` for reading; tells whether it did. */
+function afterFirstRead(target: string, after: () => void): () => boolean {
+  const realOpen = fs.promises.open;
+  let done = false;
+  vi.spyOn(fs.promises, 'open').mockImplementation(async (...args: Parameters<typeof fs.promises.open>) => {
+    const fh = await realOpen(...args);
+    if (!done && args[0] === target && (args[1] ?? 'r') === 'r') {
+      done = true;
+      after();
+    }
+    return fh;
+  });
+  // The synchronous reads of an older implementation, so this test can show what it did.
+  const realRead = fs.readFileSync;
+  vi.spyOn(fs, 'readFileSync').mockImplementation(((...args: Parameters<typeof fs.readFileSync>) => {
+    const out = realRead(...args);
+    if (!done && args[0] === target) {
+      done = true;
+      after();
+    }
+    return out;
+  }) as typeof fs.readFileSync);
+  return () => done;
+}
+
+/** Several callers at once: the ones that got the lock, and the errors of the others. */
+async function race(n: number): Promise<{ won: Lock[]; lost: unknown[] }> {
+  const settled = await Promise.allSettled(Array.from({ length: n }, async () => acquireLock(dir, ID)));
+  return {
+    won: settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])),
+    lost: settled.flatMap((s) => (s.status === 'rejected' ? [s.reason] : [])),
+  };
+}
+
 describe('acquireLock', () => {
-  it('creates a lock file holding our pid and host', () => {
-    const lock = acquireLock(dir, ID);
-    expect(lock.file).toBe(path.join(dir, `${ID}.lock`));
-    const owner = JSON.parse(fs.readFileSync(lock.file, 'utf8'));
-    expect(owner.pid).toBe(process.pid);
-    expect(owner.host).toBe(os.hostname());
+  it('creates a lock file holding our pid, host and a nonce', async () => {
+    const lock = await acquireLock(dir, ID);
+    expect(lock.file).toBe(file);
+    expect(ownerOf()).toMatchObject({ pid: process.pid, host: os.hostname(), nonce: expect.stringMatching(/^[0-9a-f]{16}$/) });
     lock.release();
   });
 
-  it('refuses a second lock on the same upload, naming the pid that holds it', () => {
-    const lock = acquireLock(dir, ID);
-    const e = thrown(() => acquireLock(dir, ID));
+  it('refuses a second lock on the same upload, naming the pid that holds it', async () => {
+    const lock = await acquireLock(dir, ID);
+    const e = await rejection(acquireLock(dir, ID));
     expect(e.kind).toBe('state');
     expect(e.code).toBe('LOCKED');
-    expect(e.message).toContain(`pid ${process.pid}`);
+    expect(e.message).toBe(`another lakeup (pid ${process.pid}) is already uploading this file; wait for it to finish or stop it`);
     lock.release();
   });
 
-  it('locks different uploads independently', () => {
-    const a = acquireLock(dir, ID);
-    const b = acquireLock(dir, 'fedcba9876543210');
+  it('locks different uploads independently', async () => {
+    const a = await acquireLock(dir, ID);
+    const b = await acquireLock(dir, 'fedcba9876543210');
     expect(a.file).not.toBe(b.file);
     a.release();
     b.release();
   });
 
-  it('takes over a lock whose process is gone', async () => {
-    const pid = await deadPid();
-    const file = path.join(dir, `${ID}.lock`);
-    fs.writeFileSync(file, JSON.stringify({ pid, host: os.hostname(), since: 0 }));
-    const lock = acquireLock(dir, ID);
-    expect(JSON.parse(fs.readFileSync(file, 'utf8')).pid).toBe(process.pid);
+  it('of many callers at once, exactly one gets the lock, and nothing else is left beside it', async () => {
+    const { won, lost } = await race(24);
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(23);
+    for (const e of lost) expect(e).toMatchObject({ kind: 'state', code: 'LOCKED' });
+    expect(fs.readdirSync(dir)).toEqual([`${ID}.lock`]);
+    won[0].release();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('makes no synchronous filesystem call', async () => {
+    placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: 'aaaaaaaaaaaaaaaa' }); // a takeover too
+    const names = ['openSync', 'readFileSync', 'writeFileSync', 'writeSync', 'fsyncSync', 'closeSync', 'linkSync', 'renameSync', 'rmSync', 'unlinkSync', 'mkdirSync', 'statSync', 'existsSync'] as const;
+    const spies = names.map((n) => vi.spyOn(fs, n));
+    const lock = await acquireLock(dir, ID);
+    for (const [i, spy] of spies.entries()) {
+      const inDir = spy.mock.calls.filter((c) => typeof c[0] === 'string' && c[0].startsWith(dir));
+      expect(inDir, `fs.${names[i]}`).toEqual([]);
+    }
+    vi.restoreAllMocks();
     lock.release();
   });
 
-  it('takes over a half-written lock file', () => {
-    fs.writeFileSync(path.join(dir, `${ID}.lock`), '{"pid":');
-    const lock = acquireLock(dir, ID);
-    expect(JSON.parse(fs.readFileSync(lock.file, 'utf8')).pid).toBe(process.pid);
+  it.skipIf(process.platform === 'win32')('writes the lock file with mode 0600', async () => {
+    const lock = await acquireLock(dir, ID);
+    expect(fs.statSync(lock.file).mode & 0o777).toBe(0o600);
     lock.release();
   });
 
-  it('respects a lock held on another host (its pid cannot be checked from here)', async () => {
-    const pid = await deadPid();
-    fs.writeFileSync(path.join(dir, `${ID}.lock`), JSON.stringify({ pid, host: 'elsewhere.example', since: 0 }));
-    const e = thrown(() => acquireLock(dir, ID));
+  it('reports a state folder it cannot create as STATE_DIR', async () => {
+    const blocker = path.join(dir, 'a-file');
+    fs.writeFileSync(blocker, 'x');
+    const e = await rejection(acquireLock(path.join(blocker, 'state'), ID));
+    expect(e).toMatchObject({ kind: 'input', code: 'STATE_DIR' });
+  });
+});
+
+describe('whose lock is live', () => {
+  it('never takes the lock of a live process', async () => {
+    placeLock({ pid: sleeper.pid, host: os.hostname(), since: 0, nonce: 'bbbbbbbbbbbbbbbb' });
+    const e = await rejection(acquireLock(dir, ID));
     expect(e.code).toBe('LOCKED');
-    expect(e.message).toContain('elsewhere.example');
+    expect(e.message).toContain(`another lakeup (pid ${sleeper.pid})`);
+    expect(ownerOf().pid).toBe(sleeper.pid);
   });
 
-  it('release removes the lock, and a new lock can then be taken', () => {
-    const lock = acquireLock(dir, ID);
+  it('never takes a live process\'s lock written by an older version (no host, no nonce)', async () => {
+    placeLock({ pid: sleeper.pid });
+    ageBy(60_000);
+    expect((await rejection(acquireLock(dir, ID))).code).toBe('LOCKED');
+    expect(ownerOf()).toEqual({ pid: sleeper.pid });
+  });
+
+  it('never takes a lock from another host (its pid cannot be checked from here)', async () => {
+    placeLock({ pid: await deadPid(), host: 'elsewhere.example', since: 0, nonce: 'cccccccccccccccc' });
+    ageBy(3_600_000);
+    const e = await rejection(acquireLock(dir, ID));
+    expect(e.code).toBe('LOCKED');
+    expect(e.message).toMatch(/another lakeup \(pid \d+ on elsewhere\.example\) is already uploading this file/);
+    expect(ownerOf().host).toBe('elsewhere.example');
+  });
+
+  it('takes over a lock whose process is gone', async () => {
+    placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: 'dddddddddddddddd' });
+    const lock = await acquireLock(dir, ID);
+    expect(ownerOf().pid).toBe(process.pid);
+    lock.release();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('takes over a lock holding our own pid that this process did not write (a reused pid)', async () => {
+    placeLock({ pid: process.pid, host: os.hostname(), since: 0, nonce: 'eeeeeeeeeeeeeeee' });
+    const lock = await acquireLock(dir, ID);
+    expect(ownerOf().nonce).not.toBe('eeeeeeeeeeeeeeee');
+    lock.release();
+  });
+
+  it('does not take an empty lock file younger than the threshold: it may be being written', async () => {
+    fs.writeFileSync(file, '');
+    const e = await rejection(acquireLock(dir, ID));
+    expect(e.code).toBe('LOCKED');
+    expect(e.message).toBe('another lakeup is already uploading this file; wait for it to finish or stop it');
+    expect(fs.readFileSync(file, 'utf8')).toBe('');
+  });
+
+  it('takes over an empty or half-written lock file once it is older than the threshold', async () => {
+    for (const text of ['', '{"pid":']) {
+      fs.writeFileSync(file, text);
+      ageBy(UNREADABLE_STALE_MS + 1000);
+      const lock = await acquireLock(dir, ID);
+      expect(ownerOf().pid).toBe(process.pid);
+      lock.release();
+    }
+  });
+});
+
+describe('taking over a stale lock when others try too', () => {
+  it('of many callers that judge one stale lock at once, exactly one takes it over', async () => {
+    placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: 'ffffffffffffffff' });
+    const { won, lost } = await race(24);
+    expect(won).toHaveLength(1);
+    for (const e of lost) expect(e).toMatchObject({ code: 'LOCKED', message: expect.stringContaining(`pid ${process.pid}`) });
+    expect(fs.readdirSync(dir)).toEqual([`${ID}.lock`]);
+    won[0].release();
+  });
+
+  it('never removes a fresh lock that replaced the stale one after it was read', async () => {
+    placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: '1111111111111111' });
+    const fresh = { pid: sleeper.pid, host: os.hostname(), since: Date.now(), nonce: '2222222222222222' };
+    // Another process takes the stale lock over right after we read it.
+    const fired = afterFirstRead(file, () => placeLock(fresh));
+    const e = await rejection(acquireLock(dir, ID));
+    expect(fired()).toBe(true);
+    expect(e.code).toBe('LOCKED');
+    expect(e.message).toContain(`pid ${sleeper.pid}`);
+    expect(ownerOf()).toEqual(fresh);
+  });
+
+  it('waits for another process that is taking it over, then names that process', async () => {
+    placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: '3333333333333333' });
+    const key = (await readSnapshot(file))!.key;
+    const theirs = { pid: sleeper.pid, host: os.hostname(), since: Date.now(), nonce: '4444444444444444' };
+    placeLock(theirs, claimPath(file, key, 0));
+    // Once we have seen their claim, they finish: their lock in place, their claim gone.
+    const fired = afterFirstRead(claimPath(file, key, 0), () => {
+      placeLock(theirs);
+      fs.rmSync(claimPath(file, key, 0));
+    });
+    const e = await rejection(acquireLock(dir, ID));
+    expect(fired()).toBe(true);
+    expect(e.message).toContain(`another lakeup (pid ${sleeper.pid})`);
+    expect(ownerOf()).toEqual(theirs);
+  });
+
+  it('is not blocked by the claim of a taker that died, and clears such claims', async () => {
+    placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: '5555555555555555' });
+    const key = (await readSnapshot(file))!.key;
+    placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: '6666666666666666' }, claimPath(file, key, 0));
+    const lock = await acquireLock(dir, ID);
+    expect(ownerOf().pid).toBe(process.pid);
+    expect(fs.readdirSync(dir)).toEqual([`${ID}.lock`]);
+    lock.release();
+  });
+
+  it('works where hard links do not (FAT, some shares): still one holder, stale locks still taken over', async () => {
+    vi.spyOn(fs.promises, 'link').mockRejectedValue(Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' }));
+    const first = await race(8);
+    expect(first.won).toHaveLength(1);
+    first.won[0].release();
+    placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: '7777777777777777' });
+    const second = await race(8);
+    expect(second.won).toHaveLength(1);
+    expect(ownerOf().pid).toBe(process.pid);
+    second.won[0].release();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('release', () => {
+  it('removes the lock, and a new lock can then be taken', async () => {
+    const lock = await acquireLock(dir, ID);
     lock.release();
     expect(fs.existsSync(lock.file)).toBe(false);
-    const again = acquireLock(dir, ID);
+    const again = await acquireLock(dir, ID);
     expect(fs.existsSync(again.file)).toBe(true);
-    again.release();
+    await again.releaseAsync();
+    expect(fs.existsSync(again.file)).toBe(false);
   });
 
-  it('releasing twice does not remove a lock someone else took meanwhile', () => {
-    const first = acquireLock(dir, ID);
+  it('releasing twice does not remove a lock someone else took meanwhile', async () => {
+    const first = await acquireLock(dir, ID);
     first.release();
-    const second = acquireLock(dir, ID);
+    const second = await acquireLock(dir, ID);
     first.release();
+    await first.releaseAsync();
     expect(fs.existsSync(second.file)).toBe(true);
     second.release();
   });
 
-  it.skipIf(process.platform === 'win32')('writes the lock file with mode 0600', () => {
-    const lock = acquireLock(dir, ID);
-    expect(fs.statSync(lock.file).mode & 0o777).toBe(0o600);
+  it('leaves alone a lock that is no longer ours', async () => {
+    const lock = await acquireLock(dir, ID);
+    const other = { pid: sleeper.pid, host: os.hostname(), since: 0, nonce: '8888888888888888' };
+    placeLock(other);
     lock.release();
+    expect(ownerOf()).toEqual(other);
+  });
+});
+
+describe('readLock (the rule `lakeup list` and `abort` use)', () => {
+  it('tells no lock, a live holder and a stale one apart', async () => {
+    expect(await readLock(dir, ID)).toBeUndefined();
+    const lock = await acquireLock(dir, ID);
+    expect(await readLock(dir, ID)).toMatchObject({ live: true, why: 'this-process', owner: { pid: process.pid } });
+    lock.release();
+    placeLock({ pid: sleeper.pid, host: os.hostname() });
+    expect(await readLock(dir, ID)).toMatchObject({ live: true, why: 'running' });
+    placeLock({ pid: await deadPid(), host: os.hostname() });
+    expect(await readLock(dir, ID)).toMatchObject({ live: false, why: 'gone' });
+    placeLock({ pid: 12345, host: 'elsewhere.example' });
+    expect(await readLock(dir, ID)).toMatchObject({ live: true, why: 'other-host' });
   });
 });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   listStates,
   loadState,
@@ -20,6 +20,7 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lakeup-state-'));
 });
 afterEach(() => {
+  vi.restoreAllMocks();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -274,5 +275,40 @@ describe('StateWriter', () => {
     w.schedule();
     await expect(w.flush()).rejects.toMatchObject({ kind: 'input', code: 'STATE_DIR' });
     await expect(w.flush()).resolves.toBeUndefined();
+  });
+});
+
+describe('state writes on Windows, where a scanner holds a file for a moment', () => {
+  const busy = (code: string) => Object.assign(new Error(`${code}: operation not permitted, rename`), { code });
+
+  it('saveStateAsync retries a rename refused with EPERM, and leaves no temp file', async () => {
+    const { saveStateAsync } = await import('../../src/state/state-file.js');
+    const real = fs.promises.rename;
+    let refused = 0;
+    vi.spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => {
+      if (refused++ < 3) throw busy('EPERM');
+      return real(from, to);
+    });
+    const s = makeState();
+    saveState(dir, s);
+    s.done = [{ number: 1, etag: 'aa', size: 10 }];
+    await saveStateAsync(dir, s);
+    expect(refused).toBe(4);
+    const r = loadState(dir, ID);
+    expect(r.status === 'ok' && r.state.done).toEqual([{ number: 1, etag: 'aa', size: 10 }]);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('saveState (synchronous) retries a rename refused with EBUSY, and leaves no temp file', () => {
+    const real = fs.renameSync;
+    let refused = 0;
+    vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+      if (refused++ < 2) throw busy('EBUSY');
+      real(from, to);
+    });
+    saveState(dir, makeState());
+    expect(refused).toBeGreaterThanOrEqual(3);
+    expect(loadState(dir, ID).status).toBe('ok');
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });

@@ -1,0 +1,143 @@
+// Writing a file of the state folder atomically: a temp file with a unique name in the same folder,
+// written and fsynced, then renamed over the target. Readers see the old content or the new one,
+// never half of it, and a crash leaves at worst a `.tmp` file beside it, never a torn target.
+//
+// Windows: an antivirus or the search indexer opens new files for a moment, and a rename over or
+// of a file someone holds open fails with EPERM, EBUSY or EACCES until they let go (graceful-fs
+// retries for the same reason). So the rename is retried on those codes only, with a doubling
+// backoff (10, 20, 40 … ms, about 1 s in all), and then reported as one STATE_DIR error.
+//
+// Mode 0600 is a POSIX notion: it keeps the presigned URLs (write credentials) of a state file from
+// other users of a Unix machine. Windows ignores it (only the read-only bit is mapped); there the
+// state folder is protected by where it lives, %LOCALAPPDATA%\lakeup\state in the user's profile,
+// whose ACL gives access to that user (and SYSTEM/Administrators) only.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stateDirError } from './state-dir.js';
+
+export type Rename = (from: string, to: string) => Promise<void>;
+export type RenameSync = (from: string, to: string) => void;
+
+export interface AtomicWriteOptions {
+  /** Mode of a new file (POSIX; ignored on Windows). Default 0600. */
+  mode?: number;
+  /** The rename to use: a seam for tests that need Windows-like EPERM/EBUSY failures. */
+  rename?: Rename;
+  /** How to wait between rename attempts (tests record the waits instead of sleeping). */
+  wait?: (ms: number) => Promise<void>;
+}
+
+export interface AtomicWriteSyncOptions {
+  mode?: number;
+  rename?: RenameSync;
+  wait?: (ms: number) => void;
+}
+
+/** The error codes a rename is retried on: another process holds the file for a moment. */
+const TRANSIENT = new Set(['EPERM', 'EBUSY', 'EACCES']);
+
+/** The waits between rename attempts: doubling from 10 ms, about 1 s in all. */
+export const RENAME_BACKOFF_MS: readonly number[] = backoff(10, 1000);
+
+function backoff(first: number, total: number): number[] {
+  const out: number[] = [];
+  let sum = 0;
+  for (let ms = first; sum < total; ms *= 2) {
+    const step = Math.min(ms, total - sum);
+    out.push(step);
+    sum += step;
+  }
+  return out;
+}
+
+function isTransient(err: unknown): boolean {
+  return TRANSIENT.has((err as NodeJS.ErrnoException)?.code ?? '');
+}
+
+/** Renames `from` to `to`, retrying while Windows reports the file busy. Throws the last error. */
+export async function renameWithRetry(
+  from: string,
+  to: string,
+  rename: Rename = (a, b) => fs.promises.rename(a, b),
+  wait: (ms: number) => Promise<void> = (ms) => sleep(ms),
+): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      return await rename(from, to);
+    } catch (err) {
+      if (i >= RENAME_BACKOFF_MS.length || !isTransient(err)) throw err;
+      await wait(RENAME_BACKOFF_MS[i]);
+    }
+  }
+}
+
+// A real sleep for the synchronous path: Atomics.wait blocks the thread without spinning (Node
+// allows it on the main thread). Nothing ever notifies this buffer, so it always times out.
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+export function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+export function renameWithRetrySync(from: string, to: string, rename: RenameSync = fs.renameSync, wait: (ms: number) => void = sleepSync): void {
+  for (let i = 0; ; i++) {
+    try {
+      return rename(from, to);
+    } catch (err) {
+      if (i >= RENAME_BACKOFF_MS.length || !isTransient(err)) throw err;
+      wait(RENAME_BACKOFF_MS[i]);
+    }
+  }
+}
+
+/** A name beside `file` that no other writer (thread, process) uses. */
+export function tempPathFor(file: string): string {
+  return `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/**
+ * Writes `data` to `file` atomically without blocking the event loop. Any failure is one STATE_DIR
+ * error naming the folder, and the temp file is gone whatever happened.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  const tmp = tempPathFor(file);
+  try {
+    const fh = await fs.promises.open(tmp, 'wx', opts.mode ?? 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await renameWithRetry(tmp, file, opts.rename, opts.wait);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined); // held by a scanner: nothing more to do
+    throw stateDirError(path.dirname(file), err);
+  }
+}
+
+/**
+ * The same, synchronously: for the few writes that must be on disk before the next step (a new
+ * session, a refresh, "finalize was sent"). A busy file costs at most ~1 s of real sleep.
+ */
+export function writeFileAtomicSync(file: string, data: string | Uint8Array, opts: AtomicWriteSyncOptions = {}): void {
+  const tmp = tempPathFor(file);
+  try {
+    const fd = fs.openSync(tmp, 'wx', opts.mode ?? 0o600);
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    renameWithRetrySync(tmp, file, opts.rename, opts.wait);
+  } catch (err) {
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      /* held by a scanner: nothing more to do */
+    }
+    throw stateDirError(path.dirname(file), err);
+  }
+}

@@ -1,0 +1,104 @@
+// Who holds a lock file, and whether that holder is still alive: the one liveness rule, used to
+// take a lock (lock.ts), to take over a stale one (lock-takeover.ts) and by `lakeup list`/`abort`.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+
+/** What a lock file (or a takeover claim) holds. */
+export interface LockOwner {
+  pid: number;
+  /** Absent in locks of old versions, which were always of this host. */
+  host?: string;
+  since?: number;
+  /** Unique per lock taken: tells this lock from an earlier one with the same pid. */
+  nonce?: string;
+}
+
+export type Liveness =
+  | { live: true; why: 'running' | 'other-host' | 'this-process' | 'being-written'; owner?: LockOwner }
+  | { live: false; why: 'gone' | 'reused-pid' | 'unreadable'; owner?: LockOwner };
+
+/** One reading of a lock file. */
+export interface LockSnapshot {
+  text: string;
+  owner?: LockOwner;
+  ageMs: number;
+  /** Identifies this very lock file (content, inode, size, mtime): equal keys, same lock. */
+  key: string;
+}
+
+/**
+ * An unparsable lock younger than this may be one being written (a lock made without hard links,
+ * see lock.ts); older, it is the leftover of an old version or of a crash.
+ */
+export const UNREADABLE_STALE_MS = 5_000;
+
+/** Nonces of the locks and claims this process has written and not released (see `judge`). */
+export const ours = new Set<string>();
+
+/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
+export function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function parseOwner(text: string): LockOwner | undefined {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!j || typeof j !== 'object') return undefined;
+  const o = j as Record<string, unknown>;
+  if (!Number.isInteger(o.pid) || (o.pid as number) <= 0) return undefined;
+  return {
+    pid: o.pid as number,
+    host: typeof o.host === 'string' ? o.host : undefined,
+    since: typeof o.since === 'number' ? o.since : undefined,
+    nonce: typeof o.nonce === 'string' ? o.nonce : undefined,
+  };
+}
+
+/**
+ * Whether the holder of a lock is alive. Only a lock of this host whose process is gone is stale,
+ * or one holding our own pid that this process did not write (a previous process with the same
+ * pid: a container's pid 1 after a restart). Another host's lock is never stale: its pid means
+ * nothing here. An unreadable lock is stale only once it is older than UNREADABLE_STALE_MS.
+ */
+export function judge(snap: Pick<LockSnapshot, 'owner' | 'ageMs'>): Liveness {
+  const owner = snap.owner;
+  if (!owner) return snap.ageMs > UNREADABLE_STALE_MS ? { live: false, why: 'unreadable' } : { live: true, why: 'being-written' };
+  if (owner.host !== undefined && owner.host !== os.hostname()) return { live: true, why: 'other-host', owner };
+  if (owner.pid === process.pid) {
+    return owner.nonce !== undefined && ours.has(owner.nonce) ? { live: true, why: 'this-process', owner } : { live: false, why: 'reused-pid', owner };
+  }
+  return isProcessAlive(owner.pid) ? { live: true, why: 'running', owner } : { live: false, why: 'gone', owner };
+}
+
+/**
+ * Reads a lock file: content and identity from one open file (so they belong to the same file).
+ * Undefined when there is none.
+ */
+export async function readSnapshot(file: string): Promise<LockSnapshot | undefined> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const st = await fh.stat({ bigint: true });
+    const text = await fh.readFile('utf8');
+    const key = createHash('sha256').update(`${st.ino}:${st.size}:${st.mtimeNs}:${text}`).digest('hex').slice(0, 16);
+    return { text, owner: parseOwner(text), ageMs: Date.now() - Number(st.mtimeMs), key };
+  } finally {
+    await fh.close();
+  }
+}

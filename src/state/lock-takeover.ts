@@ -1,0 +1,77 @@
+// Replacing a stale lock when several processes may judge the same stale lock at once, without
+// ever removing a live one.
+//
+// Why exactly one taker replaces a given stale lock S, and only S:
+//  - `file` changes in three ways only: `link` creates it when there is none (lock.ts); its owner
+//    removes it on release; a taker renames its own lock over it. The owner of S is gone (that is
+//    why S was judged stale), and link fails while S is there; so only takers can change it.
+//  - A taker renames over `file` only while it holds a claim on S — `claimPath(file, S.key, gen)`,
+//    created exclusively (link: EEXIST if it exists) — and only after reading `file` again, after
+//    taking the claim, and finding S's key. A taker moves to generation gen+1 only after reading
+//    that the holder of generation gen is gone, and gone processes do nothing more; so at any
+//    moment at most one living process holds a claim on S.
+//  - Hence from that re-read until its rename, nobody else can change `file`: the rename replaces
+//    S itself, never a fresh lock, and `file` is never empty in between, so no ordinary `link`
+//    slips into a gap.
+//  - Keys (content with a random nonce, inode, size, mtime) do not repeat, so a claim on a lock
+//    that is already gone only makes its holder re-read, see another key, and give up.
+// (Moving S aside first and putting back a fresh lock moved by mistake would leave `file` empty
+// between the two steps, and a third process could link its lock into that gap: two holders.)
+import fs from 'node:fs';
+import { LakeupError } from '../errors.js';
+import { renameWithRetry } from './atomic-write.js';
+import { createExclusive } from './exclusive-create.js';
+import { judge, readSnapshot, type LockOwner, type LockSnapshot } from './lock-owner.js';
+
+export type Takeover =
+  /** Our lock is in place of the stale one. */
+  | { result: 'taken' }
+  /** The stale lock is no longer there: look again. */
+  | { result: 'changed' }
+  /** Another living process is taking it over right now. */
+  | { result: 'busy'; by?: LockOwner };
+
+/** Takers that died while holding a claim, at most, before we give up (a sign of something odd). */
+const MAX_GENERATIONS = 16;
+
+export function claimPath(file: string, key: string, gen: number): string {
+  return `${file}.takeover-${key}-${gen}`;
+}
+
+/**
+ * Replaces the stale lock `stale` (read from `file`) with our lock: `source` is a fully written
+ * file holding `content`, our lock; it is renamed into place on success.
+ */
+export async function takeOver(file: string, stale: LockSnapshot, source: string, content: string): Promise<Takeover> {
+  let gen = 0;
+  for (let tries = 0; gen < MAX_GENERATIONS && tries < 4 * MAX_GENERATIONS; tries++) {
+    const claim = claimPath(file, stale.key, gen);
+    if (!(await createExclusive(source, claim, content))) {
+      const holder = await readSnapshot(claim);
+      if (!holder) continue; // released meanwhile: this generation again
+      const v = judge(holder);
+      if (v.live) return { result: 'busy', by: v.owner };
+      gen++; // its taker died holding it: the next generation
+      continue;
+    }
+    let staleGone = false;
+    try {
+      const now = await readSnapshot(file);
+      if (now?.key !== stale.key) {
+        staleGone = true;
+        return { result: 'changed' };
+      }
+      await renameWithRetry(source, file);
+      staleGone = true;
+      return { result: 'taken' };
+    } finally {
+      // Claims on a lock that is gone are moot: ours, and those of the dead takers before us.
+      for (let g = staleGone ? 0 : gen; g <= gen; g++) await fs.promises.rm(claimPath(file, stale.key, g), { force: true }).catch(() => undefined);
+    }
+  }
+  throw new LakeupError(
+    'state',
+    `cannot take over the stale lock ${file}: too many abandoned takeover claims beside it (remove ${file}.takeover-* if no lakeup is running)`,
+    { code: 'LOCKED' },
+  );
+}

@@ -1,0 +1,94 @@
+// `lakeup list` and `lakeup abort` decide what is live with the lock module's rule.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { runAbort, runList } from '../../src/cli/state-commands.js';
+import { saveState, stateId, statePath, type StateFile } from '../../src/state/state-file.js';
+
+let dir: string;
+let out: string[];
+let err: string[];
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lakeup-cmds-'));
+  out = [];
+  err = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => out.push(String(s)) > 0);
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => err.push(String(s)) > 0);
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+let sleeper: ChildProcess;
+beforeAll(async () => {
+  sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await new Promise((r) => sleeper.once('spawn', r));
+});
+afterAll(() => {
+  sleeper.kill();
+});
+
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((r) => child.once('exit', r));
+  return child.pid!;
+}
+
+const ABS = path.resolve('/data/big.zip');
+const ID = stateId('memorylake', 'https://app.memorylake.ai', ABS, { name: 'big.zip' });
+const env = () => ({ LAKEUP_STATE_DIR: dir, NO_COLOR: '1' });
+
+function pending(): void {
+  const state: StateFile = {
+    version: 1,
+    id: ID,
+    provider: 'memorylake',
+    endpoint: 'https://app.memorylake.ai',
+    dest: { name: 'big.zip' },
+    file: { path: ABS, size: 20, mtimeMs: 1 },
+    session: { uploadId: 'u', parts: [{ number: 1, offset: 0, size: 20 }], urls: ['https://s3/1'], urlsIssuedAt: 1, createdAt: 1 },
+    done: [],
+    createdAt: 1,
+    updatedAt: 1,
+  };
+  saveState(dir, state);
+}
+
+const lockOf = (pid: number) => fs.writeFileSync(path.join(dir, `${ID}.lock`), JSON.stringify({ pid, host: os.hostname(), since: 0, nonce: 'abcdabcdabcdabcd' }));
+
+describe('lakeup list', () => {
+  it('marks an upload a live lakeup is sending, and not one whose lock is stale', async () => {
+    pending();
+    lockOf(sleeper.pid!);
+    expect(await runList({ json: true }, env())).toBe(0);
+    expect(JSON.parse(out.join('')).uploads[0]).toMatchObject({ id: ID, sending: { pid: sleeper.pid } });
+    out = [];
+    expect(await runList({}, env())).toBe(0);
+    expect(out.join('')).toContain(`(being sent now by pid ${sleeper.pid})`);
+    out = [];
+    lockOf(await deadPid());
+    await runList({ json: true }, env());
+    expect(JSON.parse(out.join('')).uploads[0].sending).toBeUndefined();
+  });
+});
+
+describe('lakeup abort', () => {
+  it('refuses to forget an upload a live lakeup is sending', async () => {
+    pending();
+    lockOf(sleeper.pid!);
+    expect(await runAbort(ID, {}, env())).toBe(1);
+    expect(err.join('')).toContain(`cannot forget upload ${ID}: another lakeup (pid ${sleeper.pid}) is already uploading this file`);
+    expect(fs.existsSync(statePath(dir, ID))).toBe(true);
+  });
+
+  it('forgets an upload whose lock is stale, lock included', async () => {
+    pending();
+    lockOf(await deadPid());
+    expect(await runAbort(ID, { json: true }, env())).toBe(0);
+    expect(JSON.parse(out.join(''))).toEqual({ ok: true, aborted: [ID] });
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
