@@ -93,6 +93,9 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     return result;
   };
   try {
+    // One process drives an upload. A file of a run is covered by the run's lock, and takes its
+    // own only when it keeps a state file (more than one part): small files pay no lock.
+    if (!o.journal) await upload.lockIt();
     const saved = o.resume ? await upload.find(fingerprint, o.partSize) : undefined;
     if (!o.resume) await upload.discard();
 
