@@ -1,5 +1,5 @@
 // Copera's drive API: start a multipart upload, get presigned URLs (again whenever they expire), finalize under S3's
-// rules; plus folders. Two answer shapes exist (docs and SDK); see ../../shared/PROVIDERS.md.
+// rules; plus folders. Two answer shapes exist (docs and SDK); see docs/providers.md.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';

@@ -1,5 +1,5 @@
 // MemoryLake's drive API: create an upload session (the server decides the part layout), then Create Item (file from
-// an upload, or folder). Shapes and errors follow ../../shared/PROVIDERS.md.
+// an upload, or folder). Shapes and errors follow docs/providers.md.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { ApiError, handleApi, memoryLakeDialect, requireString } from './api.js';

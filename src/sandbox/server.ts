@@ -1,4 +1,4 @@
-// `lakeup sandbox`: one local HTTP server that speaks MemoryLake's and Copera's upload APIs (../../shared/PROVIDERS.md)
+// `lakeup sandbox`: one local HTTP server that speaks MemoryLake's and Copera's upload APIs (docs/providers.md)
 // and stores parts behind presigned URLs like S3 does, with faults on demand. Routes:
 //
 //   POST /openapi/memorylake/api/v1/drives/items/upload        MemoryLake: create upload session
