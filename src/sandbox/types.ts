@@ -18,7 +18,10 @@ export interface SandboxOptions {
   sink?: boolean;
   /** Faults injected into part PUTs (and throttling into API calls). */
   faults?: FaultOptions;
-  /** Account-wide API rate limit in calls per second (0 = unlimited); when given it wins over `faults.apiRate`. */
+  /**
+   * Account-wide API rate limit in calls per second (0 = unlimited); when given it wins over `faults.apiRate`. It is
+   * a fault option from then on: setFaults() / POST /_sandbox/faults replace it too (absent = unlimited).
+   */
   apiRate?: number;
   /** PRNG seed for the faults (deterministic for a given request order); default random. */
   seed?: number;
