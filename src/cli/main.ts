@@ -154,9 +154,10 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option('--corrupt-rate <p>', 'share of part PUTs answered with a wrong ETag', '0')
     .option('--stall-rate <p>', 'share of part PUTs that are never answered', '0')
     .option('--latency <duration>', 'delay before every answer, e.g. 200ms', '0ms')
+    .option('--api-rate <calls/s>', 'account-wide API rate limit shared by both providers (0 = unlimited); 429 + Retry-After past it', '0')
     .option('--seed <n>', 'seed for the fault dice (repeatable runs)')
     .option('-v, --verbose', 'log every request')
-    .addHelpText('after', '\nExamples:\n  $ lakeup sandbox\n  $ lakeup sandbox --port 0 --fail-rate 0.1 --reset-rate 0.1 --url-ttl 30s')
+    .addHelpText('after', '\nExamples:\n  $ lakeup sandbox\n  $ lakeup sandbox --port 0 --fail-rate 0.1 --reset-rate 0.1 --url-ttl 30s\n  $ lakeup sandbox --api-rate 10')
     .action(async (opts) => {
       const { runSandbox } = await import('./sandbox-command.js');
       setCode(await runSandbox(opts));

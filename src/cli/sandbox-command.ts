@@ -18,6 +18,7 @@ export interface SandboxFlags {
   corruptRate?: string;
   stallRate?: string;
   latency?: string;
+  apiRate?: string;
   seed?: string;
   verbose?: boolean;
 }
@@ -25,6 +26,12 @@ export interface SandboxFlags {
 function rate(v: string | undefined, flag: string): number {
   const n = Number(v ?? '0');
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new LakeupError('usage', `${flag}: expected a share from 0 to 1, got '${v}'`);
+  return n;
+}
+
+function callsPerSecond(v: string | undefined, flag: string): number {
+  const n = Number(v ?? '0');
+  if (v?.trim() === '' || !Number.isFinite(n) || n < 0) throw new LakeupError('usage', `${flag}: expected calls per second ≥ 0 (0 = unlimited), got '${v}'`);
   return n;
 }
 
@@ -41,6 +48,7 @@ export async function runSandbox(f: SandboxFlags): Promise<number> {
       urlTtlMs: parseDuration(f.urlTtl ?? '1h', '--url-ttl'),
       memorylakePartSize: f.partSize !== undefined ? parseSize(f.partSize, '--part-size') : undefined,
       sink: Boolean(f.sink),
+      apiRate: callsPerSecond(f.apiRate, '--api-rate'),
       seed: f.seed !== undefined ? parseIntInRange(f.seed, '--seed', 0, 2 ** 31) : undefined,
       faults: {
         failRate: rate(f.failRate, '--fail-rate'),

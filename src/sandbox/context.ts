@@ -1,4 +1,5 @@
-// The state one running sandbox shares between its routes: upload sessions, parts, the drive, faults, stats.
+// The state one running sandbox shares between its routes: upload sessions, parts, the drive, faults, stats, scripts
+// and holds.
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Drive } from './drive.js';
 import type { DriveItem } from './drive.js';
 import { FaultInjector } from './faults.js';
+import { HoldQueue } from './holds.js';
 import { bearer, send } from './http.js';
 import type { Headers } from './http.js';
 import type { LayoutPart } from './layout.js';
@@ -62,6 +64,7 @@ export class SandboxContext {
   readonly uploads = new Map<string, UploadSession>();
   readonly stats = new StatsRecorder();
   readonly scripts = new ScriptQueue();
+  readonly holds = new HoldQueue();
   readonly parts: PartStore;
   readonly drive: Drive;
 

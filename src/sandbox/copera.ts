@@ -1,10 +1,14 @@
 // Copera's drive API: start a multipart upload, get presigned URLs (again whenever they expire), finalize under S3's
-// rules; plus folders. Two answer shapes exist (docs and SDK); see ../../shared/PROVIDERS.md.
+// rules; plus folders, and the lookup calls (copera-lookup.ts). Two answer shapes exist (docs and SDK); see
+// docs/providers.md.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 
-import { ApiError, coperaDialect, handleApi, requireString } from './api.js';
+import { ApiError, coperaDialect, dispatchApi, pathPattern, requireString } from './api.js';
+import type { ApiEndpoint } from './api.js';
+import { COPERA_OWNER, coperaId, coperaItem, isCoperaId } from './copera-item.js';
+import { getFile, search, tree } from './copera-lookup.js';
 import { hex, multipartEtag } from './context.js';
 import type { SandboxContext, UploadSession } from './context.js';
 import { nameProblem } from './drive.js';
@@ -16,44 +20,28 @@ import type { CoperaShape } from './types.js';
 
 export const COPERA_PREFIX = '/public/v1/';
 const MULTIPART = '/public/v1/drive/files/upload/multipart/';
-const FOLDERS_PATH = '/public/v1/drive/folders';
 const BUCKET = 'copera-sandbox';
 const INVALID = coperaDialect.invalid;
-const FOLDER_MIME = 'inode/directory';
 
-/** The sandbox's one Copera user, owner of everything. */
-const OWNER = hex(12);
+const ENDPOINTS: readonly ApiEndpoint[] = [
+  { name: 'copera.start', method: 'POST', match: pathPattern(`${MULTIPART}start`), run: ({ ctx, body }) => start(ctx, body) },
+  { name: 'copera.presign', method: 'POST', match: pathPattern(`${MULTIPART}presigned-urls`), run: ({ ctx, req, body, shape }) => presign(ctx, req, body, shape) },
+  { name: 'copera.finalize', method: 'POST', match: pathPattern(`${MULTIPART}finalize`), run: ({ ctx, body, shape }) => finalize(ctx, body, shape) },
+  { name: 'copera.folder', method: 'POST', match: pathPattern('/public/v1/drive/folders'), run: ({ ctx, body, shape }) => createFolder(ctx, body, shape) },
+  { name: 'copera.tree', method: 'GET', match: pathPattern('/public/v1/drive/tree'), run: tree },
+  { name: 'copera.get', method: 'GET', match: pathPattern('/public/v1/drive/files/{id}'), run: getFile },
+  { name: 'copera.search', method: 'GET', match: pathPattern('/public/v1/drive/search'), run: search },
+];
 
-function coperaItem(item: DriveItem, shape: CoperaShape) {
-  const mimeType = item.type === 'folder' ? FOLDER_MIME : (item.mimeType ?? 'application/octet-stream');
-  const createdAt = item.createdAt.toISOString();
-  const updatedAt = item.updatedAt.toISOString();
-  return shape === 'sdk'
-    ? { id: item.id, name: item.name, type: item.type, mimeType, fileSize: item.size, parentId: item.parentId, createdAt, updatedAt }
-    : { _id: item.id, name: item.name, type: item.type, mimeType, size: item.size, parent: item.parentId, owner: OWNER, createdAt, updatedAt };
-}
-
-export async function handleCopera(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-  const shapeOf = (asked: CoperaShape | undefined) => asked ?? ctx.opts.coperaShape;
-  switch (path) {
-    case `${MULTIPART}start`:
-      return handleApi(ctx, req, res, 'copera.start', coperaDialect, ({ body }) => start(ctx, body));
-    case `${MULTIPART}presigned-urls`:
-      return handleApi(ctx, req, res, 'copera.presign', coperaDialect, ({ body, shape }) => presign(ctx, req, body, shapeOf(shape)));
-    case `${MULTIPART}finalize`:
-      return handleApi(ctx, req, res, 'copera.finalize', coperaDialect, ({ body, shape }) => finalize(ctx, body, shapeOf(shape)));
-    case FOLDERS_PATH:
-      return handleApi(ctx, req, res, 'copera.folder', coperaDialect, ({ body, shape }) => createFolder(ctx, body, shapeOf(shape)));
-  }
-  req.resume();
-  await ctx.replyJson(res, 404, coperaDialect.error('NOT_FOUND', `no such endpoint: ${req.method} ${path}`));
+export function handleCopera(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  return dispatchApi(ctx, req, res, url, coperaDialect, ENDPOINTS);
 }
 
 /** An optional parentId: absent/null for the root, else an existing Copera folder's 24-hex id. */
 function parentFolder(ctx: SandboxContext, body: Record<string, unknown>): DriveItem | null {
   const parentId = body.parentId;
   if (parentId === undefined || parentId === null) return null;
-  if (typeof parentId !== 'string' || !/^[0-9a-f]{24}$/i.test(parentId)) {
+  if (typeof parentId !== 'string' || !isCoperaId(parentId)) {
     throw new ApiError(400, INVALID, `parentId must be a 24-character hex id (got ${JSON.stringify(parentId)})`);
   }
   const folder = ctx.drive.folder('copera', parentId);
@@ -90,7 +78,7 @@ async function start(ctx: SandboxContext, body: Record<string, unknown>) {
   const parent = parentFolder(ctx, body);
   const ext = extname(fileName);
   const uploadId = randomBytes(48).toString('base64url');
-  const fileKey = `drive/${OWNER}/${hex(12)}${/^\.[A-Za-z0-9]{1,16}$/.test(ext) ? ext.toLowerCase() : ''}`;
+  const fileKey = `drive/${COPERA_OWNER}/${hex(12)}${/^\.[A-Za-z0-9]{1,16}$/.test(ext) ? ext.toLowerCase() : ''}`;
   ctx.uploads.set(uploadId, {
     id: uploadId,
     provider: 'copera',
@@ -127,21 +115,23 @@ async function finalize(ctx: SandboxContext, body: Record<string, unknown>, shap
   if (total !== session.fileSize) {
     throw new ApiError(400, 'SIZE_MISMATCH', `the parts hold ${total} bytes but fileSize was ${session.fileSize}`);
   }
+  const etag = multipartEtag(ordered);
   const { path, value: item } = await ctx.assemble(session, ordered, () => {
-    const item = ctx.drive.place({
+    const { item } = ctx.drive.place({
       provider: 'copera',
       type: 'file',
       name: session.fileName!,
       parent: session.parent ?? null,
       strategy: 'rename',
       naming: 'paren',
-      newId: () => hex(12),
+      newId: coperaId,
       size: total,
+      etag,
       mimeType: session.mimeType,
     });
     return { dest: ctx.drive.absPath(item.relPath), value: item };
   });
-  ctx.stats.finalized({ provider: 'copera', name: item.name, path, size: total, id: item.id, etag: multipartEtag(ordered) });
+  ctx.stats.finalized({ provider: 'copera', name: item.name, path, size: total, id: item.id, parentId: item.parentId, etag });
   return { body: coperaItem(item, shape) };
 }
 
@@ -168,10 +158,15 @@ function checkParts(session: UploadSession, parts: unknown): StoredPart[] {
   }
 }
 
+/**
+ * What Copera does with a duplicate folder name is not documented (docs/providers.md); the sandbox renames it
+ * `name (1)` like a duplicate file, so a client that needs one folder per name must look before it creates.
+ */
 async function createFolder(ctx: SandboxContext, body: Record<string, unknown>, shape: CoperaShape) {
   const name = checkName(body.name, 'name');
   const parent = parentFolder(ctx, body);
-  const item = ctx.drive.place({ provider: 'copera', type: 'folder', name, parent, strategy: 'rename', naming: 'paren', newId: () => hex(12) });
+  const { item } = ctx.drive.place({ provider: 'copera', type: 'folder', name, parent, strategy: 'rename', naming: 'paren', newId: coperaId });
   await ctx.mkdirFor(item);
+  ctx.stats.folderCreated({ provider: 'copera', name: item.name, id: item.id, parentId: item.parentId });
   return { body: coperaItem(item, shape) };
 }

@@ -1,7 +1,9 @@
 // The sandbox's drive: files and folders of both providers, mirrored on disk under `dir` (a folder is a directory,
 // a file is written at `<dir>/<folder path>/<name>`). Names are unique per folder, across both providers and across
 // anything already on disk, so a finished file never clobbers one the drive does not know about unless the client
-// asked to overwrite or replace.
+// asked to overwrite or replace. The drive also indexes each folder's children in creation order: the listing and
+// lookup calls read exactly what the upload and folder calls wrote. (Files already on disk that the drive did not
+// create are only obstacles for names: they are never listed.)
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -22,10 +24,14 @@ export interface DriveItem {
   /** Path under `dir`, '/'-separated. */
   relPath: string;
   size: number;
+  /** Files: S3-style ETag of the whole object (md5 of the part md5s, dash, part count for multipart uploads). */
+  etag?: string;
   mimeType?: string;
   xAttrs?: Record<string, string>;
   createdAt: Date;
   updatedAt: Date;
+  /** Creation order across the whole drive (1, 2, …): listings are ordered by it and resume after it. */
+  seq: number;
 }
 
 export class DriveConflict extends Error {}
@@ -39,8 +45,17 @@ export interface PlaceRequest {
   naming: Naming;
   newId: () => string;
   size?: number;
+  etag?: string;
   mimeType?: string;
   xAttrs?: Record<string, string>;
+  /** Default now (seeded items may be older). */
+  createdAt?: Date;
+}
+
+/** What place() did: `created` is false when it handed back an existing item (overwrite, or a folder kept). */
+export interface Placed {
+  item: DriveItem;
+  created: boolean;
 }
 
 /** Why a name cannot be used for a drive item, or undefined when it can. */
@@ -71,16 +86,42 @@ export function renamed(name: string, i: number, naming: Naming): string {
   return naming === 'underscore' ? `${base}_${i}${ext}` : `${base} (${i})${ext}`;
 }
 
+const childrenKey = (provider: DriveProvider, parentId: string | null) => `${provider}\u0000${parentId ?? ''}`;
+
 export class Drive {
   private readonly byId = new Map<string, DriveItem>();
   private readonly byPath = new Map<string, DriveItem>();
+  /** Per provider and parent folder (null = root): the children, in creation (seq) order. */
+  private readonly kids = new Map<string, DriveItem[]>();
+  private lastSeq = 0;
 
   constructor(readonly root: string) {}
 
   /** A folder of this provider, by id. */
   folder(provider: DriveProvider, id: string): DriveItem | undefined {
+    const item = this.item(provider, id);
+    return item?.type === 'folder' ? item : undefined;
+  }
+
+  /** A file or folder of this provider, by id. */
+  item(provider: DriveProvider, id: string): DriveItem | undefined {
     const item = this.byId.get(id);
-    return item && item.provider === provider && item.type === 'folder' ? item : undefined;
+    return item?.provider === provider ? item : undefined;
+  }
+
+  /** Whether any item (of either provider) has this id. */
+  hasId(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** A folder's children (null = the provider's root), oldest first. The array is the drive's own: do not modify. */
+  children(provider: DriveProvider, parentId: string | null): readonly DriveItem[] {
+    return this.kids.get(childrenKey(provider, parentId)) ?? [];
+  }
+
+  /** Every item of a provider, oldest first. */
+  all(provider: DriveProvider): DriveItem[] {
+    return [...this.byId.values()].filter((i) => i.provider === provider).sort((a, b) => a.seq - b.seq);
   }
 
   absPath(relPath: string): string {
@@ -92,7 +133,7 @@ export class Drive {
    * for `deny`, or when overwrite/replace would swap a file for a folder. Folders asked to overwrite/replace an
    * existing folder get that folder back (its contents stay).
    */
-  place(req: PlaceRequest): DriveItem {
+  place(req: PlaceRequest): Placed {
     const parentRel = req.parent?.relPath ?? '';
     const rel = (n: string) => (parentRel ? `${parentRel}/${n}` : n);
     const where = req.parent ? `folder "${req.parent.name}"` : 'the root folder';
@@ -120,18 +161,19 @@ export class Drive {
           if (old && old.provider === req.provider && (req.type === 'folder' || req.strategy === 'overwrite')) {
             if (req.type === 'file') {
               old.size = req.size ?? old.size;
+              old.etag = req.etag ?? old.etag;
               old.mimeType = req.mimeType ?? old.mimeType;
               old.xAttrs = req.xAttrs ?? old.xAttrs;
               old.updatedAt = new Date();
             }
-            return old;
+            return { item: old, created: false };
           }
           if (old) this.remove(old);
           break;
         }
       }
     }
-    const now = new Date();
+    const created = req.createdAt ?? new Date();
     const item: DriveItem = {
       id: req.newId(),
       provider: req.provider,
@@ -139,21 +181,32 @@ export class Drive {
       name,
       parentId: req.parent?.id ?? null,
       relPath: rel(name),
-      size: req.size ?? 0,
+      size: req.type === 'folder' ? 0 : (req.size ?? 0),
+      etag: req.type === 'folder' ? undefined : req.etag,
       mimeType: req.mimeType,
       xAttrs: req.xAttrs,
-      createdAt: now,
-      updatedAt: now,
+      createdAt: created,
+      updatedAt: new Date(created),
+      seq: ++this.lastSeq,
     };
     this.byId.set(item.id, item);
     this.byPath.set(item.relPath, item);
-    return item;
+    const key = childrenKey(item.provider, item.parentId);
+    const siblings = this.kids.get(key);
+    if (siblings) siblings.push(item);
+    else this.kids.set(key, [item]);
+    return { item, created: true };
   }
 
-  /** Forgets an item (a failed write). */
+  /** Forgets an item (replaced by another, or a test seed rolled back). */
   remove(item: DriveItem): void {
     if (this.byId.get(item.id) === item) this.byId.delete(item.id);
     if (this.byPath.get(item.relPath) === item) this.byPath.delete(item.relPath);
+    const key = childrenKey(item.provider, item.parentId);
+    const siblings = this.kids.get(key);
+    const i = siblings?.indexOf(item) ?? -1;
+    if (i >= 0) siblings!.splice(i, 1);
+    if (siblings?.length === 0) this.kids.delete(key);
   }
 
   /** What holds a path: a drive item, or a file/directory on disk the drive does not know. */

@@ -1,4 +1,6 @@
-// Fault injection: which part PUTs (and API calls) misbehave, drawn from a seeded PRNG so a run can be repeated.
+// Fault injection: which part PUTs (and API calls) misbehave, drawn from a seeded PRNG so a run can be repeated; and
+// the account-wide API rate limit, which is set along with them.
+import { RateBucket } from './rate-bucket.js';
 import type { FaultKind, FaultOptions } from './types.js';
 
 const RATE_KEYS = ['failRate', 'resetRate', 'throttleRate', 'corruptRate', 'stallRate'] as const;
@@ -21,8 +23,13 @@ export function validateFaults(input: unknown): FaultOptions {
         throw new RangeError(`faults.latencyMs must be a number ≥ 0 (got ${JSON.stringify(value)})`);
       }
       out.latencyMs = value;
+    } else if (key === 'apiRate') {
+      if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+        throw new RangeError(`faults.apiRate must be a number of calls per second ≥ 0 (got ${JSON.stringify(value)})`);
+      }
+      out.apiRate = value;
     } else {
-      throw new TypeError(`unknown fault option "${key}" (known: ${[...RATE_KEYS, 'latencyMs'].join(', ')})`);
+      throw new TypeError(`unknown fault option "${key}" (known: ${[...RATE_KEYS, 'latencyMs', 'apiRate'].join(', ')})`);
     }
   }
   return out;
@@ -43,14 +50,19 @@ function mulberry32(seed: number): () => number {
 export class FaultInjector {
   private faults: FaultOptions;
   readonly random: () => number;
+  /** The account-wide API rate limit (faults.apiRate); unlimited when absent. */
+  readonly apiBucket = new RateBucket();
 
   constructor(faults: FaultOptions | undefined, seed: number) {
     this.faults = validateFaults(faults ?? {});
+    this.apiBucket.setRate(this.faults.apiRate ?? 0);
     this.random = mulberry32(seed);
   }
 
+  /** Replaces every option; an absent apiRate lifts the limit, an unchanged one keeps the bucket as it is. */
   set(faults: unknown): void {
     this.faults = validateFaults(faults);
+    this.apiBucket.setRate(this.faults.apiRate ?? 0);
   }
 
   get current(): FaultOptions {

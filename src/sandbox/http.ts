@@ -76,6 +76,20 @@ export function drain(req: IncomingMessage, onBytes: (n: number) => void): Promi
   });
 }
 
+/** Never answers: resolves once the client went away (socket closed) or `signal` aborts (the sandbox closes). */
+export function waitUntilClosed(req: IncomingMessage, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.socket.destroyed || signal.aborted) return resolve();
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      req.socket.off('close', done);
+      resolve();
+    };
+    req.socket.once('close', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 export class BodyTooLarge extends Error {}
 
 /**

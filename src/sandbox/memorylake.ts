@@ -1,35 +1,34 @@
 // MemoryLake's drive API: create an upload session (the server decides the part layout), then Create Item (file from
-// an upload, or folder). Shapes and errors follow ../../shared/PROVIDERS.md.
+// an upload, or folder); and the lookup calls (memorylake-lookup.ts). Shapes and errors follow docs/providers.md.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { ApiError, handleApi, memoryLakeDialect, requireString } from './api.js';
+import { ApiError, dispatchApi, memoryLakeDialect, pathPattern, requireString } from './api.js';
+import type { ApiEndpoint } from './api.js';
 import { hex, multipartEtag } from './context.js';
 import type { SandboxContext, UploadSession } from './context.js';
 import { CONFLICT_STRATEGIES, DriveConflict, nameProblem } from './drive.js';
-import type { ConflictStrategy, DriveItem } from './drive.js';
+import type { ConflictStrategy, DriveItem, Placed } from './drive.js';
 import { isPlainObject, unquote } from './http.js';
 import { memoryLakeLayout } from './layout.js';
+import { ML_ROOT, mlCreated, mlItemId } from './memorylake-item.js';
+import { getItem, listChildren } from './memorylake-lookup.js';
 import type { StoredPart } from './parts.js';
 
 export const ML_PREFIX = '/openapi/memorylake/';
-const UPLOAD_PATH = '/openapi/memorylake/api/v1/drives/items/upload';
 const ITEMS_PATH = '/openapi/memorylake/api/v1/drives/items';
-export const ML_ROOT = 'MY_SPACE';
 const BUCKET = 'memorylake-sandbox';
 const INVALID = memoryLakeDialect.invalid;
 
-const itemId = () => `sc-${hex(4)}:${hex(12)}`;
+// `…/items/upload` is both the POST that creates a session and, read as GET, an item id nobody has (404).
+const ENDPOINTS: readonly ApiEndpoint[] = [
+  { name: 'memorylake.create', method: 'POST', match: pathPattern(`${ITEMS_PATH}/upload`), run: ({ ctx, req, body }) => createUpload(ctx, req, body) },
+  { name: 'memorylake.item', method: 'POST', match: pathPattern(ITEMS_PATH), run: ({ ctx, body }) => createItem(ctx, body) },
+  { name: 'memorylake.children', method: 'GET', match: pathPattern(`${ITEMS_PATH}/{item_id}/children`), run: listChildren },
+  { name: 'memorylake.get', method: 'GET', match: pathPattern(`${ITEMS_PATH}/{item_id}`), run: getItem },
+];
 
-function itemData(item: DriveItem) {
-  const uri = `drive://${ML_ROOT}/${item.relPath.split('/').map(encodeURIComponent).join('/')}`;
-  return { success: true, data: { item_id: item.id, name: item.name, uri } };
-}
-
-export async function handleMemoryLake(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-  if (path === UPLOAD_PATH) return handleApi(ctx, req, res, 'memorylake.create', memoryLakeDialect, ({ body }) => createUpload(ctx, req, body));
-  if (path === ITEMS_PATH) return handleApi(ctx, req, res, 'memorylake.item', memoryLakeDialect, ({ body }) => createItem(ctx, body));
-  req.resume();
-  await ctx.replyJson(res, 404, memoryLakeDialect.error('NOT_FOUND', `no such endpoint: ${req.method} ${path}`));
+export function handleMemoryLake(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  return dispatchApi(ctx, req, res, url, memoryLakeDialect, ENDPOINTS);
 }
 
 async function createUpload(ctx: SandboxContext, req: IncomingMessage, body: Record<string, unknown>) {
@@ -81,12 +80,14 @@ async function createItem(ctx: SandboxContext, body: Record<string, unknown>) {
   if (xAttrs !== undefined && xAttrs !== null && !(isPlainObject(xAttrs) && Object.values(xAttrs).every((v) => typeof v === 'string'))) {
     throw new ApiError(400, INVALID, 'x_attrs must be an object of string values');
   }
-  const place = { provider: 'memorylake' as const, name, parent, strategy, naming: 'underscore' as const, newId: itemId };
+  const place = { provider: 'memorylake' as const, name, parent, strategy, naming: 'underscore' as const, newId: mlItemId };
 
   if (type === 'folder') {
-    const item = conflictAs409(() => ctx.drive.place({ ...place, type: 'folder' }));
+    // `deny` refuses any item of that name in the parent, folder or file (DRIVE_ITEM_CONFLICT).
+    const { item, created } = conflictAs409(() => ctx.drive.place({ ...place, type: 'folder' }));
     await ctx.mkdirFor(item);
-    return { body: itemData(item) };
+    if (created) ctx.stats.folderCreated({ provider: 'memorylake', name: item.name, id: item.id, parentId: item.parentId });
+    return { body: mlCreated(item) };
   }
 
   const from = body.from;
@@ -98,14 +99,16 @@ async function createItem(ctx: SandboxContext, body: Record<string, unknown>) {
   }
   if (session.state === 'finalizing') throw new ApiError(409, 'UPLOAD_IN_PROGRESS', `upload ${uploadId} is being finalized by another request`);
   const ordered = checkPartEtags(session, from.part_etags);
+  // Even a one-part upload is multipart here: its etag is `<md5 of the part md5>-1`.
+  const etag = multipartEtag(ordered);
   const { path, value: item } = await ctx.assemble(session, ordered, () => {
-    const item = conflictAs409(() =>
-      ctx.drive.place({ ...place, type: 'file', size: session.fileSize, xAttrs: (xAttrs ?? undefined) as Record<string, string> | undefined }),
+    const { item } = conflictAs409(() =>
+      ctx.drive.place({ ...place, type: 'file', size: session.fileSize, etag, xAttrs: (xAttrs ?? undefined) as Record<string, string> | undefined }),
     );
     return { dest: ctx.drive.absPath(item.relPath), value: item };
   });
-  ctx.stats.finalized({ provider: 'memorylake', name: item.name, path, size: session.fileSize!, id: item.id, etag: multipartEtag(ordered) });
-  return { body: itemData(item) };
+  ctx.stats.finalized({ provider: 'memorylake', name: item.name, path, size: session.fileSize!, id: item.id, parentId: item.parentId, etag });
+  return { body: mlCreated(item) };
 }
 
 /** Every layout part listed once with the ETag storage returned, and stored with exactly its layout size. */
@@ -133,7 +136,7 @@ function checkPartEtags(session: UploadSession, partEtags: unknown): StoredPart[
   });
 }
 
-function conflictAs409<T>(fn: () => T): T {
+function conflictAs409(fn: () => Placed): Placed {
   try {
     return fn();
   } catch (err) {

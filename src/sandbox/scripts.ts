@@ -1,16 +1,9 @@
 // Canned answers tests queue up (POST /_sandbox/script): malformed JSON, 402 quota, a refused finalize, …
 import { isPlainObject } from './http.js';
+import { API_ROUTES } from './routes.js';
 import type { ScriptRoute, ScriptRule } from './types.js';
 
-export const SCRIPT_ROUTES: readonly ScriptRoute[] = [
-  'memorylake.create',
-  'memorylake.item',
-  'copera.start',
-  'copera.presign',
-  'copera.finalize',
-  'copera.folder',
-  'part',
-];
+export const SCRIPT_ROUTES: readonly ScriptRoute[] = [...API_ROUTES, 'part'];
 
 /** Checks a rule (from code or JSON); throws a one-line message on anything odd. */
 export function validateScriptRule(input: unknown): ScriptRule {

@@ -1,16 +1,21 @@
-// `lakeup sandbox`: one local HTTP server that speaks MemoryLake's and Copera's upload APIs (../../shared/PROVIDERS.md)
+// `lakeup sandbox`: one local HTTP server that speaks MemoryLake's and Copera's drive APIs (docs/providers.md)
 // and stores parts behind presigned URLs like S3 does, with faults on demand. Routes:
 //
 //   POST /openapi/memorylake/api/v1/drives/items/upload        MemoryLake: create upload session
 //   POST /openapi/memorylake/api/v1/drives/items               MemoryLake: Create Item (file from upload, or folder)
+//   GET  /openapi/memorylake/api/v1/drives/items/{id}/children MemoryLake: a folder's children, page by page
+//   GET  /openapi/memorylake/api/v1/drives/items/{id}          MemoryLake: one item
 //   POST /public/v1/drive/files/upload/multipart/start         Copera: start
 //   POST /public/v1/drive/files/upload/multipart/presigned-urls Copera: (fresh) part URLs
 //   POST /public/v1/drive/files/upload/multipart/finalize      Copera: finalize
 //   POST /public/v1/drive/folders                              Copera: create folder
+//   GET  /public/v1/drive/tree?parentId&depth                  Copera: the tree under a folder (500 items at most)
+//   GET  /public/v1/drive/files/{id}                           Copera: one item
+//   GET  /public/v1/drive/search?q&limit                       Copera: search by name
 //   PUT  /storage/<bucket>/<key>?uploadId&partNumber&X-Amz-…   presigned part PUT (faults apply here)
 //   PUT  /plain/<name>                                         one plain streamed PUT (benchmark baseline)
 //   *    /s3/<bucket>/<key>                                    path-style S3 multipart API for @aws-sdk/lib-storage
-//   GET  /_sandbox/stats, POST /_sandbox/faults|expire|script  test and benchmark controls
+//   GET  /_sandbox/stats, POST /_sandbox/faults|expire|script|hold|seed   test and benchmark controls (control.ts)
 import { randomInt } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -21,26 +26,33 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { SandboxContext } from './context.js';
+import { CONTROL_PREFIX, handleControl } from './control.js';
 import { COPERA_PREFIX, handleCopera } from './copera.js';
 import { FaultInjector } from './faults.js';
-import { readBody, sendJson, sendS3Error } from './http.js';
+import { sendJson, sendS3Error } from './http.js';
 import { handleMemoryLake, ML_PREFIX } from './memorylake.js';
 import { handlePlain, handleS3, PLAIN_PREFIX, S3_PREFIX } from './objects.js';
 import { UrlSigner, urlTtlSeconds } from './presign.js';
+import { seedDrive } from './seed.js';
 import { handlePart, STORAGE_PREFIX } from './storage.js';
 import type { SandboxHandle, SandboxOptions } from './types.js';
 
 export type {
+  ApiRoute,
   CoperaShape,
+  CreatedFolder,
   FaultKind,
   FaultOptions,
   FinalizedFile,
   FinalizedProvider,
+  HoldRule,
   SandboxHandle,
   SandboxOptions,
   SandboxStats,
   ScriptRoute,
   ScriptRule,
+  SeededItem,
+  SeedItem,
 } from './types.js';
 export { memoryLakeLayout, memoryLakePartSize } from './layout.js';
 
@@ -48,7 +60,6 @@ export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_TOKEN = 'lakeup-sandbox';
 export const DEFAULT_URL_TTL_MS = 3600_000;
-const CONTROL_PREFIX = '/_sandbox/';
 const CLOSE_GRACE_MS = 2000;
 
 function originOf(address: AddressInfo): string {
@@ -64,30 +75,11 @@ function logPath(url: URL): string {
   return q.length ? `${url.pathname}?${new URLSearchParams(q).toString()}` : url.pathname;
 }
 
-async function handleControl(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-  const action = path.slice(CONTROL_PREFIX.length);
-  if (req.method === 'GET' && action === 'stats') return sendJson(res, 200, ctx.stats.snapshot());
-  if (req.method !== 'POST' || !['faults', 'expire', 'script'].includes(action)) {
-    req.resume();
-    return sendJson(res, 404, { error: `no such control route: ${req.method} ${path}`, code: 'NOT_FOUND' });
-  }
-  try {
-    const raw = (await readBody(req, 1024 * 1024)).toString('utf8');
-    const body: unknown = raw.trim() ? JSON.parse(raw) : {};
-    if (action === 'faults') ctx.faults.set(body);
-    else if (action === 'script') ctx.scripts.add(body as never);
-    else ctx.signer.expireAll();
-    sendJson(res, 200, { ok: true, ...(action === 'faults' ? { faults: ctx.faults.current } : {}) });
-  } catch (err) {
-    sendJson(res, 400, { error: err instanceof Error ? err.message : String(err), code: 'INVALID_ARGUMENT' });
-  }
-}
-
 async function route(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const path = url.pathname;
   if (path.startsWith(STORAGE_PREFIX)) return handlePart(ctx, req, res, url);
-  if (path.startsWith(ML_PREFIX)) return handleMemoryLake(ctx, req, res, path);
-  if (path.startsWith(COPERA_PREFIX)) return handleCopera(ctx, req, res, path);
+  if (path.startsWith(ML_PREFIX)) return handleMemoryLake(ctx, req, res, url);
+  if (path.startsWith(COPERA_PREFIX)) return handleCopera(ctx, req, res, url);
   if (path.startsWith(PLAIN_PREFIX)) return handlePlain(ctx, req, res, url);
   if (path.startsWith(S3_PREFIX)) return handleS3(ctx, req, res, url);
   if (path.startsWith(CONTROL_PREFIX)) return handleControl(ctx, req, res, path);
@@ -106,7 +98,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   }
   const coperaShape = opts.coperaShape ?? 'docs';
   if (coperaShape !== 'docs' && coperaShape !== 'sdk') throw new TypeError(`coperaShape must be "docs" or "sdk"`);
-  const faults = new FaultInjector(opts.faults, opts.seed ?? randomInt(2 ** 31));
+  const faults = new FaultInjector(opts.apiRate === undefined ? opts.faults : { ...opts.faults, apiRate: opts.apiRate }, opts.seed ?? randomInt(2 ** 31));
   const createdDir = opts.dir === undefined;
   const dir = resolve(opts.dir ?? (await mkdtemp(join(tmpdir(), 'lakeup-sandbox-'))));
   await mkdir(dir, { recursive: true });
@@ -184,6 +176,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     setFaults: (f) => ctx.faults.set(f),
     expireAllUrls: () => signer.expireAll(),
     script: (rule) => ctx.scripts.add(rule),
+    hold: (rule) => ctx.holds.add(rule),
+    seed: (items) => seedDrive(ctx, items),
   };
 }
 
@@ -207,6 +201,7 @@ export async function runSandboxCommand(opts: SandboxCommandOptions = {}): Promi
   stderr.write(`lakeup sandbox listening on ${sandbox.origin}  token: ${sandbox.token}  files: ${sandbox.dir}\n`);
   const faults = Object.entries(options.faults ?? {}).filter(([, v]) => v);
   if (faults.length) stderr.write(`lakeup sandbox: faults ${faults.map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+  if (options.apiRate) stderr.write(`lakeup sandbox: API rate limit ${options.apiRate} calls/s across both providers\n`);
   if (options.sink) stderr.write('lakeup sandbox: sink mode: part bodies are hashed and discarded, no files are written\n');
   stdout.write(`${JSON.stringify({ origin: sandbox.origin, token: sandbox.token, dir: sandbox.dir })}\n`);
 

@@ -1,5 +1,5 @@
 // What the sandbox saw, for tests and the benchmark (GET /_sandbox/stats).
-import type { FaultKind, FinalizedFile, SandboxStats } from './types.js';
+import type { CreatedFolder, FaultKind, FinalizedFile, SandboxStats } from './types.js';
 
 function bump(table: Record<string, Record<string, number>>, uploadId: string, n: string): void {
   const row = (table[uploadId] ??= {});
@@ -12,9 +12,12 @@ export class StatsRecorder {
     partsStored: {},
     totalPartPuts: 0,
     apiCalls: {},
+    rateLimited: 0,
+    held: 0,
     bytesReceived: 0,
     sessions: 0,
     finalized: [],
+    foldersCreated: [],
     faultsInjected: { fail: 0, reset: 0, throttle: 0, corrupt: 0, stall: 0 },
   };
 
@@ -34,6 +37,19 @@ export class StatsRecorder {
 
   api(route: string): void {
     this.data.apiCalls[route] = (this.data.apiCalls[route] ?? 0) + 1;
+  }
+
+  /** A 429 from the account-wide rate limit. */
+  rateLimited(): void {
+    this.data.rateLimited++;
+  }
+
+  held(): void {
+    this.data.held++;
+  }
+
+  folderCreated(folder: CreatedFolder): void {
+    this.data.foldersCreated.push(folder);
   }
 
   session(): void {

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { SandboxContext, UploadSession } from './context.js';
 import { safeSegments } from './drive.js';
-import { contentLength, drain, NO_SUCH_UPLOAD, requestId, sendS3Error } from './http.js';
+import { contentLength, drain, NO_SUCH_UPLOAD, requestId, sendS3Error, waitUntilClosed } from './http.js';
 import type { Headers } from './http.js';
 import { MAX_PARTS, MAX_PART_SIZE } from './layout.js';
 import { cannedAnswer } from './scripts.js';
@@ -76,7 +76,7 @@ export async function handlePart(ctx: SandboxContext, req: IncomingMessage, res:
       return resetMidBody(req, length, ctx.stats.bytes);
     case 'stall':
       await drain(req, ctx.stats.bytes);
-      return stallUntilClosed(req, ctx.opts.signal);
+      return waitUntilClosed(req, ctx.opts.signal);
   }
 
   await storePart(ctx, req, res, session, n, length, fault === 'corrupt');
@@ -126,19 +126,5 @@ function resetMidBody(req: IncomingMessage, length: number, onBytes: (n: number)
     });
     req.once('error', () => undefined);
     req.resume();
-  });
-}
-
-/** Never answers: waits until the client gives up (socket closed) or the sandbox closes. */
-function stallUntilClosed(req: IncomingMessage, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (req.socket.destroyed || signal.aborted) return resolve();
-    const done = () => {
-      signal.removeEventListener('abort', done);
-      req.socket.off('close', done);
-      resolve();
-    };
-    req.socket.once('close', done);
-    signal.addEventListener('abort', done, { once: true });
   });
 }

@@ -12,6 +12,9 @@ export const ML_UPLOAD = '/openapi/memorylake/api/v1/drives/items/upload';
 export const ML_ITEMS = '/openapi/memorylake/api/v1/drives/items';
 export const CP = '/public/v1/drive/files/upload/multipart';
 export const CP_FOLDERS = '/public/v1/drive/folders';
+export const CP_TREE = '/public/v1/drive/tree';
+export const CP_FILES = '/public/v1/drive/files';
+export const CP_SEARCH = '/public/v1/drive/search';
 
 const open: SandboxHandle[] = [];
 
@@ -71,6 +74,28 @@ export async function api(
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return answer(res);
+}
+
+/** GET from the sandbox API with its token (or another one, or none with token: null). */
+export async function apiGet(
+  sb: SandboxHandle,
+  path: string,
+  opts: { token?: string | null; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const token = opts.token === undefined ? sb.token : opts.token;
+  const res = await request(`${sb.origin}${path}`, {
+    headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...opts.headers },
+  });
+  return answer(res);
+}
+
+/** Polls `check` every 10 ms until it returns true (an observable event, not a fixed sleep); fails after `ms`. */
+export async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms: ${check.toString()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 export async function put(url: string, body: Buffer, headers: Record<string, string> = {}): Promise<Answer> {

@@ -87,7 +87,7 @@ describe('MemoryLake upload flow', () => {
     expect(stats.bytesReceived).toBe(data.length);
     expect(stats.sessions).toBe(1);
     expect(stats.finalized).toEqual([
-      { provider: 'memorylake', name: 'big.zip', path: join(sb.dir, 'big.zip'), size: data.length, id: item.json.data.item_id, etag: expect.stringMatching(/-6$/) },
+      { provider: 'memorylake', name: 'big.zip', path: join(sb.dir, 'big.zip'), size: data.length, id: item.json.data.item_id, parentId: null, etag: expect.stringMatching(/-6$/) },
     ]);
 
     // An upload id can be used once.

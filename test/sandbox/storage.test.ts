@@ -2,12 +2,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { SandboxHandle } from '../../src/sandbox/server.js';
-import { api, bytes, md5, ML_ITEMS, ML_UPLOAD, put, s3Code, sandbox } from './helpers.js';
+import { api, bytes, md5, ML_ITEMS, ML_UPLOAD, put, s3Code, sandbox, until } from './helpers.js';
 
 /** A one-part MemoryLake session of `size` bytes; returns its upload id and the part URL. */
 async function onePart(sb: SandboxHandle, size = 1000): Promise<{ uploadId: string; url: string }> {
@@ -15,17 +14,26 @@ async function onePart(sb: SandboxHandle, size = 1000): Promise<{ uploadId: stri
   return { uploadId: upload_id, url: part_items[0].upload_url };
 }
 
-/** Sends a PUT with a Content-Length larger than what is written, then drops the connection. */
-async function abortedPut(url: string, declared: number, sent: number): Promise<void> {
+/**
+ * Sends a PUT with a Content-Length larger than what is written, waits until the sandbox has read those bytes, then
+ * drops the connection.
+ */
+async function abortedPut(sb: SandboxHandle, url: string, declared: number, sent: number): Promise<void> {
   const u = new URL(url);
+  const before = sb.stats().bytesReceived;
   const socket = connect(Number(u.port), u.hostname);
   await new Promise((r) => socket.once('connect', r));
   socket.write(`PUT ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: ${declared}\r\n\r\n`);
   socket.write(bytes(sent));
-  await sleep(50);
+  await until(() => sb.stats().bytesReceived - before >= sent);
   socket.destroy();
-  await sleep(50);
 }
+
+/** The files in an upload's part folder. */
+const partFiles = (sb: SandboxHandle, uploadId: string) => {
+  const dir = join(sb.dir, '.sandbox-parts', uploadId);
+  return existsSync(dir) ? readdirSync(dir) : [];
+};
 
 describe('presigned part URLs', () => {
   afterEach(() => {
@@ -86,16 +94,17 @@ describe('presigned part URLs', () => {
   it('store nothing from a body shorter than its Content-Length, keeping an older copy', async () => {
     const sb = await sandbox();
     const { uploadId, url } = await onePart(sb, 100_000);
-    await abortedPut(url, 100_000, 30_000);
+    await abortedPut(sb, url, 100_000, 30_000);
     expect(sb.stats().partPuts[uploadId]).toEqual({ 1: 1 });
+    // The half-written temp file is removed once the sandbox notices the connection is gone.
+    await until(() => partFiles(sb, uploadId).length === 0);
     expect(sb.stats().partsStored[uploadId]).toBeUndefined();
-    const partsDir = join(sb.dir, '.sandbox-parts', uploadId);
-    expect(existsSync(partsDir) ? readdirSync(partsDir) : []).toEqual([]);
 
     const good = bytes(100_000);
     expect((await put(url, good)).headers.etag).toBe(`"${md5(good)}"`);
-    await abortedPut(url, 100_000, 50_000);
-    expect(readdirSync(partsDir)).toEqual(['1']);
+    await abortedPut(sb, url, 100_000, 50_000);
+    await until(() => partFiles(sb, uploadId).length === 1);
+    expect(partFiles(sb, uploadId)).toEqual(['1']);
     const item = await api(sb, ML_ITEMS, { item_type: 'file', parent_item_id: 'MY_SPACE', name: 'k', from: { upload_id: uploadId, part_etags: [{ number: 1, etag: md5(good) }] } });
     expect(item.status).toBe(200);
   });
@@ -186,8 +195,7 @@ describe('faults (rate 1)', () => {
     expect(sb.stats().faultsInjected.stall).toBe(1);
 
     const pending = request(url, { method: 'PUT', body: bytes(1000) }).catch((e: unknown) => e);
-    await sleep(100);
-    expect(sb.stats().faultsInjected.stall).toBe(2);
+    await until(() => sb.stats().faultsInjected.stall === 2);
     const t0 = performance.now();
     await sb.close();
     expect(performance.now() - t0).toBeLessThan(1000);
