@@ -337,6 +337,6 @@ describe('review fixes', () => {
       expect(stored.length, rel).toBe(1);
       expect(await sha256File(stored[0].path!)).toBe(await sha256File(f));
     }
-    expect(fs.readdirSync(env.LAKEUP_STATE_DIR).filter((n) => n.endsWith('.folders.json'))).toEqual([]);
+    expect(fs.readdirSync(env.LAKEUP_STATE_DIR).filter((n) => n.endsWith('.run.ndjson'))).toEqual([]);
   });
 });
