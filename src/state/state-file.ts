@@ -253,3 +253,13 @@ export async function saveStateFullAsync(dir: string, state: StateFile, opts: { 
   }
   await saveStateAsync(dir, state);
 }
+
+/** The ids of the upload states in a folder, read once (a run of thousands of files asks per file). */
+export async function stateIds(dir: string): Promise<Set<string>> {
+  try {
+    const names = await fs.promises.readdir(dir);
+    return new Set(names.map((n) => /^([0-9a-f]{16})\.json$/.exec(n)?.[1]).filter((x): x is string => x !== undefined));
+  } catch {
+    return new Set();
+  }
+}

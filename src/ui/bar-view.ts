@@ -39,7 +39,7 @@ export class BarView implements ProgressView {
         stopOnComplete: false,
         etaBuffer: 50,
         fps: 8,
-        stream: process.stderr,
+        stream: term.barStream,
         autopadding: true,
         emptyOnZero: true,
       },

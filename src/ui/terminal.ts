@@ -14,6 +14,8 @@ export interface Terminal {
   err(line: string): void;
   /** Writes one line to stdout (machine results). */
   out(line: string): void;
+  /** The stream a live bar redraws (stderr): only the bar writes to it other than through err(). */
+  barStream: NodeJS.WritableStream;
 }
 
 export function colorLevelFrom(env: NodeJS.ProcessEnv, isTTY: boolean): 0 | 1 | 2 | 3 {
@@ -48,5 +50,6 @@ export function detectTerminal(
     // (an error page quoting a presigned URL, a token) never reaches a terminal or a log.
     err: (line) => void stderr.write(`${redact(line)}\n`),
     out: (line) => void stdout.write(`${redact(line)}\n`),
+    barStream: stderr,
   };
 }

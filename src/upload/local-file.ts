@@ -28,7 +28,7 @@ export function inspectFile(file: string): FileFingerprint {
 }
 
 /** `inspectFile` on libuv's threads: for runs of many files, where the event loop must stay free. */
-export async function inspectFileAsync(file: string): Promise<FileFingerprint> {
+export async function inspectFileAsync(file: string, opts: { checkReadable?: boolean } = {}): Promise<FileFingerprint> {
   const abs = path.resolve(file);
   let st: fs.Stats;
   try {
@@ -39,10 +39,12 @@ export async function inspectFileAsync(file: string): Promise<FileFingerprint> {
   if (st.isDirectory()) throw new LakeupError('input', `${file}: is a directory (use --recursive to upload a folder)`);
   if (!st.isFile()) throw new LakeupError('input', `${file}: not a regular file`);
   if (st.size === 0) throw new LakeupError('input', `${file}: the file is empty; neither provider stores empty files`);
-  try {
-    await fs.promises.access(abs, fs.constants.R_OK);
-  } catch (err) {
-    throw fileError(file, err);
+  if (opts.checkReadable !== false) {
+    try {
+      await fs.promises.access(abs, fs.constants.R_OK);
+    } catch (err) {
+      throw fileError(file, err);
+    }
   }
   return { path: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
 }

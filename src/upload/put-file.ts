@@ -54,6 +54,8 @@ export interface PutFileOptions {
    * that fits in one part keeps no state file of its own.
    */
   journal?: RunJournal;
+  /** The state ids in the state folder, when the caller listed it (a run does, once): no lookup per file. */
+  knownStates?: ReadonlySet<string>;
   /** The run's journal says an earlier attempt sent this file's finalize and never saw it end. */
   cutOff?: Omit<CutOffFinalize, 'size'>;
 }
@@ -65,9 +67,10 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
   const fingerprint = o.fingerprint ?? (await inspectFileAsync(o.file));
   const req: UploadRequest = { file: fingerprint, dest: o.dest, partSize: o.partSize };
   const display = o.displayFile ?? o.file;
+  const id = stateId(o.provider.name, o.endpoint, fingerprint.path, o.dest);
   const upload = new UploadState({
     dir: o.stateDir,
-    id: stateId(o.provider.name, o.endpoint, fingerprint.path, o.dest),
+    id,
     provider: o.provider.name,
     endpoint: o.endpoint,
     dest: o.dest,
@@ -96,7 +99,8 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     // One process drives an upload. A file of a run is covered by the run's lock, and takes its
     // own only when it keeps a state file (more than one part): small files pay no lock.
     if (!o.journal) await upload.lockIt();
-    const saved = o.resume ? await upload.find(fingerprint, o.partSize) : undefined;
+    const mayHaveState = o.knownStates === undefined || o.knownStates.has(id);
+    const saved = o.resume && mayHaveState ? await upload.find(fingerprint, o.partSize) : undefined;
     if (!o.resume) await upload.discard();
 
     // An earlier run sent finalize and never heard back: the drive says whether it took effect.
@@ -125,7 +129,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     for (let attempt = 0; ; attempt++) {
       await sendPhase(o, req, upload, fromState, resumed, newSession);
       // Never stitch old and new bytes: the file must still be what we sent.
-      const now = await inspectFileAsync(o.file);
+      const now = await inspectFileAsync(o.file, { checkReadable: false }); // it was just read
       if (!sameFingerprint(now, fingerprint)) {
         await upload.forget();
         throw new LakeupError('input', `${o.file}: the file changed during the upload; run the command again to send the new content`, {
@@ -152,7 +156,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     else await upload.settle();
     throw err;
   } finally {
-    upload.release();
+    await upload.release();
   }
 }
 

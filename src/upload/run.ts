@@ -9,6 +9,7 @@ import { ApiPacer } from '../http/pacer.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { RunJournal, setJournalAside, type RunIdentity } from '../state/journal.js';
 import { acquireLock, type Lock } from '../state/lock.js';
+import { stateIds } from '../state/state-file.js';
 import { UploadEvents } from '../transfer/events.js';
 import { AdaptiveLimiter } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
@@ -97,6 +98,9 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
   const folders = new FolderTree(lookups, index, plan.parent, journal, notice);
 
   try {
+    // Which files have a state of their own (a big file cut off earlier): one listing, not a
+    // failed open per file.
+    const states = await stateIds(plan.stateDir);
     const items = await scan(sources, journal);
     const progress = isRun ? new RunProgress(items.length, items.reduce((n, i) => n + (i.fp?.size ?? 0), 0)) : undefined;
     if (progress) io.view.showRun(progress);
@@ -161,6 +165,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           notice,
           signal: io.signal,
           journal: src.ephemeral ? undefined : journal,
+          knownStates: states,
           cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
         });
         ended = 'uploaded';
@@ -202,7 +207,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
         /* the files are in the drive either way */
       }
     }
-    runLock?.release();
+    await runLock?.releaseAsync();
   }
   return outcome;
 }

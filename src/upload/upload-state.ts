@@ -149,8 +149,9 @@ export class UploadState {
     if (this.persisted || this.lock) await removeStateAsync(this.c.dir, this.c.id);
   }
 
-  release(): void {
-    this.lock?.release();
+  async release(): Promise<void> {
+    const lock = this.lock;
     this.lock = undefined;
+    await lock?.releaseAsync();
   }
 }

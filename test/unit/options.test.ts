@@ -121,7 +121,7 @@ describe('buildPutPlan', () => {
       token: 'sk_test_123',
       files: ['a.bin'],
       concurrency: 4,
-      jobs: 1,
+      jobs: 8,
       retries: 8,
       stallTimeoutMs: 60_000,
       verify: true,
