@@ -74,6 +74,19 @@ interface Request extends CallBase {
 
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
+/**
+ * Whether a failed call may still have taken effect on the server: a 5xx (a gateway can answer 503
+ * after the origin acted), a reset or a timeout after the request went out. A 4xx was refused; a
+ * connection that never opened never reached anyone. Non-idempotent calls (finalize, folder
+ * creation) are not repeated blindly after such an answer: the caller looks the item up first.
+ */
+export function mayHaveActed(err: unknown): boolean {
+  const e = err as LakeupError | undefined;
+  if (!e || e.kind === 'interrupted') return false;
+  if (e.status !== undefined) return e.status >= 500;
+  return e.kind === 'network' && !NOT_SENT_CODES.has(e.code ?? '');
+}
+
 export function apiPost<T>(ctx: ApiContext, call: ApiCall): Promise<T> {
   return send<T>(ctx, { ...call, method: 'POST', url: joinUrl(ctx.endpoint, call.path), body: JSON.stringify(call.body) });
 }
@@ -120,8 +133,9 @@ async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
         if (e.code === 'UND_ERR_CONNECT_TIMEOUT' && attemptNumber >= 3) return false;
         // An API that takes the call but never answers: one more try, not four more minutes.
         if (e.code === 'ETIMEDOUT' && attemptNumber >= 2) return false;
-        const mayRepeat =
-          req.idempotent || e.status === 429 || e.status === 503 || (e.status === undefined && NOT_SENT_CODES.has(e.code ?? ''));
+        // A 429 is a refusal before any work; a 503 may come from a gateway after the origin
+        // acted, so only idempotent calls repeat on it.
+        const mayRepeat = req.idempotent || e.status === 429 || (e.status === undefined && NOT_SENT_CODES.has(e.code ?? ''));
         if (!mayRepeat) return false;
         // Honour Retry-After (capped at a minute) before the next attempt; Ctrl-C cuts the wait.
         if (v.action === 'throttle' && v.retryAfterMs) {

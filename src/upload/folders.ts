@@ -3,7 +3,8 @@
 // recorded in the run's journal so that running the same command again reuses them instead of
 // creating a second tree (MemoryLake would call it photos_1).
 import { LakeupError } from '../errors.js';
-import type { Provider } from '../providers/index.js';
+import { mayHaveActed } from '../http/api.js';
+import type { DriveEntry, Provider } from '../providers/index.js';
 import type { RunJournal } from '../state/journal.js';
 import type { DriveIndex } from './drive-index.js';
 
@@ -41,20 +42,31 @@ export class FolderTree {
     let found = await this.index.findFolder(parent, name);
     if (!found) {
       if (!this.provider.createFolder) throw new LakeupError('usage', `${this.provider.service} cannot create folders`);
-      try {
-        // 'deny': when another process made it meanwhile, the server says so instead of making
-        // a second one; we then use theirs.
-        const made = await this.provider.createFolder(name, parent, { onConflict: 'deny' });
-        found = { id: made.id, name: made.name, type: 'folder', parentId: parent ?? null };
-        this.index.added(parent, found);
-        this.notice(`created folder ${path} (${made.id})`);
-      } catch (e) {
-        if ((e as LakeupError).status !== 409) throw e;
-        found = await this.index.findFolderNow(parent, name);
-        if (!found) throw e;
-      }
+      found = await this.make(name, parent, path);
     }
     await this.journal?.addFolder(segments, found.id);
     return found.id;
+  }
+
+  private async make(name: string, parent: string | undefined, path: string): Promise<DriveEntry> {
+    const create = this.provider.createFolder!.bind(this.provider);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // 'deny': when another process made it meanwhile, the server says so instead of making
+        // a second one; we then use theirs.
+        const made = await create(name, parent, { onConflict: 'deny' });
+        const entry: DriveEntry = { id: made.id, name: made.name, type: 'folder', parentId: parent ?? null };
+        this.index.added(parent, entry);
+        this.notice(`created folder ${path} (${made.id})`);
+        return entry;
+      } catch (e) {
+        const conflict = (e as LakeupError).status === 409;
+        // A 409 means it exists; a lost answer or a gateway's 5xx means it may: look before trying again.
+        if (!conflict && !(mayHaveActed(e) && attempt === 0)) throw e;
+        const there = await this.index.findFolderNow(parent, name);
+        if (there) return there;
+        if (conflict) throw e; // a file of that name, not a folder
+      }
+    }
   }
 }

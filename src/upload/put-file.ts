@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import type { Provider, UploadRequest } from '../providers/index.js';
 import type { RunJournal } from '../state/journal.js';
+import { mayHaveActed } from '../http/api.js';
 import { stateId, type StateFile } from '../state/state-file.js';
 import { uploadParts } from '../transfer/engine.js';
 import type { UploadEvents } from '../transfer/events.js';
@@ -140,7 +141,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
       try {
         const item = await finalize(o, upload, parts, req);
         await upload.forget();
-        return resultOf(item, parts.length, { resumed });
+        return resultOf(item, parts.length, item.recovered ? { resumed, recovered: true } : { resumed });
       } catch (err) {
         // The saved session is gone, and the drive (asked above) does not have the file: the
         // session expired before an earlier finalize reached it. Send the file again, once.
@@ -211,12 +212,22 @@ function cutOffOf(s: StateFile): Omit<CutOffFinalize, 'size'> {
  * Records that finalize is being sent (state and journal: if we are cut off now, a rerun must not
  * assume the session is unfinished), then sends it.
  */
-async function finalize(o: PutFileOptions, upload: UploadState, parts: FinishedPart[], req: UploadRequest): Promise<UploadedItem> {
+async function finalize(o: PutFileOptions, upload: UploadState, parts: FinishedPart[], req: UploadRequest): Promise<UploadedItem & { recovered?: boolean }> {
   await upload.markFinalizing();
   const { path, size, mtimeMs } = req.file;
-  await o.journal?.markFinalizing(path, { size, mtimeMs, at: upload.state.finalizeSentAt!, parts: parts.length, etag: multipartEtag(parts) });
+  const cut: CutOffFinalize = { at: upload.state.finalizeSentAt!, size, parts: parts.length, etag: multipartEtag(parts) };
+  await o.journal?.markFinalizing(path, { size, mtimeMs, at: cut.at, parts: cut.parts, etag: cut.etag });
   try {
-    return await o.provider.finalize(upload.state.session, parts, req);
+    try {
+      return await o.provider.finalize(upload.state.session, parts, req);
+    } catch (err) {
+      if (!mayHaveActed(err)) throw err;
+      // The answer was lost or a gateway failed: the drive says whether finalize took effect.
+      const found = await findFinalized(o.provider, o.dest, cut, o.signal);
+      if (found) return { id: found.id, name: found.name, raw: found, recovered: true };
+      o.notice(`${o.provider.service} did not confirm finalize (${(err as Error).message}) and the file is not in the drive: finalizing again`);
+      return await o.provider.finalize(upload.state.session, parts, req);
+    }
   } catch (err) {
     const status = (err as LakeupError)?.status;
     if (status !== undefined && status >= 400 && status < 500 && ![401, 403, 404, 409, 429].includes(status)) {

@@ -161,7 +161,14 @@ describe('apiPost: retries only where they are safe', () => {
     expect(calls).toBe(1);
   });
 
-  it.each([503, 429])('retries a non-idempotent call after a %d (the server did not act)', async (status) => {
+  it('does not repeat a non-idempotent call after a 503: a gateway may answer it after the origin acted', async () => {
+    const scope = nock(ORIGIN).post('/v1/thing').reply(503, { error: 'busy' }).post('/v1/thing').reply(200, { done: true });
+    const e = await rejection(apiPost(ctx(), call({ idempotent: false })));
+    expect(e.status).toBe(503);
+    expect(scope.pendingMocks()).toHaveLength(1);
+  });
+
+  it.each([429])('retries a non-idempotent call after a %d (the server did not act)', async (status) => {
     const scope = nock(ORIGIN).post('/v1/thing').reply(status, { error: 'busy' }).post('/v1/thing').reply(200, { done: true });
     await expect(apiPost(ctx(), call({ idempotent: false }))).resolves.toEqual({ done: true });
     expect(scope.isDone()).toBe(true);

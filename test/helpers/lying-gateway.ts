@@ -1,0 +1,75 @@
+// A gateway in front of the sandbox that lets calls reach the origin and then loses the answer:
+// for the calls a test picks, the origin acts (the item is made) but the client gets a 503, a
+// reset, or nothing at all — what a real gateway does when the origin is slow or it fails itself.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Lie = '503' | 'reset';
+
+export interface LyingGateway {
+  origin: string;
+  /** Calls whose answers were replaced so far. */
+  readonly lied: number;
+  close(): Promise<void>;
+}
+
+/** `pick` decides per request (method, path, JSON body) whether to replace the origin's answer. */
+export async function startLyingGateway(target: string, pick: (method: string, path: string, body: unknown) => Lie | undefined): Promise<LyingGateway> {
+  const upstream = new URL(target);
+  let lied = 0;
+  const sockets = new Set<import('node:net').Socket>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        body = undefined;
+      }
+      const lie = pick(req.method ?? 'GET', req.url ?? '/', body);
+      // The Host header stays the sandbox's: presigned part URLs then go straight to it.
+      const out = http.request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+        (answer) => {
+          if (!lie) {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+            return;
+          }
+          // The origin did its work; wait for all of it, then lie about it.
+          answer.resume();
+          answer.on('end', () => {
+            lied++;
+            if (lie === 'reset') res.destroy();
+            else {
+              res.writeHead(503, { 'content-type': 'text/html' });
+              res.end('<html><body><h1>503 Service Unavailable</h1></body></html>');
+            }
+          });
+        },
+      );
+      out.on('error', () => res.destroy());
+      out.end(raw);
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    get lied() {
+      return lied;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
