@@ -31,6 +31,16 @@ afterAll(async () => {
 
 const stored = (provider: string, name: string): string => storedIn(sb, provider, name);
 
+/** Resolves once the sandbox has received `n` more body bytes than when it was called (the upload is under way). */
+async function received(n: number, timeoutMs = 20_000): Promise<void> {
+  const start = sb.stats().bytesReceived;
+  const t0 = Date.now();
+  while (sb.stats().bytesReceived - start < n) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${n} bytes to arrive`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const hasScript = spawnSync('script', ['--version']).status === 0;
 
 describe('progress output', () => {
@@ -153,6 +163,17 @@ describe('plans, limits and logs', () => {
     const m = await runCli(['put', file, '-p', 'memorylake', '--dry-run'], { env });
     expect(m.stdout).toMatch(/part layout: server decides/);
     expect(JSON.stringify(sb.stats().apiCalls)).toBe(calls);
+  });
+
+  it('--dry-run says every file it cannot send, not only the first, and counts "1 part"', async () => {
+    const good = await makeFile(path.join(work, 'dry-good.bin'), 1000, 4);
+    const empty = path.join(work, 'dry-empty.bin');
+    fs.writeFileSync(empty, '');
+    const r = await runCli(['put', path.join(work, 'dry-missing.bin'), empty, good, '-p', 'copera', '--dry-run'], { env: {} });
+    expect(r.code).toBe(2);
+    const errors = r.stderr.trim().split('\n');
+    expect(errors).toEqual([expect.stringMatching(/dry-missing\.bin: no such file/), expect.stringMatching(/dry-empty\.bin: the file is empty/)]);
+    expect(r.stdout).toMatch(/dry-good\.bin: 1000 B → copera root\/dry-good\.bin at .*; 1 part of 10 MiB;/);
   });
 
   it('--limit-rate caps total bandwidth', async () => {
@@ -298,8 +319,9 @@ describe('review fixes', () => {
 
   it('a file deleted during the upload is one clear line, not a crash', async () => {
     const file = await makeFile(path.join(work, 'vanish.bin'), 8 * MiB);
+    const arrived = received(256 * 1024);
     const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s', '-c', '1'], { env });
-    await new Promise((r) => setTimeout(r, 600));
+    await arrived;
     fs.rmSync(file);
     const r = await child.result;
     expect(r.code).toBe(2);
@@ -310,8 +332,9 @@ describe('review fixes', () => {
   it('Ctrl-C in a run of several files exits 130 even when the current file finishes', async () => {
     const a = await makeFile(path.join(work, 'ctrlc-a.bin'), 6 * MiB, 1);
     const b = await makeFile(path.join(work, 'ctrlc-b.bin'), 6 * MiB, 2);
-    const child = startCli(['put', a, b, '-p', 'memorylake', '--limit-rate', '4MiB/s', '--json'], { env });
-    await new Promise((r) => setTimeout(r, 800));
+    const arrived = received(512 * 1024);
+    const child = startCli(['put', a, b, '-p', 'memorylake', '--limit-rate', '4MiB/s', '-j', '1', '--json'], { env });
+    await arrived;
     child.kill('SIGINT');
     const r = await child.result;
     expect(r.code).toBe(130);
@@ -322,11 +345,13 @@ describe('review fixes', () => {
     const root = path.join(work, 'tree-resume');
     fs.mkdirSync(path.join(root, 'sub'), { recursive: true });
     const files = [await makeFile(path.join(root, 'a.bin'), 3 * MiB, 1), await makeFile(path.join(root, 'sub', 'b.bin'), 3 * MiB, 2)];
-    const child = startCli(['put', root, '-r', '-p', 'memorylake', '--limit-rate', '3MiB/s'], { env });
-    await new Promise((r) => setTimeout(r, 1500));
+    const own = { ...env, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(work, 'state-resume-')) };
+    const arrived = received(1 * MiB + 1);
+    const child = startCli(['put', root, '-r', '-p', 'memorylake', '--limit-rate', '3MiB/s'], { env: own });
+    await arrived;
     child.kill('SIGINT');
     expect((await child.result).code).toBe(130);
-    const again = await runCli(['put', root, '-r', '-p', 'memorylake', '--json'], { env });
+    const again = await runCli(['put', root, '-r', '-p', 'memorylake', '--json'], { env: own });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).not.toMatch(/created folder tree-resume /);
     // A second tree (tree-resume_1/…) would leave a file missing under tree-resume/ below.
@@ -337,6 +362,6 @@ describe('review fixes', () => {
       expect(stored.length, rel).toBe(1);
       expect(await sha256File(stored[0].path!)).toBe(await sha256File(f));
     }
-    expect(fs.readdirSync(env.LAKEUP_STATE_DIR).filter((n) => n.endsWith('.run.ndjson'))).toEqual([]);
+    expect(fs.readdirSync(own.LAKEUP_STATE_DIR).filter((n) => n.endsWith('.run.ndjson'))).toEqual([]);
   });
 });

@@ -1,0 +1,102 @@
+// What must not be lost is a step the engine awaits, not a listener: observers that throw cannot
+// resend a part or leak a slot, and every finished part is made durable before the upload resolves.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { splitParts } from '../../src/providers/layout.js';
+import { uploadParts, type EngineOptions } from '../../src/transfer/engine.js';
+import { UploadEvents } from '../../src/transfer/events.js';
+import { AdaptiveLimiter } from '../../src/transfer/limiter.js';
+import type { FinishedPart } from '../../src/types.js';
+import { makeFile, tempDir } from '../helpers/files.js';
+import { startPartServer, type PartServer } from '../helpers/part-server.js';
+
+const PART = 64 * 1024;
+const SIZE = PART * 6 + 123;
+let server: PartServer;
+let file: string;
+let dir: string;
+
+beforeEach(async () => {
+  server = await startPartServer();
+  dir = await tempDir();
+  file = await makeFile(path.join(dir, 'f.bin'), SIZE, 3);
+});
+afterEach(async () => {
+  await server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function opts(over: Partial<EngineOptions> = {}): EngineOptions {
+  return {
+    path: file,
+    parts: splitParts(SIZE, PART),
+    done: new Map<number, FinishedPart>(),
+    urlFor: (n) => server.url(n),
+    concurrency: 3,
+    retries: 3,
+    stallTimeoutMs: 5000,
+    verify: true,
+    events: new UploadEvents(),
+    minBackoffMs: 1,
+    maxBackoffMs: 20,
+    ...over,
+  };
+}
+
+const stored = (n: number) => server.arrived.filter((a) => a.part === n && a.answered === 200).length;
+
+describe('persistence is a step, events are notifications', () => {
+  it('a part:done listener that throws sends no part again', async () => {
+    const events = new UploadEvents();
+    events.on('part:done', () => {
+      throw new Error('a view with a bug');
+    });
+    const o = opts({ events });
+    await uploadParts(o);
+    for (const p of o.parts) expect(stored(p.number), `part ${p.number}`).toBe(1);
+  });
+
+  it('a part:start listener that throws leaks no part slot', async () => {
+    const events = new UploadEvents();
+    let starts = 0;
+    events.on('part:start', () => {
+      starts++;
+      if (starts <= 2) throw new Error('boom');
+    });
+    const limiter = new AdaptiveLimiter(2);
+    await uploadParts(opts({ events, limiter, concurrency: 2 }));
+    expect(limiter.active).toBe(0);
+    expect(server.arrived.filter((a) => a.answered === 200)).toHaveLength(7);
+  });
+
+  it('every finished part is persisted before the upload resolves, and the slot is not held meanwhile', async () => {
+    const persisted: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const o = opts({
+      concurrency: 2,
+      onPartDone: async (p) => {
+        if (p.number === 1) await gate; // a slow disk for the first part
+        persisted.push(p.number);
+      },
+    });
+    let resolved = false;
+    const upload = uploadParts(o).then(() => (resolved = true));
+    // The other parts go on while part 1 is being saved.
+    while (server.arrived.filter((a) => a.answered === 200).length < 7) await new Promise((r) => setTimeout(r, 5));
+    expect(resolved).toBe(false);
+    release();
+    await upload;
+    expect(persisted.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('a persistence failure ends the upload with that error, not silently', async () => {
+    const o = opts({
+      onPartDone: (p) => {
+        if (p.number === 2) throw new Error('disk full');
+      },
+    });
+    await expect(uploadParts(o)).rejects.toThrow('disk full');
+  });
+});
