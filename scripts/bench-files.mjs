@@ -126,6 +126,7 @@ async function scenario(title, sbArgs, folder, n, jobsList, runs) {
 const small = makeFolder(opts.files);
 console.log(`# lakeup, many small files — ${os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString()}`);
 await scenario('loopback, no limit', [], small, opts.files, opts.jobs, opts.runs);
+await scenario('latency 50ms, no limit (a distant API)', ['--latency', '50ms'], small, opts.files, opts.jobs, opts.runs);
 await scenario(`latency ${opts.latency}, account limit ${opts.apiRate} calls/s`, ['--latency', opts.latency, '--api-rate', String(opts.apiRate)], small, opts.files, opts.jobs, opts.runs);
 if (opts.big) {
   const big = makeFolder(10_000);

@@ -70,7 +70,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .addOption(new Option('--part-size <size>', 'Copera part size, e.g. 10MiB, 64MB (default 10MiB, min 5MiB)').env('LAKEUP_PART_SIZE'))
     .addOption(new Option('--mime-type <type>', 'Copera MIME type (default: from the extension)').env('LAKEUP_MIME_TYPE'))
     .addOption(new Option('-c, --concurrency <n>', 'parts in flight, 1-64 (default 4)').env('LAKEUP_CONCURRENCY'))
-    .addOption(new Option('-j, --jobs <n>', 'files uploaded at once, 1-64 (default 8)').env('LAKEUP_JOBS'))
+    .addOption(new Option('-j, --jobs <n>', 'files uploaded at once, 1-64 (default 16)').env('LAKEUP_JOBS'))
     .addOption(new Option('-r, --recursive', 'upload folders, recreating their tree as drive folders (env LAKEUP_RECURSIVE=1)'))
     .addOption(new Option('--skip-existing', 'skip a file when its folder in the drive has a file of that name and size (env LAKEUP_SKIP_EXISTING=1)'))
     .addOption(new Option('--shard <K/N>', 'upload only shard K of N of the files (split a run across CI jobs)').env('LAKEUP_SHARD'))

@@ -121,7 +121,7 @@ describe('buildPutPlan', () => {
       token: 'sk_test_123',
       files: ['a.bin'],
       concurrency: 4,
-      jobs: 8,
+      jobs: 16,
       retries: 8,
       stallTimeoutMs: 60_000,
       verify: true,
