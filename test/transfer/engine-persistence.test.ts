@@ -9,7 +9,7 @@ import { UploadEvents } from '../../src/transfer/events.js';
 import { AdaptiveLimiter } from '../../src/transfer/limiter.js';
 import type { FinishedPart } from '../../src/types.js';
 import { makeFile, tempDir } from '../helpers/files.js';
-import { startPartServer, type PartServer } from '../helpers/part-server.js';
+import { s3Error, startPartServer, type PartServer } from '../helpers/part-server.js';
 
 const PART = 64 * 1024;
 const SIZE = PART * 6 + 123;
@@ -98,5 +98,30 @@ describe('persistence is a step, events are notifications', () => {
       },
     });
     await expect(uploadParts(o)).rejects.toThrow('disk full');
+  });
+});
+
+describe('refreshed URLs', () => {
+  const expired = { kind: 'status' as const, status: 403, body: s3Error('AccessDenied', 'Request has expired'), early: true };
+
+  it('a part whose fresh URLs keep getting it further (then expiring again) is not given up as "still expired"', async () => {
+    // Part 1: expired, then a 500 (the fresh URL worked), four times over, then stored. Three
+    // refreshes without progress end a part; refreshes that led somewhere must not add up.
+    server.behave = (part, attempt) => {
+      if (part !== 1) return { kind: 'ok' };
+      if (attempt >= 9) return { kind: 'ok' };
+      return attempt % 2 === 1 ? expired : { kind: 'status', status: 500, body: s3Error('InternalError', 'boom') };
+    };
+    let refreshes = 0;
+    const o = opts({ retries: 8, refreshUrls: async () => void refreshes++ });
+    await uploadParts(o);
+    expect(o.done.size).toBe(7);
+    expect(refreshes).toBe(4);
+  });
+
+  it('three refreshes in a row that change nothing end the part with one clear error', async () => {
+    server.behave = (part) => (part === 1 ? expired : { kind: 'ok' });
+    const o = opts({ refreshUrls: async () => undefined });
+    await expect(uploadParts(o)).rejects.toMatchObject({ code: 'URL_EXPIRED_AGAIN' });
   });
 });
