@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { LakeupError } from '../errors.js';
 import { reportError } from './report.js';
+import { processWriters, type Writers } from '../ui/streams.js';
 
 function words(program: Command): { commands: string[]; flags: Record<string, string[]> } {
   const flags: Record<string, string[]> = {};
@@ -65,15 +66,9 @@ compdef _lakeup lakeup
 `;
 }
 
-export function runCompletion(shell: string, program: Command): number {
-  if (shell === 'bash') process.stdout.write(bashScript(program));
-  else if (shell === 'zsh') process.stdout.write(zshScript(program));
-  else
-    return reportError(new LakeupError('usage', `completion: unknown shell '${shell}' (bash or zsh)`), {
-      json: false,
-      verbose: false,
-      err: (l) => void process.stderr.write(`${l}\n`),
-      out: (l) => void process.stdout.write(`${l}\n`),
-    });
+export function runCompletion(shell: string, program: Command, io: Writers = processWriters()): number {
+  if (shell === 'bash') io.rawOut(bashScript(program));
+  else if (shell === 'zsh') io.rawOut(zshScript(program));
+  else return reportError(new LakeupError('usage', `completion: unknown shell '${shell}' (bash or zsh)`), { json: false, verbose: false, err: io.err, out: io.out });
   return 0;
 }

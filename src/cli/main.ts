@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { envSaysYes } from './options.js';
 import { exitCodeOfCommander } from './report.js';
+import { processWriters } from '../ui/streams.js';
 import { redact } from '../util/redact.js';
+
+const io = processWriters();
 
 function wantsJson(argv: string[]): boolean {
   return argv.includes('--json') || envSaysYes(process.env, 'LAKEUP_JSON');
@@ -49,8 +52,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
-      writeOut: (s) => process.stdout.write(s),
-      writeErr: (s) => process.stderr.write(s),
+      writeOut: (s) => io.rawOut(s),
+      writeErr: (s) => io.rawErr(s),
       // Commander echoes what was typed (`--tokn=sk_…`): redact it like every other error line.
       outputError: (s, write) => write(`lakeup: error: ${commanderMessage(s)}\n`),
     })
@@ -189,12 +192,12 @@ export async function main(argv: string[]): Promise<number> {
       const exitCode = exitCodeOfCommander(e);
       // Its line is already on stderr; --json still promises the failure line on stdout.
       if (exitCode !== 0 && wantsJson(argv)) {
-        process.stdout.write(`${JSON.stringify({ ok: false, error: { kind: 'usage', message: commanderMessage(e.message) } })}\n`);
+        io.out(JSON.stringify({ ok: false, error: { kind: 'usage', message: commanderMessage(e.message) } }));
       }
       return exitCode;
     }
     const { reportError } = await import('./report.js');
-    return reportError(e, { json: wantsJson(argv), verbose: argv.includes('--verbose'), err: (l) => void process.stderr.write(`${l}\n`), out: (l) => void process.stdout.write(`${l}\n`) });
+    return reportError(e, { json: wantsJson(argv), verbose: argv.includes('--verbose'), err: io.err, out: io.out });
   }
   return code;
 }

@@ -3,6 +3,7 @@ import { LakeupError } from '../errors.js';
 import { parseDuration, parseSize } from '../util/sizes.js';
 import { parseIntInRange } from './options.js';
 import { reportError } from './report.js';
+import { processWriters } from '../ui/streams.js';
 
 export interface SandboxFlags {
   port?: string;
@@ -36,8 +37,7 @@ function callsPerSecond(v: string | undefined, flag: string): number {
 }
 
 export async function runSandbox(f: SandboxFlags): Promise<number> {
-  const err = (l: string) => void process.stderr.write(`${l}\n`);
-  const out = (l: string) => void process.stdout.write(`${l}\n`);
+  const { err, out } = processWriters();
   try {
     const { runSandboxCommand } = await import('../sandbox/server.js');
     await runSandboxCommand({

@@ -2,18 +2,19 @@
 // resume, exit 130); a second one exits at once. Windows delivers Ctrl-C as SIGINT too; SIGTERM
 // and SIGHUP listeners are harmless there.
 import { LakeupError } from '../errors.js';
+import { processWriters, type Writers } from '../ui/streams.js';
 
 export interface Interrupts {
   signal: AbortSignal;
   dispose(): void;
 }
 
-export function watchInterrupts(onFirst: (sig: string) => void): Interrupts {
+export function watchInterrupts(onFirst: (sig: string) => void, io: Pick<Writers, 'rawErr'> = processWriters()): Interrupts {
   const controller = new AbortController();
   const signals: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGBREAK' as NodeJS.Signals] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const handler = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) {
-      process.stderr.write('\nlakeup: interrupted again, exiting now\n');
+      io.rawErr('\nlakeup: interrupted again, exiting now\n');
       process.exit(130);
     }
     onFirst(sig);

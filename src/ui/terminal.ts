@@ -2,18 +2,14 @@
 // NO_COLOR (any non-empty value) turns colour off, FORCE_COLOR (0-3) forces it, else colour
 // follows whether stderr is a terminal.
 import { Chalk, type ChalkInstance } from 'chalk';
-import { redact } from '../util/redact.js';
+import { processWriters, type Writers } from './streams.js';
 
-export interface Terminal {
+export interface Terminal extends Writers {
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
   columns: number;
   colorLevel: 0 | 1 | 2 | 3;
   chalk: ChalkInstance;
-  /** Writes one line to stderr (human messages). */
-  err(line: string): void;
-  /** Writes one line to stdout (machine results). */
-  out(line: string): void;
   /** The stream a live bar redraws (stderr): only the bar writes to it other than through err(). */
   barStream: NodeJS.WritableStream;
 }
@@ -46,10 +42,8 @@ export function detectTerminal(
     columns: stderr.columns || 80,
     colorLevel,
     chalk: new Chalk({ level: colorLevel }),
-    // Every line leaves through here, so every line is redacted here: whatever a server echoed
-    // (an error page quoting a presigned URL, a token) never reaches a terminal or a log.
-    err: (line) => void stderr.write(`${redact(line)}\n`),
-    out: (line) => void stdout.write(`${redact(line)}\n`),
+    // Every line leaves through the writers, and is redacted there.
+    ...processWriters(stdout, stderr),
     barStream: stderr,
   };
 }

@@ -34,6 +34,8 @@ function fakeTerminal(): Terminal & { errLines: string[]; drawn: () => string } 
     chalk: new Chalk({ level: 0 }),
     err: (l) => void errLines.push(l),
     out: () => undefined,
+    rawOut: () => undefined,
+    rawErr: () => undefined,
     barStream: stream as unknown as NodeJS.WritableStream,
     errLines,
     drawn: () => drawn,
