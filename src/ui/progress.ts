@@ -147,6 +147,7 @@ class JsonView extends IntervalView {
     events.on('part:done', (p) => this.emit({ event: 'part', file: label, part: p.number, size: p.size, attempt: p.attempt }));
     events.on('part:retry', (r) => this.emit({ event: 'retry', file: label, part: r.number, attempt: r.attempt, reason: r.reason }));
     events.on('throttle', (r) => this.emit({ event: 'throttle', file: label, pauseMs: r.pauseMs, concurrency: r.concurrency }));
+    events.on('session:restart', (r) => this.emit({ event: 'restart', file: label, reason: r.reason }));
     events.on('upload:done', (r) => this.emit({ event: 'done', file: label, bytes: r.size, elapsedMs: r.elapsedMs, bytesPerSecond: r.bytesPerSecond }));
   }
 

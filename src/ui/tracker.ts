@@ -10,9 +10,7 @@ export class ProgressTracker {
   total = 0;
   done = 0;
   resumedBytes = 0;
-  retries = 0;
   finished = false;
-  readonly startedAt = performance.now();
   private readonly meter = new SpeedMeter();
   private listeners: Array<() => void> = [];
   private lastNotified = -Infinity;
@@ -35,7 +33,6 @@ export class ProgressTracker {
       if (now - this.lastNotified >= PROGRESS_EVERY_MS) this.changed(now);
     });
     events.on('part:retry', (r) => {
-      this.retries++;
       this.done = Math.max(0, this.done - r.lostBytes);
       this.changed();
     });

@@ -25,7 +25,7 @@ export function redact(text: string): string {
   return out.replace(SIGNATURE_PARAMS, '$1REDACTED').replace(BEARER, '$1REDACTED').replace(TOKEN_SHAPES, '$1REDACTED');
 }
 
-/** A URL fit for a log line: origin and path, with signature-bearing query values replaced. */
+/** A URL fit for a log line: `redact` of it (signature-bearing query values and known secrets replaced; the rest of the query stays). */
 export function redactUrl(url: string): string {
   return redact(url);
 }
