@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProvider } from '../../src/providers/index.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
-import { runCli, startCli, type CliResult } from '../helpers/cli.js';
+import { jsonLines, runCli, startCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
 
 const MiB = 1024 * 1024;
@@ -31,21 +32,7 @@ beforeEach(() => {
 type Provider = 'memorylake' | 'copera';
 const FINALIZE: Record<Provider, 'memorylake.item' | 'copera.finalize'> = { memorylake: 'memorylake.item', copera: 'copera.finalize' };
 
-async function waitFor(what: string, fn: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (!fn()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
-function jsonLines(r: CliResult): Array<Record<string, unknown>> {
-  return r.stdout
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
 
 /** Items of this provider finalized under exactly this name. */
 function storedNamed(provider: Provider, name: string) {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
 import { lastJson, runCli, startCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
 import { storedPath as storedIn } from '../helpers/sandbox.js';
 
@@ -41,15 +42,6 @@ function readStates(): SavedState[] {
     .map((f) => JSON.parse(fs.readFileSync(path.join(stateDir, f), 'utf8')) as SavedState);
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const doneParts = (n: number) => () => {
   const s = readStates()[0];

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
-import { runCli, startCli, type CliResult } from '../helpers/cli.js';
+import { jsonLines, runCli, startCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
 
 const KiB = 1024;
@@ -78,21 +79,7 @@ function journalDone(): number {
   return fs.readFileSync(path.join(stateDir, j), 'utf8').split('\n').filter((l) => l.startsWith('{"t":"done"')).length;
 }
 
-async function waitFor(what: string, fn: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const t0 = Date.now();
-  while (!fn()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
-function jsonLines(r: CliResult): Array<Record<string, unknown>> {
-  return r.stdout
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
 
 describe('a run of many files resumes as a whole', () => {
   it('SIGINT, then the same command: every file once, finished ones skipped with their ids, the journal gone', async () => {

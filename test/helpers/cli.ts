@@ -65,3 +65,12 @@ export function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split(/\r?\n/).filter(Boolean);
   return JSON.parse(lines[lines.length - 1]);
 }
+
+/** Every JSON line of stdout (one per file with --json). */
+export function jsonLines(r: Pick<CliResult, 'stdout'>): Array<Record<string, unknown>> {
+  return r.stdout
+    .trim()
+    .split(/\r?\n/)
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
