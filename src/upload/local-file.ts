@@ -19,7 +19,7 @@ export function inspectFile(file: string): FileFingerprint {
   if (!st.isFile()) throw new LakeupError('input', `${file}: not a regular file`);
   if (st.size === 0) throw new LakeupError('input', `${file}: the file is empty; neither provider stores empty files`);
   try {
-    fs.closeSync(fs.openSync(abs, 'r'));
+    fs.accessSync(abs, fs.constants.R_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new LakeupError('input', `${file}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `cannot open it (${code})`}`);

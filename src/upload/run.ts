@@ -21,7 +21,7 @@ import { attachVerbose } from '../ui/verbose.js';
 import { lookupMimeType } from '../util/mime.js';
 import { DriveIndex, isUnknown } from './drive-index.js';
 import { FolderTree } from './folders.js';
-import { inspectFileAsync } from './local-file.js';
+import { inspectFile } from './local-file.js';
 import type { PutPlan } from './plan.js';
 import { putFile, type TransferSettings } from './put-file.js';
 import { spoolStdin, type Source } from './sources.js';
@@ -54,9 +54,6 @@ interface Item {
   error?: unknown;
   skip?: SkippedResult;
 }
-
-/** Files stat'ed at once while scanning (thousands of files, one syscall each, off the event loop). */
-const SCAN_CONCURRENCY = 64;
 
 export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): Promise<RunOutcome> {
   const outcome: RunOutcome = { total: sources.length, uploaded: 0, skipped: 0, failed: 0, exitCode: 0, interrupted: false };
@@ -101,7 +98,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
     // Which files have a state of their own (a big file cut off earlier): one listing, not a
     // failed open per file.
     const states = await stateIds(plan.stateDir);
-    const items = await scan(sources, journal);
+    const items = scan(sources, journal);
     const progress = isRun ? new RunProgress(items.length, items.reduce((n, i) => n + (i.fp?.size ?? 0), 0)) : undefined;
     if (progress) io.view.showRun(progress);
 
@@ -251,36 +248,35 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
   }
 }
 
-/** Takes every file's fingerprint (a few dozen stats at a time) and judges it against the journal. */
-async function scan(sources: Source[], journal: RunJournal | undefined): Promise<Item[]> {
+/**
+ * Takes every file's fingerprint and judges it against the journal, before any file moves. The
+ * stats are synchronous on purpose: ~2 µs each where an async one costs ~50 µs of CPU in thread
+ * hand-offs (measured), and nothing is in flight yet for them to hold up.
+ */
+function scan(sources: Source[], journal: RunJournal | undefined): Item[] {
   const items: Item[] = sources.map((src) => ({ src }));
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      if (item.src.file === '-') continue;
-      try {
-        item.fp = await inspectFileAsync(item.src.file);
-      } catch (e) {
-        item.error = e;
-        continue;
-      }
-      const done = journal?.finished.get(item.fp.path);
-      if (done && done.size === item.fp.size && done.mtimeMs === item.fp.mtimeMs) {
-        item.skip = {
-          ok: true,
-          skipped: true,
-          reason: 'already-uploaded',
-          provider: journal!.identity.provider,
-          file: item.src.display,
-          name: done.name,
-          id: done.id,
-          size: item.fp.size,
-        };
-      }
+  for (const item of items) {
+    if (item.src.file === '-') continue;
+    try {
+      item.fp = inspectFile(item.src.file);
+    } catch (e) {
+      item.error = e;
+      continue;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(SCAN_CONCURRENCY, items.length) }, worker));
+    const done = journal?.finished.get(item.fp.path);
+    if (done && done.size === item.fp.size && done.mtimeMs === item.fp.mtimeMs) {
+      item.skip = {
+        ok: true,
+        skipped: true,
+        reason: 'already-uploaded',
+        provider: journal!.identity.provider,
+        file: item.src.display,
+        name: done.name,
+        id: done.id,
+        size: item.fp.size,
+      };
+    }
+  }
   return items;
 }
 
