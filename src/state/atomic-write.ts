@@ -96,6 +96,31 @@ export function tempPathFor(file: string): string {
   return `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
 }
 
+const TEMP_NAME = /\.(\d+)-[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temp files a killed writer left in `dir` (their pid is in the name; a live process's,
+ * ours included, are left alone). `prefix` limits it to one upload's files. Returns what it removed.
+ */
+export async function sweepTempFiles(dir: string, isAlive: (pid: number) => boolean, prefix = ''): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch {
+    return [];
+  }
+  const gone: string[] = [];
+  for (const n of names) {
+    const m = TEMP_NAME.exec(n);
+    if (!m || !n.startsWith(prefix)) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || isAlive(pid)) continue;
+    await fs.promises.rm(path.join(dir, n), { force: true }).catch(() => undefined);
+    gone.push(n);
+  }
+  return gone;
+}
+
 /**
  * Writes `data` to `file` atomically without blocking the event loop. Any failure is one STATE_DIR
  * error naming the folder, and the temp file is gone whatever happened.

@@ -254,12 +254,19 @@ export async function saveStateFullAsync(dir: string, state: StateFile, opts: { 
   await saveStateAsync(dir, state);
 }
 
-/** The ids of the upload states in a folder, read once (a run of thousands of files asks per file). */
-export async function stateIds(dir: string): Promise<Set<string>> {
+/** The upload ids with a state file, and those with a lock file, in a folder: read once per run. */
+export interface StateListing {
+  states: ReadonlySet<string>;
+  locks: ReadonlySet<string>;
+}
+
+export async function listStateFolder(dir: string): Promise<StateListing> {
+  let names: string[] = [];
   try {
-    const names = await fs.promises.readdir(dir);
-    return new Set(names.map((n) => /^([0-9a-f]{16})\.json$/.exec(n)?.[1]).filter((x): x is string => x !== undefined));
+    names = await fs.promises.readdir(dir);
   } catch {
-    return new Set();
+    /* no folder yet: nothing saved */
   }
+  const ids = (re: RegExp) => new Set(names.map((n) => re.exec(n)?.[1]).filter((x): x is string => x !== undefined));
+  return { states: ids(/^([0-9a-f]{16})\.json$/), locks: ids(/^([0-9a-f]{16})\.lock$/) };
 }

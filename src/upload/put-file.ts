@@ -5,7 +5,7 @@ import { LakeupError } from '../errors.js';
 import type { Provider, UploadRequest } from '../providers/index.js';
 import type { RunJournal } from '../state/journal.js';
 import { mayHaveActed } from '../http/api.js';
-import { stateId, type StateFile } from '../state/state-file.js';
+import { stateId, type StateFile, type StateListing } from '../state/state-file.js';
 import { uploadParts } from '../transfer/engine.js';
 import type { UploadEvents } from '../transfer/events.js';
 import type { AdaptiveLimiter } from '../transfer/limiter.js';
@@ -55,8 +55,8 @@ export interface PutFileOptions {
    * that fits in one part keeps no state file of its own.
    */
   journal?: RunJournal;
-  /** The state ids in the state folder, when the caller listed it (a run does, once): no lookup per file. */
-  knownStates?: ReadonlySet<string>;
+  /** The state folder as listed by the caller (a run does, once): no lookup per file. */
+  known?: StateListing;
   /** The run's journal says an earlier attempt sent this file's finalize and never saw it end. */
   cutOff?: Omit<CutOffFinalize, 'size'>;
 }
@@ -77,6 +77,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     dest: o.dest,
     notice: o.notice,
     display,
+    sweep: o.journal === undefined,
   });
   const resultOf = (item: { id: string; name: string }, parts: number, extra: Partial<PutResult>): PutResult => {
     const elapsedMs = Math.round(performance.now() - started);
@@ -98,9 +99,10 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
   };
   try {
     // One process drives an upload. A file of a run is covered by the run's lock, and takes its
-    // own only when it keeps a state file (more than one part): small files pay no lock.
-    if (!o.journal) await upload.lockIt();
-    const mayHaveState = o.knownStates === undefined || o.knownStates.has(id);
+    // own only when it keeps a state file (more than one part) or an earlier run left one (a lock
+    // of a killed run is taken over, and so goes when this upload ends): small files pay no lock.
+    const mayHaveState = o.known === undefined || o.known.states.has(id);
+    if (!o.journal || mayHaveState || o.known?.locks.has(id)) await upload.lockIt();
     const saved = o.resume && mayHaveState ? await upload.find(fingerprint, o.partSize) : undefined;
     if (!o.resume) await upload.discard();
 

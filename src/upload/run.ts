@@ -8,8 +8,9 @@ import { createDispatcher } from '../http/dispatcher.js';
 import { ApiPacer } from '../http/pacer.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { RunJournal, setJournalAside, type RunIdentity } from '../state/journal.js';
-import { acquireLock, type Lock } from '../state/lock.js';
-import { stateIds } from '../state/state-file.js';
+import { sweepTempFiles } from '../state/atomic-write.js';
+import { acquireLock, isProcessAlive, type Lock } from '../state/lock.js';
+import { listStateFolder } from '../state/state-file.js';
 import { UploadEvents } from '../transfer/events.js';
 import { AdaptiveLimiter } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
@@ -95,9 +96,10 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
   const folders = new FolderTree(lookups, index, plan.parent, journal, notice);
 
   try {
-    // Which files have a state of their own (a big file cut off earlier): one listing, not a
-    // failed open per file.
-    const states = await stateIds(plan.stateDir);
+    // Which files have a state or a lock of their own (a big file cut off earlier): one listing,
+    // not a failed open per file.
+    const known = await listStateFolder(plan.stateDir);
+    await sweepTempFiles(plan.stateDir, isProcessAlive); // left by a killed run's writes
     const items = scan(sources, journal);
     const progress = isRun ? new RunProgress(items.length, items.reduce((n, i) => n + (i.fp?.size ?? 0), 0)) : undefined;
     if (progress) io.view.showRun(progress);
@@ -162,7 +164,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           notice,
           signal: io.signal,
           journal: src.ephemeral ? undefined : journal,
-          knownStates: states,
+          known,
           cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
         });
         ended = 'uploaded';

@@ -2,7 +2,8 @@
 // starts, recorded as parts finish, marked before finalize, forgotten when the file is in the drive.
 // A file that fits in one part inside a run keeps no state file at all: there is nothing to resume
 // within it, and the run's journal records its finalize.
-import { acquireLock, type Lock } from '../state/lock.js';
+import { sweepTempFiles } from '../state/atomic-write.js';
+import { acquireLock, isProcessAlive, type Lock } from '../state/lock.js';
 import { StateWriter } from '../state/state-writer.js';
 import {
   loadStateAsync,
@@ -24,6 +25,8 @@ export interface UploadStateContext {
   notice: (line: string) => void;
   /** Name shown in notices. */
   display: string;
+  /** Remove this upload's stale temp files when taking its lock (a run sweeps the folder once instead). */
+  sweep?: boolean;
 }
 
 export class UploadState {
@@ -37,7 +40,10 @@ export class UploadState {
 
   /** Takes the upload's lock: no other process drives this upload meanwhile. */
   async lockIt(): Promise<void> {
-    this.lock ??= await acquireLock(this.c.dir, this.c.id);
+    if (this.lock) return;
+    this.lock = await acquireLock(this.c.dir, this.c.id);
+    // Ours now: temp files of this upload that a killed writer left go.
+    if (this.c.sweep) await sweepTempFiles(this.c.dir, isProcessAlive, this.c.id);
   }
 
   /**
