@@ -1,4 +1,4 @@
-// Reads the error bodies of both providers and of S3 into one shape. Every form in PROVIDERS.md:
+// Reads the error bodies of both providers and of S3 into one shape. Every form docs/providers.md lists:
 //  MemoryLake  {"success":false,"message":"…","error_code":"…"} (older: "code")
 //  gateway     {"error":{"message":"…","type":"authentication_error"}}
 //  Copera      {"error":"message","code":"MACHINE_CODE"} (some carry "message")

@@ -12,9 +12,10 @@ export function mlUri(item: DriveItem): string {
   return `drive://${ML_ROOT}/${item.relPath.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/** Create Item's answer. */
+/** Create Item's answer: `{item_id, name, uri}` for a file, `{item_id, name}` for a folder (docs/providers.md). */
 export function mlCreated(item: DriveItem) {
-  return { success: true, data: { item_id: item.id, name: item.name, uri: mlUri(item) } };
+  const data = item.type === 'folder' ? { item_id: item.id, name: item.name } : { item_id: item.id, name: item.name, uri: mlUri(item) };
+  return { success: true, data };
 }
 
 /**

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { memoryLakeLayout, memoryLakePartSize } from '../../src/sandbox/server.js';
-import { api, bytes, md5, MiB, ML_ITEMS, ML_UPLOAD, mlUpload, put, s3Code, sameBytes, sandbox, slices } from './helpers.js';
+import { api, apiGet, bytes, md5, MiB, ML_ITEMS, ML_UPLOAD, mlUpload, put, s3Code, sameBytes, sandbox, slices } from './helpers.js';
 
 const GiB = 1024 * MiB;
 
@@ -228,9 +228,11 @@ describe('MemoryLake name conflicts and folders', () => {
     const sb = await sandbox({ memorylakePartSize: 1024 });
     const docs = await api(sb, ML_ITEMS, { item_type: 'folder', parent_item_id: 'MY_SPACE', name: 'docs' });
     expect(docs.status).toBe(200);
-    expect(docs.json.data).toMatchObject({ name: 'docs', uri: 'drive://MY_SPACE/docs' });
+    // A folder's Create Item answer is {item_id, name} (a file's adds uri); its uri shows in the lookups.
+    expect(docs.json.data).toEqual({ item_id: expect.stringMatching(/^sc-[0-9a-f]+:[0-9a-f]+$/), name: 'docs' });
     const sub = await api(sb, ML_ITEMS, { item_type: 'folder', parent_item_id: docs.json.data.item_id, name: '2025 q1' });
-    expect(sub.json.data.uri).toBe('drive://MY_SPACE/docs/2025%20q1');
+    const subItem = await apiGet(sb, `${ML_ITEMS}/${encodeURIComponent(sub.json.data.item_id)}`);
+    expect(subItem.json.data.item.uri).toBe('drive://MY_SPACE/docs/2025%20q1');
     const again = await api(sb, ML_ITEMS, { item_type: 'folder', parent_item_id: 'MY_SPACE', name: 'docs' });
     expect(again.json.data.name).toBe('docs_1');
 

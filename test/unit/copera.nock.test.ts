@@ -5,6 +5,8 @@ import type { UploadRequest } from '../../src/providers/provider.js';
 import type { FinishedPart, Session } from '../../src/types.js';
 import { registerSecret } from '../../src/util/redact.js';
 import { MiB } from '../../src/util/sizes.js';
+import { compareShape } from '../contract/shape.js';
+import { fixture } from './fixtures.js';
 import { closedPort, rejection, thrown } from './helpers.js';
 
 const CP = 'https://cp.test';
@@ -62,23 +64,26 @@ describe('Copera: start and presigned URLs', () => {
     const size = 25 * MiB;
     const start = capture();
     const presign = capture();
+    const started = fixture('copera/start.json');
+    const { urls } = fixture('copera/presigned-urls.json');
     const scope = nock(CP, AUTH)
       .post(START, start.fn)
-      .reply(200, { uploadId: 'up-9', fileKey: 'files/abc/report.pdf' })
+      .reply(200, started)
       .post(PRESIGN, presign.fn)
-      .reply(200, { urls: [s3url(1), s3url(2), s3url(3)] });
+      .reply(200, { urls });
     const s = await provider().createSession(req(size));
     expect(scope.isDone()).toBe(true);
     expect(JSON.stringify(start.body)).toBe(`{"fileName":"report.pdf","fileSize":${size},"mimeType":"application/pdf"}`);
-    expect(presign.body).toEqual({ uploadId: 'up-9', fileKey: 'files/abc/report.pdf', parts: 3 });
-    expect(s.uploadId).toBe('up-9');
-    expect(s.fileKey).toBe('files/abc/report.pdf');
+    expect(presign.body).toEqual({ uploadId: started.uploadId, fileKey: started.fileKey, parts: 3 });
+    expect(presign.body).toEqual(fixture('copera/presigned-urls-request.json'));
+    expect(s.uploadId).toBe(started.uploadId);
+    expect(s.fileKey).toBe(started.fileKey);
     expect(s.parts).toEqual([
       { number: 1, offset: 0, size: 10 * MiB },
       { number: 2, offset: 10 * MiB, size: 10 * MiB },
       { number: 3, offset: 20 * MiB, size: 5 * MiB },
     ]);
-    expect(s.urls).toEqual([s3url(1), s3url(2), s3url(3)]);
+    expect(s.urls).toEqual(urls);
     expect(s.urlTtlMs).toBe(3_600_000);
   });
 
@@ -87,11 +92,12 @@ describe('Copera: start and presigned URLs', () => {
     const presign = capture();
     nock(CP)
       .post(START, start.fn)
-      .reply(200, { uploadId: 'u', fileKey: 'k' })
+      .reply(200, fixture('copera/start.json'))
       .post(PRESIGN, presign.fn)
       .reply(200, { urls: [s3url(1), s3url(2)] });
     const s = await provider().createSession(req(12 * MiB, { parent: PARENT }, 6 * MiB));
     expect(start.body).toMatchObject({ parentId: PARENT });
+    expect(compareShape(fixture('copera/start-request.json'), start.body)).toEqual([]);
     expect(presign.body).toMatchObject({ parts: 2 });
     expect(s.parts.map((p) => p.size)).toEqual([6 * MiB, 6 * MiB]);
   });
@@ -118,17 +124,13 @@ describe('Copera: start and presigned URLs', () => {
   });
 
   it('reads the SDK shape {parts:[{signedUrl,PartNumber}]} out of order', async () => {
-    nock(CP)
-      .post(PRESIGN)
-      .reply(200, {
-        parts: [
-          { signedUrl: s3url(3), PartNumber: 3 },
-          { signedUrl: s3url(1), PartNumber: 1 },
-          { signedUrl: s3url(2), PartNumber: 2 },
-        ],
-      });
+    const sdk = fixture('copera/presigned-urls-sdk.json');
+    const inOrder = sdk.parts.map((p: { signedUrl: string }) => p.signedUrl);
+    sdk.parts = [sdk.parts[2], sdk.parts[0], sdk.parts[1]];
+    nock(CP).post(PRESIGN).reply(200, sdk);
     const r = await provider().refreshUrls(session(3));
-    expect(r.urls).toEqual([s3url(1), s3url(2), s3url(3)]);
+    expect(r.urls).toEqual(inOrder);
+    expect(r.urls).toEqual(fixture('copera/presigned-urls.json').urls);
     expect(r.urlTtlMs).toBe(3_600_000);
   });
 
@@ -175,19 +177,20 @@ describe('Copera: finalize', () => {
 
   it('sends every part in order as {partNumber, eTag}, unquoted', async () => {
     const c = capture();
-    const scope = nock(CP, AUTH)
-      .post(FINALIZE, c.fn)
-      .reply(200, { _id: '65a1b2c3d4e5f60718293a4c', name: 'report.pdf', type: 'file', size: 25 * MiB });
+    const scope = nock(CP, AUTH).post(FINALIZE, c.fn).reply(200, fixture('copera/finalized.json'));
     await provider().finalize(session(3), parts, req(25 * MiB));
     expect(scope.isDone()).toBe(true);
     expect(JSON.stringify(c.body)).toBe(
       '{"uploadId":"up-1","fileKey":"fk/1","parts":[{"partNumber":1,"eTag":"aa"},{"partNumber":2,"eTag":"bb"},{"partNumber":3,"eTag":"cc"}]}',
     );
+    expect(compareShape(fixture('copera/finalize-request.json'), c.body)).toEqual([]);
   });
 
   it.each([
-    ['{_id, name, …}', { _id: 'aaaaaaaaaaaaaaaaaaaaaaaa', name: 'report.pdf', type: 'file', mimeType: 'application/pdf', size: 25 * MiB, parent: null }, 'aaaaaaaaaaaaaaaaaaaaaaaa'],
-    ['{id, name, …}', { id: 'bbbbbbbbbbbbbbbbbbbbbbbb', name: 'report.pdf', type: 'file', fileSize: 25 * MiB, parentId: null }, 'bbbbbbbbbbbbbbbbbbbbbbbb'],
+    ['{_id, name, …} (fixtures/copera/finalized.json)', fixture('copera/finalized.json'), '65a1b2c3d4e5f60718293b02'],
+    ['{id, name, …} (fixtures/copera/finalized-sdk.json)', fixture('copera/finalized-sdk.json'), '65a1b2c3d4e5f60718293b02'],
+    ['{_id, name, …} at the root (parent null)', { ...fixture('copera/finalized.json'), _id: 'aaaaaaaaaaaaaaaaaaaaaaaa', parent: null }, 'aaaaaaaaaaaaaaaaaaaaaaaa'],
+    ['{id, name, …} at the root (parentId null)', { ...fixture('copera/finalized-sdk.json'), id: 'bbbbbbbbbbbbbbbbbbbbbbbb', parentId: null }, 'bbbbbbbbbbbbbbbbbbbbbbbb'],
   ])('maps the item shape %s', async (_n, body, id) => {
     nock(CP).post(FINALIZE).reply(200, body);
     const item = await provider().finalize(session(3), parts, req(25 * MiB));
@@ -197,8 +200,8 @@ describe('Copera: finalize', () => {
   });
 
   it.each([
-    ['size', { _id: 'aaaaaaaaaaaaaaaaaaaaaaaa', name: 'report.pdf', size: 25 * MiB - 1 }],
-    ['fileSize', { id: 'bbbbbbbbbbbbbbbbbbbbbbbb', name: 'report.pdf', fileSize: 25 * MiB + 1 }],
+    ['size', { ...fixture('copera/finalized.json'), size: 25 * MiB - 1 }],
+    ['fileSize', { ...fixture('copera/finalized-sdk.json'), fileSize: 25 * MiB + 1 }],
   ])('rejects an item whose %s disagrees with the file as an integrity error', async (_n, body) => {
     nock(CP).post(FINALIZE).reply(200, body);
     const e = await rejection(provider().finalize(session(3), parts, req(25 * MiB)));
@@ -212,7 +215,7 @@ describe('Copera: finalize', () => {
   });
 
   it.each([500, 503])('is not retried after a %d (a gateway may answer it after the origin acted)', async (status) => {
-    const scope = nock(CP).post(FINALIZE).reply(status, { error: 'internal', code: 'INTERNAL' }).post(FINALIZE).reply(200, { id: 'x', name: 'y' });
+    const scope = nock(CP).post(FINALIZE).reply(status, fixture('copera/error-internal.json')).post(FINALIZE).reply(200, fixture('copera/finalized.json'));
     const e = await rejection(provider().finalize(session(3), parts, req(25 * MiB)));
     expect(e.status).toBe(status);
     expect(scope.pendingMocks()).toHaveLength(1);
@@ -221,30 +224,37 @@ describe('Copera: finalize', () => {
   it.each([429])('is retried after a %d', async (status) => {
     const scope = nock(CP)
       .post(FINALIZE)
-      .reply(status, { error: 'slow down', code: 'RATE_LIMITED' }, { 'Retry-After': '0' })
+      .reply(status, fixture('copera/error-rate-limited.json'), { 'Retry-After': '0' })
       .post(FINALIZE)
-      .reply(200, { id: 'x', name: 'y' });
-    await expect(provider().finalize(session(3), parts, req(25 * MiB))).resolves.toMatchObject({ id: 'x', name: 'y' });
+      .reply(200, fixture('copera/finalized-sdk.json'));
+    await expect(provider().finalize(session(3), parts, req(25 * MiB))).resolves.toMatchObject({ id: '65a1b2c3d4e5f60718293b02', name: 'report.pdf' });
     expect(scope.isDone()).toBe(true);
   });
 
   it('creates a folder with name and parentId', async () => {
     const c = capture();
-    nock(CP).post('/public/v1/drive/folders', c.fn).reply(200, { _id: 'f', name: 'docs' });
-    await expect(provider().createFolder('docs', PARENT)).resolves.toMatchObject({ id: 'f', name: 'docs' });
-    expect(c.body).toEqual({ name: 'docs', parentId: PARENT });
+    nock(CP).post('/public/v1/drive/folders', c.fn).reply(200, fixture('copera/folder.json'));
+    await expect(provider().createFolder('reports', PARENT)).resolves.toMatchObject({ id: '65a1b2c3d4e5f60718293b01', name: 'reports' });
+    expect(c.body).toEqual({ name: 'reports', parentId: PARENT });
+    expect(c.body).toEqual(fixture('copera/folder-request.json'));
+  });
+
+  it('reads a created folder in the SDK spelling', async () => {
+    nock(CP).post('/public/v1/drive/folders').reply(200, fixture('copera/folder-sdk.json'));
+    await expect(provider().createFolder('reports', PARENT)).resolves.toMatchObject({ id: '65a1b2c3d4e5f60718293b01', name: 'reports' });
   });
 });
 
 describe('Copera: errors', () => {
   it.each([
-    [400, { error: 'fileSize must be positive', code: 'INVALID_FILE_SIZE' }, 'fileSize must be positive', 'INVALID_FILE_SIZE', 'server', 1],
-    [401, { error: 'Token expired', code: 'TOKEN_EXPIRED' }, 'Token expired', 'TOKEN_EXPIRED', 'auth', 3],
-    [403, { error: 'Missing scope drive', code: 'INSUFFICIENT_SCOPE' }, 'Missing scope drive', 'INSUFFICIENT_SCOPE', 'auth', 3],
-    [404, { message: 'Folder not found', code: 'NOT_FOUND' }, 'Folder not found', 'NOT_FOUND', 'server', 1],
-    [409, { error: 'A file with this name exists', code: 'CONFLICT' }, 'A file with this name exists', 'CONFLICT', 'conflict', 1],
-  ])('HTTP %d becomes one line with message, code and status', async (status, body, message, code, kind, exit) => {
-    nock(CP).post(START).reply(status, body);
+    [400, 'error-validation.json', 'fileSize must be positive', 'INVALID_FILE_SIZE', 'server', 1],
+    [401, 'error-token-expired.json', 'Token expired', 'TOKEN_EXPIRED', 'auth', 3],
+    [403, 'error-scope.json', 'Missing scope drive', 'INSUFFICIENT_SCOPE', 'auth', 3],
+    [404, 'error-not-found-message.json', 'Folder not found', 'NOT_FOUND', 'server', 1],
+    [404, 'error-not-found.json', 'File not found', 'NOT_FOUND', 'server', 1],
+    [409, 'error-conflict.json', 'A file with this name exists', 'CONFLICT', 'conflict', 1],
+  ])('HTTP %d (fixtures/copera/%s) becomes one line with message, code and status', async (status, file, message, code, kind, exit) => {
+    nock(CP).post(START).reply(status, fixture(`copera/${file}`));
     const e = await rejection(provider().createSession(req(10)));
     expect(e.kind).toBe(kind);
     expect(e.exitCode).toBe(exit);
@@ -258,12 +268,12 @@ describe('Copera: errors', () => {
   it('retries a 429 with Retry-After and then succeeds', async () => {
     const scope = nock(CP)
       .post(START)
-      .reply(429, { error: 'Too many requests', code: 'RATE_LIMITED' }, { 'Retry-After': '0.05', 'x-ratelimit-remaining': '0' })
+      .reply(429, fixture('copera/error-rate-limited.json'), { 'Retry-After': '0.05', 'x-ratelimit-remaining': '0' })
       .post(START)
-      .reply(200, { uploadId: 'u', fileKey: 'k' })
+      .reply(200, fixture('copera/start.json'))
       .post(PRESIGN)
       .reply(200, { urls: [s3url(1)] });
-    await expect(provider().createSession(req(10))).resolves.toMatchObject({ uploadId: 'u' });
+    await expect(provider().createSession(req(10))).resolves.toMatchObject({ uploadId: fixture('copera/start.json').uploadId });
     expect(scope.isDone()).toBe(true);
   });
 

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { LakeupError } from '../../src/errors.js';
 import { oneLine, parseErrorBody } from '../../src/http/error-body.js';
+import { classify, type Action } from '../../src/transfer/classify.js';
+import { fixtureText } from './fixtures.js';
 
 describe('parseErrorBody reads every error form into {message, code}', () => {
   it.each([
@@ -67,6 +70,48 @@ describe('parseErrorBody reads every error form into {message, code}', () => {
 
   it('ignores empty strings and non-string fields', () => {
     expect(parseErrorBody('{"success":false,"message":"","error_code":7}')).toEqual({ message: undefined, code: undefined });
+  });
+});
+
+describe('parseErrorBody reads every recorded error body in fixtures/', () => {
+  it.each([
+    ['memorylake/error-invalid-argument.json', 'file_size must be >= 1', 'INVALID_ARGUMENT'],
+    ['memorylake/error-not-found.json', 'drive item not found', 'NOT_FOUND'],
+    ['memorylake/error-conflict.json', "an item named 'reports' already exists in this folder", 'DRIVE_ITEM_CONFLICT'],
+    ['memorylake/error-forbidden.json', 'forbidden', 'PERMISSION_DENIED'],
+    ['memorylake/error-quota.json', 'storage quota exceeded', 'QUOTA_EXCEEDED'],
+    ['memorylake/error-rate-limited.json', 'Too many requests', 'RATE_LIMITED'],
+    ['memorylake/error-internal.json', 'internal error', 'INTERNAL'],
+    ['memorylake/error-older-code.json', 'parent not found', 'NOT_FOUND'],
+    ['memorylake/error-unauthorized.json', 'Invalid API key provided', 'authentication_error'],
+    ['copera/error-validation.json', 'fileSize must be positive', 'INVALID_FILE_SIZE'],
+    ['copera/error-token-expired.json', 'Token expired', 'TOKEN_EXPIRED'],
+    ['copera/error-scope.json', 'Missing scope drive', 'INSUFFICIENT_SCOPE'],
+    ['copera/error-not-found.json', 'File not found', 'NOT_FOUND'],
+    ['copera/error-not-found-message.json', 'Folder not found', 'NOT_FOUND'],
+    ['copera/error-conflict.json', 'A file with this name exists', 'CONFLICT'],
+    ['copera/error-rate-limited.json', 'Too many requests', 'RATE_LIMITED'],
+    ['copera/error-internal.json', 'internal', 'INTERNAL'],
+  ])('%s', (file, message, code) => {
+    expect(parseErrorBody(fixtureText(file))).toEqual({ message, code });
+  });
+
+  // What a part PUT makes of each S3 error (send-part.ts words it so), and what the failure table
+  // then does: a fresh URL for an expired one, a pause for SlowDown, a retry for InternalError, and
+  // nothing more for an altered URL, a bearer header or an upload that is gone.
+  it.each([
+    ['s3/access-denied-expired.xml', 403, 'AccessDenied', 'Request has expired', 'refresh'],
+    ['s3/signature-does-not-match.xml', 403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match', 'fatal'],
+    ['s3/slow-down.xml', 503, 'SlowDown', 'Please reduce your request rate.', 'throttle'],
+    ['s3/internal-error.xml', 500, 'InternalError', 'We encountered an internal error. Please try again.', 'retry'],
+    ['s3/invalid-argument-one-auth.xml', 400, 'InvalidArgument', 'Only one auth mechanism allowed', 'fatal'],
+    ['s3/no-such-upload.xml', 404, 'NoSuchUpload', 'The specified upload does not exist.', 'fatal'],
+  ] as Array<[string, number, string, string, Action]>)('%s (HTTP %i, %s: %s…) is classified %s', (file, status, code, message, action) => {
+    const body = parseErrorBody(fixtureText(file));
+    expect(body.code).toBe(code);
+    expect(body.message?.startsWith(message)).toBe(true);
+    const err = new LakeupError('server', `part 1: storage answered HTTP ${status} (${body.code}: ${body.message})`, { status, code: body.code });
+    expect(classify(err).action).toBe(action);
   });
 });
 

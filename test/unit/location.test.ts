@@ -31,6 +31,23 @@ describe('defaultStateDir', () => {
     expect(defaultStateDir({}, 'win32', 'C:\\Users\\ann')).toBe('C:\\Users\\ann\\AppData\\Local\\lakeup\\state');
   });
 
+  it('win32: ignores XDG_STATE_HOME (a POSIX variable a Git Bash or MSYS shell may export)', () => {
+    expect(defaultStateDir({ XDG_STATE_HOME: '/c/Users/ann/.local/state', LOCALAPPDATA: 'C:\\Users\\ann\\AppData\\Local' }, 'win32', 'C:\\Users\\ann')).toBe(
+      'C:\\Users\\ann\\AppData\\Local\\lakeup\\state',
+    );
+  });
+
+  it('win32: normalises LOCALAPPDATA written with forward slashes or a trailing separator', () => {
+    expect(defaultStateDir({ LOCALAPPDATA: 'C:/Users/ann/AppData/Local/' }, 'win32', 'C:\\Users\\ann')).toBe('C:\\Users\\ann\\AppData\\Local\\lakeup\\state');
+  });
+
+  it('win32: keeps a profile on a network share (UNC path), and the result is absolute for Windows', () => {
+    const dir = defaultStateDir({ LOCALAPPDATA: '\\\\fileserver\\profiles\\ann\\AppData\\Local' }, 'win32', 'C:\\Users\\ann');
+    expect(dir).toBe('\\\\fileserver\\profiles\\ann\\AppData\\Local\\lakeup\\state');
+    expect(path.win32.isAbsolute(dir)).toBe(true);
+    expect(path.win32.isAbsolute(defaultStateDir({}, 'win32', 'D:\\home\\ann'))).toBe(true);
+  });
+
   it('defaults to this machine when nothing is passed', () => {
     expect(path.isAbsolute(defaultStateDir())).toBe(true);
     expect(defaultStateDir()).toContain('lakeup');

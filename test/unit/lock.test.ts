@@ -265,6 +265,26 @@ describe('taking over a stale lock when others try too', () => {
   });
 });
 
+describe('on Windows, where a scanner holds a new file for a moment', () => {
+  it('takes over a stale lock although the rename into place is refused with EPERM twice', async () => {
+    placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: '8888888888888888' });
+    const real = fs.promises.rename;
+    const refusedTo: string[] = [];
+    vi.spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => {
+      if (to === file && refusedTo.length < 2) {
+        refusedTo.push(String(to));
+        throw Object.assign(new Error('EPERM: operation not permitted, rename'), { code: 'EPERM' });
+      }
+      return real(from, to);
+    });
+    const lock = await acquireLock(dir, ID);
+    expect(refusedTo).toEqual([file, file]);
+    expect(ownerOf().pid).toBe(process.pid);
+    expect(fs.readdirSync(dir)).toEqual([`${ID}.lock`]); // no claim, no temp file left
+    await lock.releaseAsync();
+  });
+});
+
 describe('release', () => {
   it('removes the lock, and a new lock can then be taken', async () => {
     const lock = await acquireLock(dir, ID);

@@ -5,6 +5,8 @@ import type { UploadRequest } from '../../src/providers/provider.js';
 import type { FinishedPart, Session } from '../../src/types.js';
 import { registerSecret } from '../../src/util/redact.js';
 import { MiB } from '../../src/util/sizes.js';
+import { compareShape } from '../contract/shape.js';
+import { fixture } from './fixtures.js';
 import { closedPort, rejection } from './helpers.js';
 
 const ML = 'https://ml.test';
@@ -85,6 +87,21 @@ describe('MemoryLake: create the upload session', () => {
     expect(s.urlTtlMs).toBe(3_600_000);
   });
 
+  it('sends the recorded request and reads the recorded answer (fixtures/memorylake)', async () => {
+    const answer = fixture('memorylake/session-created.json');
+    const c = capture();
+    nock(ML, AUTH).post(UPLOAD, c.fn).reply(200, answer);
+    const s = await provider().createSession(req(10 * MiB));
+    expect(c.body).toEqual(fixture('memorylake/create-session-request.json'));
+    expect(s.uploadId).toBe(answer.data.upload_id);
+    expect(s.parts).toEqual([
+      { number: 1, offset: 0, size: 5 * MiB },
+      { number: 2, offset: 5 * MiB, size: 5 * MiB },
+    ]);
+    expect(s.urls).toEqual(answer.data.part_items.map((p: { upload_url: string }) => p.upload_url));
+    expect(s.urlTtlMs).toBe(3_600_000);
+  });
+
   it('refuses an empty file before calling the API', async () => {
     const scope = nock(ML).post(UPLOAD).reply(200, {});
     const e = await rejection(provider().createSession(req(0)));
@@ -112,7 +129,7 @@ describe('MemoryLake: create the upload session', () => {
   it('retries a 429 after its Retry-After and then succeeds', async () => {
     const scope = nock(ML)
       .post(UPLOAD)
-      .reply(429, { success: false, message: 'rate limited', error_code: 'TOO_MANY_REQUESTS' }, { 'Retry-After': '0.05' })
+      .reply(429, fixture('memorylake/error-rate-limited.json'), { 'Retry-After': '0.05' })
       .post(UPLOAD)
       .reply(200, { success: true, data: { upload_id: 'u2', part_items: [{ number: 1, size: 10, upload_url: s3url(1) }] } });
     const s = await provider().createSession(req(10));
@@ -133,9 +150,8 @@ describe('MemoryLake: Create Item (finalize)', () => {
 
   it('sends item_type, parent MY_SPACE, name, upload_id, part_etags sorted, strategy rename by default', async () => {
     const c = capture();
-    const scope = nock(ML, AUTH)
-      .post(ITEMS, c.fn)
-      .reply(200, { success: true, data: { item_id: 'sc-1:2', name: 'big_1.zip', uri: 'drive://x' } });
+    const created = fixture('memorylake/item-created.json');
+    const scope = nock(ML, AUTH).post(ITEMS, c.fn).reply(200, created);
     const item = await provider().finalize(session(), finished, req(10 * MiB));
     expect(scope.isDone()).toBe(true);
     expect(c.body).toEqual({
@@ -151,13 +167,15 @@ describe('MemoryLake: Create Item (finalize)', () => {
       },
       name_conflict_strategy: 'rename',
     });
-    expect(item.id).toBe('sc-1:2');
+    expect(compareShape(fixture('memorylake/create-item-file-request.json'), c.body)).toEqual([]);
+    expect(item.id).toBe(created.data.item_id);
     expect(item.name).toBe('big_1.zip'); // the name the server chose
+    expect(created.data.name).toBe('big_1.zip');
   });
 
   it('sends ETags unquoted even when given quoted ones', async () => {
     const c = capture();
-    nock(ML).post(ITEMS, c.fn).reply(200, { success: true, data: { item_id: 'i', name: 'n' } });
+    nock(ML).post(ITEMS, c.fn).reply(200, fixture('memorylake/item-created.json'));
     await provider().finalize(
       session(),
       [
@@ -172,16 +190,18 @@ describe('MemoryLake: Create Item (finalize)', () => {
 
   it('sends the parent folder and the conflict strategy given', async () => {
     const c = capture();
-    nock(ML).post(ITEMS, c.fn).reply(200, { success: true, data: { item_id: 'i', name: 'n' } });
+    nock(ML).post(ITEMS, c.fn).reply(200, fixture('memorylake/item-created.json'));
     await provider().finalize(session(), finished, req(10 * MiB, { parent: 'fold-9', onConflict: 'overwrite', name: 'x.bin' }));
     expect(c.body).toMatchObject({ parent_item_id: 'fold-9', name: 'x.bin', name_conflict_strategy: 'overwrite' });
   });
 
   it('a 409 DRIVE_ITEM_CONFLICT (strategy deny) is a conflict error with the server message', async () => {
-    nock(ML).post(ITEMS).reply(409, { success: false, message: 'an item named big.zip exists', error_code: 'DRIVE_ITEM_CONFLICT' });
+    const conflict = fixture('memorylake/error-conflict.json');
+    nock(ML).post(ITEMS).reply(409, conflict);
     const e = await rejection(provider().finalize(session(), finished, req(10 * MiB, { onConflict: 'deny' })));
     expect(e.kind).toBe('conflict');
-    expect(e.message).toContain('an item named big.zip exists');
+    expect(e.message).toContain(conflict.message);
+    expect(conflict.message).toContain('already exists');
     expect(e.message).toContain('DRIVE_ITEM_CONFLICT');
     expect(e.message).toContain('HTTP 409');
   });
@@ -189,9 +209,9 @@ describe('MemoryLake: Create Item (finalize)', () => {
   it.each([500, 503])('is not retried after a %d (the item may have been created)', async (status) => {
     const scope = nock(ML)
       .post(ITEMS)
-      .reply(status, { success: false, message: 'internal', error_code: 'INTERNAL' })
+      .reply(status, fixture('memorylake/error-internal.json'))
       .post(ITEMS)
-      .reply(200, { success: true, data: { item_id: 'i', name: 'n' } });
+      .reply(200, fixture('memorylake/item-created.json'));
     const e = await rejection(provider().finalize(session(), finished, req(10 * MiB)));
     expect(e.status).toBe(status);
     expect(scope.pendingMocks()).toHaveLength(1);
@@ -200,11 +220,11 @@ describe('MemoryLake: Create Item (finalize)', () => {
   it.each([429])('is retried after a %d', async (status) => {
     const scope = nock(ML)
       .post(ITEMS)
-      .reply(status, { success: false, message: 'busy', error_code: 'BUSY' })
+      .reply(status, fixture('memorylake/error-rate-limited.json'))
       .post(ITEMS)
-      .reply(200, { success: true, data: { item_id: 'i', name: 'n' } });
+      .reply(200, fixture('memorylake/item-created.json'));
     const item = await provider().finalize(session(), finished, req(10 * MiB));
-    expect(item).toMatchObject({ id: 'i', name: 'n' });
+    expect(item).toMatchObject({ id: 'sc-7f3a:itm-0002', name: 'big_1.zip' });
     expect(scope.isDone()).toBe(true);
   });
 
@@ -216,21 +236,23 @@ describe('MemoryLake: Create Item (finalize)', () => {
 
   it('creates folders under MY_SPACE with item_type folder', async () => {
     const c = capture();
-    nock(ML).post(ITEMS, c.fn).reply(200, { success: true, data: { item_id: 'f-1', name: 'docs' } });
-    await expect(provider().createFolder('docs', undefined)).resolves.toEqual({ id: 'f-1', name: 'docs', raw: { item_id: 'f-1', name: 'docs' } });
-    expect(c.body).toEqual({ item_type: 'folder', parent_item_id: 'MY_SPACE', name: 'docs', name_conflict_strategy: 'rename' });
+    const created = fixture('memorylake/folder-created.json');
+    nock(ML).post(ITEMS, c.fn).reply(200, created);
+    await expect(provider().createFolder('reports', undefined)).resolves.toEqual({ id: 'sc-7f3a:fld-reports', name: 'reports', raw: created.data });
+    expect(c.body).toEqual({ item_type: 'folder', parent_item_id: 'MY_SPACE', name: 'reports', name_conflict_strategy: 'rename' });
+    expect(c.body).toEqual(fixture('memorylake/create-item-folder-request.json'));
   });
 });
 
 describe('MemoryLake: every error body becomes one line with message, code and status', () => {
   it.each([
-    ['success:false with error_code', 400, { success: false, message: 'file_size must be >= 1', error_code: 'INVALID_ARGUMENT' }, 'file_size must be >= 1', 'INVALID_ARGUMENT', 'server'],
-    ['older deployments: code', 404, { success: false, message: 'parent not found', code: 'NOT_FOUND' }, 'parent not found', 'NOT_FOUND', 'server'],
-    ['the auth gateway 401', 401, { error: { message: 'Invalid API key provided', type: 'authentication_error' } }, 'Invalid API key provided', 'authentication_error', 'auth'],
-    ['a 403', 403, { success: false, message: 'forbidden', error_code: 'PERMISSION_DENIED' }, 'forbidden', 'PERMISSION_DENIED', 'auth'],
-    ['a 402 quota', 402, { success: false, message: 'storage quota exceeded', error_code: 'QUOTA_EXCEEDED' }, 'storage quota exceeded', 'QUOTA_EXCEEDED', 'server'],
-  ])('%s', async (_n, status, body, message, code, kind) => {
-    nock(ML).post(UPLOAD).reply(status, body);
+    ['success:false with error_code', 400, 'error-invalid-argument.json', 'file_size must be >= 1', 'INVALID_ARGUMENT', 'server'],
+    ['older deployments: code', 404, 'error-older-code.json', 'parent not found', 'NOT_FOUND', 'server'],
+    ['the auth gateway 401', 401, 'error-unauthorized.json', 'Invalid API key provided', 'authentication_error', 'auth'],
+    ['a 403', 403, 'error-forbidden.json', 'forbidden', 'PERMISSION_DENIED', 'auth'],
+    ['a 402 quota', 402, 'error-quota.json', 'storage quota exceeded', 'QUOTA_EXCEEDED', 'server'],
+  ])('%s (HTTP %i, fixtures/memorylake/%s)', async (_n, status, file, message, code, kind) => {
+    nock(ML).post(UPLOAD).reply(status, fixture(`memorylake/${file}`));
     const e = await rejection(provider().createSession(req(10)));
     expect(e.kind).toBe(kind);
     expect(e.status).toBe(status);

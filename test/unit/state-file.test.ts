@@ -86,7 +86,32 @@ describe('stateId', () => {
   it('ignores a trailing slash on the endpoint', () => {
     expect(stateId('memorylake', 'https://app.memorylake.ai/', ABS, { name: 'big.zip' })).toBe(base());
   });
+
+  it('win32: a path in another case is the same file, so the same upload (NTFS ignores case)', () => {
+    const id = (p: string, name = 'big.zip') => onPlatform('win32', () => stateId('copera', 'https://api.copera.ai', p, { name }));
+    expect(id('C:\\Data\\Big.ZIP')).toBe(id('c:\\data\\big.zip'));
+    expect(id('\\\\Server\\Share\\A.bin')).toBe(id('\\\\server\\share\\a.bin'));
+    expect(id('C:\\Data\\big.zip')).not.toBe(id('C:\\Data\\big.zip.1'));
+    // The name in the drive is not a path of this machine: its case is the user's choice.
+    expect(id('C:\\Data\\big.zip', 'Big.zip')).not.toBe(id('C:\\Data\\big.zip', 'big.zip'));
+  });
+
+  it('linux: paths that differ in case are different files', () => {
+    const id = (p: string) => onPlatform('linux', () => stateId('copera', 'https://api.copera.ai', p, { name: 'big.zip' }));
+    expect(id('/data/Big.zip')).not.toBe(id('/data/big.zip'));
+  });
 });
+
+/** Runs `fn` while process.platform says `platform` (stateId and samePath read it at each call). */
+function onPlatform<T>(platform: NodeJS.Platform, fn: () => T): T {
+  const real = Object.getOwnPropertyDescriptor(process, 'platform')!;
+  Object.defineProperty(process, 'platform', { ...real, value: platform });
+  try {
+    return fn();
+  } finally {
+    Object.defineProperty(process, 'platform', real);
+  }
+}
 
 describe('saveState / loadState', () => {
   it('round-trips a state file', () => {
@@ -297,6 +322,24 @@ describe('state writes on Windows, where a scanner holds a file for a moment', (
     const r = loadState(dir, ID);
     expect(r.status === 'ok' && r.state.done).toEqual([{ number: 1, etag: 'aa', size: 10 }]);
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  // KNOWN BUG, pinned until src/state/state-file.ts is fixed (then turn it.fails into it):
+  // quarantineState moves an unusable state aside with one fs.renameSync, not renameWithRetrySync.
+  // Refused once (EPERM), it returns the state's own path: the notice says "moved to <the same
+  // path>" and the next session's state is written over it, so nothing is kept for inspection.
+  it.fails('quarantineState sets a state aside although the rename is refused with EPERM once', () => {
+    const file = statePath(dir, ID);
+    fs.writeFileSync(file, 'garbage');
+    const real = fs.renameSync;
+    let refused = 0;
+    vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+      if (refused++ < 1) throw busy('EPERM');
+      real(from, to);
+    });
+    const aside = quarantineState(file);
+    expect(aside.startsWith(`${file}.invalid-`)).toBe(true);
+    expect(fs.readFileSync(aside, 'utf8')).toBe('garbage');
   });
 
   it('saveState (synchronous) retries a rename refused with EBUSY, and leaves no temp file', () => {
