@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LakeupError } from '../errors.js';
+import { renameWithRetry } from './atomic-write.js';
 import type { ProviderName } from '../types.js';
 
 export const JOURNAL_VERSION = 1;
@@ -253,14 +254,18 @@ export class RunJournal {
   }
 }
 
-/** Moves an unusable journal aside (kept for inspection) and says where. */
+/**
+ * Moves an unusable journal aside (kept for inspection) and says where. It must go: appending to it
+ * would leave the run without a usable journal, and the next run would upload every file again.
+ * A rename refused for good is one clear error.
+ */
 export async function setJournalAside(file: string): Promise<string> {
   const aside = `${file}.invalid-${Date.now()}`;
   try {
-    await fs.rename(file, aside);
+    await renameWithRetry(file, aside); // a scanner holding it on Windows lets go within a second
     return aside;
-  } catch {
-    return file;
+  } catch (err) {
+    throw journalError(file, err);
   }
 }
 

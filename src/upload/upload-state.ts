@@ -7,7 +7,7 @@ import { acquireLock, isProcessAlive, type Lock } from '../state/lock.js';
 import { StateWriter } from '../state/state-writer.js';
 import {
   loadStateAsync,
-  quarantineState,
+  quarantineStateAsync,
   removeStateAsync,
   saveStateFullAsync,
   statePath,
@@ -55,13 +55,13 @@ export class UploadState {
     if (r.status === 'missing') return undefined;
     await this.lockIt();
     if (r.status === 'invalid') {
-      const aside = quarantineState(r.file);
+      const aside = await quarantineStateAsync(r.file);
       this.c.notice(`ignoring the saved state of an earlier upload because ${r.reason} (moved to ${aside}); starting from the beginning`);
       return undefined;
     }
     const s = r.state;
     if (s.provider !== this.c.provider || s.endpoint !== this.c.endpoint || !samePath(s.file.path, fp.path)) {
-      const aside = quarantineState(statePath(this.c.dir, this.c.id));
+      const aside = await quarantineStateAsync(statePath(this.c.dir, this.c.id));
       this.c.notice(`ignoring a saved state that belongs to another upload (moved to ${aside}); starting from the beginning`);
       return undefined;
     }

@@ -56,7 +56,8 @@ function storedOnce(uploadId: string, numbers: number[]): void {
 const storedPath = (provider: string, name: string): string => storedIn(sb, provider, name);
 
 describe('interrupted uploads resume', () => {
-  it('SIGINT stops cleanly with exit 130 and a resume hint; the rerun sends only missing parts', async () => {
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('SIGINT stops cleanly with exit 130 and a resume hint; the rerun sends only missing parts', async () => {
     const file = await makeFile(path.join(work, 'int.bin'), 24 * MiB + 5, 3);
     const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s', '--progress', 'plain'], { env });
     const before = await waitFor('3 finished parts', doneParts(3));
@@ -101,7 +102,8 @@ describe('interrupted uploads resume', () => {
     expect(await sha256File(storedPath('copera', lastJson(again.stdout).name as string))).toBe(await sha256File(file));
   });
 
-  it('never stitches a changed file: says so and uploads the current content from the start', async () => {
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('never stitches a changed file: says so and uploads the current content from the start', async () => {
     const file = await makeFile(path.join(work, 'changed.bin'), 16 * MiB, 5);
     const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s'], { env });
     await waitFor('2 finished parts', doneParts(2));
@@ -117,7 +119,8 @@ describe('interrupted uploads resume', () => {
     expect(await sha256File(storedPath('memorylake', out.name as string))).toBe(await sha256File(file));
   });
 
-  it('--no-resume starts over', async () => {
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('--no-resume starts over', async () => {
     const file = await makeFile(path.join(work, 'noresume.bin'), 12 * MiB, 6);
     const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s'], { env });
     await waitFor('2 finished parts', doneParts(2));
@@ -159,7 +162,8 @@ describe('expired URLs', () => {
     expect(await sha256File(storedPath('memorylake', lastJson(r.stdout).name as string))).toBe(await sha256File(file));
   });
 
-  it('Copera: URLs near their expiry in an old state are refreshed before sending', async () => {
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('Copera: URLs near their expiry in an old state are refreshed before sending', async () => {
     const short = await startSandbox({ port: 0, dir: path.join(work, 'store-ttl'), urlTtlMs: 3000 });
     try {
       const e = { ...env, LAKEUP_ENDPOINT: short.origin };
@@ -214,7 +218,8 @@ describe('state files that cannot be trusted', () => {
 });
 
 describe('two processes, one file', () => {
-  it('the second one stops with a clear error naming the first one\'s pid', async () => {
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('the second one stops with a clear error naming the first one\'s pid', async () => {
     const file = await makeFile(path.join(work, 'two.bin'), 8 * MiB, 11);
     const first = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env });
     await waitFor('1 finished part', doneParts(1));
@@ -227,7 +232,8 @@ describe('two processes, one file', () => {
 });
 
 describe('list, resume, abort', () => {
-  it('lists a pending upload, resumes it by id prefix, and aborts forget state', async () => {
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('lists a pending upload, resumes it by id prefix, and aborts forget state', async () => {
     const file = await makeFile(path.join(work, 'cmds.bin'), 10 * MiB, 12);
     const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '5MiB/s'], { env });
     const state = await waitFor('2 finished parts', doneParts(2));
@@ -263,7 +269,8 @@ describe('list, resume, abort', () => {
 });
 
 describe('edges of interruption and state', () => {
-  it('a second Ctrl-C exits at once with 130 and leaves a readable state file', async () => {
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('a second Ctrl-C exits at once with 130 and leaves a readable state file', async () => {
     const file = await makeFile(path.join(work, 'twice.bin'), 16 * MiB, 13);
     const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env });
     await waitFor('1 finished part', doneParts(1));

@@ -82,7 +82,8 @@ function journalDone(): number {
 
 
 describe('a run of many files resumes as a whole', () => {
-  it('SIGINT, then the same command: every file once, finished ones skipped with their ids, the journal gone', async () => {
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('SIGINT, then the same command: every file once, finished ones skipped with their ids, the journal gone', async () => {
     const { root, files } = await makeTree('tree-int', 60, 2);
     const args = ['put', root, '-r', '-p', 'memorylake', '-j', '2', '--json'];
     const child = startCli(args, { env });

@@ -329,7 +329,8 @@ describe('review fixes', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('Ctrl-C in a run of several files exits 130 even when the current file finishes', async () => {
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('Ctrl-C in a run of several files exits 130 even when the current file finishes', async () => {
     const a = await makeFile(path.join(work, 'ctrlc-a.bin'), 6 * MiB, 1);
     const b = await makeFile(path.join(work, 'ctrlc-b.bin'), 6 * MiB, 2);
     const arrived = received(512 * 1024);
@@ -341,7 +342,8 @@ describe('review fixes', () => {
     expect(r.stdout).not.toMatch(/"name":"ctrlc-b\.bin"/);
   });
 
-  it('running an interrupted --recursive upload again reuses its folders and resumes', async () => {
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('running an interrupted --recursive upload again reuses its folders and resumes', async () => {
     const root = path.join(work, 'tree-resume');
     fs.mkdirSync(path.join(root, 'sub'), { recursive: true });
     const files = [await makeFile(path.join(root, 'a.bin'), 3 * MiB, 1), await makeFile(path.join(root, 'sub', 'b.bin'), 3 * MiB, 2)];

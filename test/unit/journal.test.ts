@@ -155,14 +155,8 @@ describe('on Windows, where a scanner holds a file for a moment', () => {
     vi.restoreAllMocks();
   });
 
-  // KNOWN BUG, pinned here until src/state/journal.ts is fixed (then turn it.fails into it): a
-  // journal that cannot be used is set aside with one fs.rename, not with renameWithRetry like every
-  // other state write. When an antivirus or the indexer holds it at that moment (EPERM/EBUSY for a
-  // few ms), setJournalAside gives up and returns the journal's own path; the run then appends its
-  // records to that file, after the unreadable first line, so the next run finds it unusable again
-  // and uploads every file once more (MemoryLake, renaming by default, makes big_1.zip beside
-  // big.zip). The fix: renameWithRetry in setJournalAside, and a fresh file when it still fails.
-  it.fails('sets an unusable journal aside although the rename is refused with EPERM twice', async () => {
+  // A scanner holding the file for a moment (EPERM) must not defeat setting it aside.
+  it('sets an unusable journal aside although the rename is refused with EPERM twice', async () => {
     const file = journalPath(dir, runKey(ID));
     fs.writeFileSync(file, 'not a journal\n');
     const real = fs.promises.rename;

@@ -324,11 +324,8 @@ describe('state writes on Windows, where a scanner holds a file for a moment', (
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  // KNOWN BUG, pinned until src/state/state-file.ts is fixed (then turn it.fails into it):
-  // quarantineState moves an unusable state aside with one fs.renameSync, not renameWithRetrySync.
-  // Refused once (EPERM), it returns the state's own path: the notice says "moved to <the same
-  // path>" and the next session's state is written over it, so nothing is kept for inspection.
-  it.fails('quarantineState sets a state aside although the rename is refused with EPERM once', () => {
+  // A scanner holding the file for a moment (EPERM) must not defeat setting it aside.
+  it('quarantineState sets a state aside although the rename is refused with EPERM once', () => {
     const file = statePath(dir, ID);
     fs.writeFileSync(file, 'garbage');
     const real = fs.renameSync;
