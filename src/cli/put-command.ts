@@ -48,22 +48,30 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   const results = new ResultPrinter(term, plan.json, plan.progress === 'bar' && term.stdoutIsTTY);
   let outcome;
   try {
-    outcome = await runUploads(plan, sources, { view, results, signal: interrupts.signal, stdin: process.stdin, reportFailure: report });
+    // While a bar is live, failure lines go above it (a redraw would erase a line written under
+    // it) and their JSON lines wait with the results.
+    const live = plan.progress === 'bar';
+    const reportFailure = (e: unknown, file?: string) =>
+      reportError(e, { json: plan.json, verbose: plan.verbose, file, err: live ? (l) => view.notice(l) : term.err, out: (l) => results.line(l) });
+    outcome = await runUploads(plan, sources, { view, results, signal: interrupts.signal, stdin: process.stdin, reportFailure });
   } finally {
     view.stop();
     interrupts.dispose();
   }
   results.flush();
-  if (outcome.interrupted) {
-    term.err('lakeup: interrupted; finished parts are saved. Run the same command again (or `lakeup resume`) to continue.');
-    if (plan.json) term.out(JSON.stringify({ ok: false, error: { kind: 'interrupted', message: 'interrupted' } }));
-    return 130;
-  }
   if (outcome.total > 1) {
     const parts = [`${outcome.uploaded} uploaded`];
     if (outcome.skipped) parts.push(`${outcome.skipped} already uploaded`);
+    if (outcome.existing) parts.push(`${outcome.existing} already in the drive`);
     if (outcome.failed) parts.push(`${outcome.failed} failed`);
+    const left = outcome.total - outcome.uploaded - outcome.skipped - outcome.existing - outcome.failed;
+    if (outcome.interrupted && left > 0) parts.push(`${left} not sent`);
     term.err(`lakeup: ${outcome.total} files: ${parts.join(', ')}`);
+  }
+  if (outcome.interrupted) {
+    term.err('lakeup: interrupted; finished parts are saved. Run the same command again (or `lakeup resume`) to continue.');
+    if (plan.json) results.line(JSON.stringify({ ok: false, error: { kind: 'interrupted', message: 'interrupted' } }));
+    return 130;
   }
   return outcome.failed > 0 ? outcome.exitCode || 1 : 0;
 }

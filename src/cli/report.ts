@@ -7,6 +7,8 @@ import { redact } from '../util/redact.js';
 export interface ReportOptions {
   json: boolean;
   verbose: boolean;
+  /** The file of a run the failure belongs to (named in the JSON line). */
+  file?: string;
   err: (line: string) => void;
   out: (line: string) => void;
 }
@@ -23,7 +25,7 @@ export function reportError(e: unknown, o: ReportOptions): number {
     if (bits) o.err(`lakeup: detail: ${redact(bits)}`);
     if (err.detail) o.err(`lakeup: detail: ${redact(oneLine(err.detail))}`);
   }
-  if (o.json) o.out(JSON.stringify({ ok: false, error: { kind: err.kind, message } }));
+  if (o.json) o.out(JSON.stringify(o.file !== undefined ? { ok: false, file: o.file, error: { kind: err.kind, message } } : { ok: false, error: { kind: err.kind, message } }));
   return err.exitCode;
 }
 

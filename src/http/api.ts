@@ -10,6 +10,7 @@ import { redact, redactUrl, registerSecret } from '../util/redact.js';
 import { sleep } from '../util/sleep.js';
 import { undiciRequest } from './dispatcher.js';
 import type { ApiPacer } from './pacer.js';
+import { serverClock } from './server-clock.js';
 import { parseErrorBody, oneLine } from './error-body.js';
 import { parseRetryAfter } from './retry-after.js';
 
@@ -175,6 +176,7 @@ async function sendOnce(ctx: ApiContext, req: Request, outer: AbortSignal | unde
   const timeoutMs = req.timeoutMs ?? ctx.timeoutMs ?? 60_000;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
+  const sentAt = Date.now();
   try {
     res = await undiciRequest(req.url, {
       method: req.method,
@@ -193,6 +195,7 @@ async function sendOnce(ctx: ApiContext, req: Request, outer: AbortSignal | unde
     if (outer?.aborted) throw outer.reason;
     throw networkError(ctx, req, err, timeout.aborted, timeoutMs);
   }
+  serverClock.observe(res.headers.date, sentAt, Date.now());
   let text: string;
   try {
     text = await res.body.text();

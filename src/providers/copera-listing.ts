@@ -102,6 +102,7 @@ export function coperaEntry(o: unknown, bad: (why: string) => LakeupError, i?: n
     size: byteSize(item.size ?? item.fileSize),
     parentId: parent === undefined ? listedIn : parentOf(parent),
     createdAt: epochMs(item.createdAt),
+    updatedAt: epochMs(item.updatedAt),
   });
 }
 

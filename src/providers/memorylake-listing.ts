@@ -75,5 +75,6 @@ export function memoryLakeEntry(o: unknown, bad: (why: string) => LakeupError, i
     etag: typeof item.etag === 'string' && item.etag !== '' ? item.etag : undefined,
     parentId: parent === MY_SPACE || parent === null ? null : typeof parent === 'string' && parent !== '' ? parent : listedIn,
     createdAt: epochMs(item.created_at),
+    updatedAt: epochMs(item.updated_at),
   });
 }

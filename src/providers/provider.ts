@@ -28,8 +28,10 @@ export interface DriveEntry {
   etag?: string;
   /** The folder holding the item; null for the root; undefined when the provider did not say. */
   parentId?: string | null;
-  /** Epoch ms. */
+  /** Epoch ms, by the server's clock. */
   createdAt?: number;
+  /** Epoch ms, by the server's clock (an overwrite keeps the item's createdAt and moves this). */
+  updatedAt?: number;
 }
 
 /** The direct children of one folder. */

@@ -5,8 +5,11 @@
 // Format: NDJSON, append-only, mode 0600, in the state folder as `<key>.run.ndjson`. The first line
 // says which run it belongs to; every later line is one record:
 //   {"t":"dir","path":["photos","2024"],"id":"…"}              a drive folder the run made or found
-//   {"t":"fin","f":"/abs/a.txt","size":1,"mtimeMs":2,"at":3}  finalize of this file is about to be sent
-//   {"t":"done","f":"/abs/a.txt","size":1,"mtimeMs":2,"id":"…","name":"…"}  the file is in the drive
+//   {"t":"fin","f":"/abs/a.txt","to":"photos/a.txt","size":1,"mtimeMs":2,"at":3}  finalize is about to be sent
+//   {"t":"nofin","f":"/abs/a.txt","to":"photos/a.txt"}          finalize was refused: it made nothing
+//   {"t":"done","f":"/abs/a.txt","to":"photos/a.txt","size":1,"mtimeMs":2,"id":"…","name":"…"}  in the drive
+// A file is known by its path and where it goes (relative to the run's destination): one file
+// named twice to two places is two entries.
 // Records are batched into one write() of whole lines: a process killed with -9 loses nothing that
 // was written, and a torn last line (power loss) is ignored on load. Appending keeps the cost per
 // file O(1) where rewriting a JSON document after each of 10,000 files would be O(files²).
@@ -56,10 +59,21 @@ export interface FinalizingFile {
   etag?: string;
 }
 
+/** A file of the run: its absolute path, and its destination relative to the run's (folder path and name). */
+export interface JournalEntry {
+  file: string;
+  to: string;
+}
+
+export function entryKey(e: JournalEntry): string {
+  return `${e.file}\n${e.to}`;
+}
+
 type JournalRecord =
   | { t: 'dir'; path: string[]; id: string }
-  | ({ t: 'fin'; f: string } & FinalizingFile)
-  | ({ t: 'done'; f: string } & FinishedFile);
+  | ({ t: 'fin'; f: string; to: string } & FinalizingFile)
+  | { t: 'nofin'; f: string; to: string }
+  | ({ t: 'done'; f: string; to: string } & FinishedFile);
 
 export function runKey(id: RunIdentity): string {
   const key = JSON.stringify([
@@ -152,15 +166,19 @@ export class RunJournal {
         this.folders.set(JSON.stringify(r.path), r.id);
         return undefined;
       case 'fin':
-        if (typeof r.f !== 'string' || !isCount(r.size) || !isCount(r.mtimeMs) || !isCount(r.at)) return 'is an incomplete finalize record';
-        this.finalizing.set(r.f, { size: r.size, mtimeMs: r.mtimeMs, at: r.at, parts: r.parts, etag: r.etag });
+        if (!isEntry(r) || !isCount(r.size) || !isCount(r.mtimeMs) || !isCount(r.at)) return 'is an incomplete finalize record';
+        this.finalizing.set(entryKey({ file: r.f, to: r.to }), { size: r.size, mtimeMs: r.mtimeMs, at: r.at, parts: r.parts, etag: r.etag });
+        return undefined;
+      case 'nofin':
+        if (!isEntry(r)) return 'is an incomplete record';
+        this.finalizing.delete(entryKey({ file: r.f, to: r.to }));
         return undefined;
       case 'done':
-        if (typeof r.f !== 'string' || !isCount(r.size) || !isCount(r.mtimeMs) || typeof r.id !== 'string' || typeof r.name !== 'string') {
+        if (!isEntry(r) || !isCount(r.size) || !isCount(r.mtimeMs) || typeof r.id !== 'string' || typeof r.name !== 'string') {
           return 'is an incomplete file record';
         }
-        this.finalizing.delete(r.f);
-        this.finished.set(r.f, { size: r.size, mtimeMs: r.mtimeMs, id: r.id, name: r.name });
+        this.finalizing.delete(entryKey({ file: r.f, to: r.to }));
+        this.finished.set(entryKey({ file: r.f, to: r.to }), { size: r.size, mtimeMs: r.mtimeMs, id: r.id, name: r.name });
         return undefined;
       default:
         return 'has an unknown record type';
@@ -177,13 +195,18 @@ export class RunJournal {
   }
 
   /** Records that finalize is about to be sent; resolves once written (call it before sending). */
-  markFinalizing(file: string, f: FinalizingFile): Promise<void> {
-    return this.append({ t: 'fin', f: file, ...f });
+  markFinalizing(e: JournalEntry, f: FinalizingFile): Promise<void> {
+    return this.append({ t: 'fin', f: e.file, to: e.to, ...f });
+  }
+
+  /** Finalize was refused outright (a 4xx): it made nothing, there is nothing to look up later. */
+  markNotFinalized(e: JournalEntry): Promise<void> {
+    return this.append({ t: 'nofin', f: e.file, to: e.to });
   }
 
   /** Records a file as in the drive. Written with the next batch; `flush()` waits for it. */
-  markDone(file: string, f: FinishedFile): Promise<void> {
-    return this.append({ t: 'done', f: file, ...f });
+  markDone(e: JournalEntry, f: FinishedFile): Promise<void> {
+    return this.append({ t: 'done', f: e.file, to: e.to, ...f });
   }
 
   /** Resolves when every record so far is written; rejects if writing failed. */
@@ -225,7 +248,7 @@ export class RunJournal {
         this.waiters = [];
         try {
           const h = await this.open();
-          await h.write(batch);
+          await h.appendFile(batch); // writes it all (a short write is continued, not taken for whole)
           await h.datasync();
           for (const w of waiters) w.resolve();
         } catch (err) {
@@ -243,11 +266,16 @@ export class RunJournal {
   private async open(): Promise<fs.FileHandle> {
     if (this.handle) return this.handle;
     await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const h = await fs.open(this.file, 'a', 0o600);
+    const h = await fs.open(this.file, 'a+', 0o600);
     const { size } = await h.stat();
     if (size === 0) {
       const header: Header = { v: JOURNAL_VERSION, kind: 'lakeup-run', key: this.key, ...this.identity, createdAt: Date.now(), pid: process.pid };
-      await h.write(`${JSON.stringify(header)}\n`);
+      await h.appendFile(`${JSON.stringify(header)}\n`);
+    } else {
+      // A last line torn by a crash must not swallow the first record appended after it.
+      const last = Buffer.alloc(1);
+      await h.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) await h.appendFile('\n');
     }
     this.handle = h;
     return h;
@@ -279,6 +307,10 @@ function sameIdentity(h: Partial<Header>, id: RunIdentity): boolean {
     JSON.stringify([...h.sources].sort()) === JSON.stringify([...id.sources].sort()) &&
     (h.shard ?? undefined) === id.shard
   );
+}
+
+function isEntry(r: { f?: unknown; to?: unknown }): boolean {
+  return typeof r.f === 'string' && typeof r.to === 'string';
 }
 
 function isCount(n: unknown): n is number {

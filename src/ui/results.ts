@@ -12,7 +12,7 @@ export class ResultPrinter {
     private readonly term: Terminal,
     private readonly json: boolean,
     /** A live bar shares the terminal with stdout: hold results until `flush()`. */
-    private readonly defer: boolean,
+    private defer: boolean,
   ) {}
 
   uploaded(r: PutResult): void {
@@ -25,8 +25,14 @@ export class ResultPrinter {
     this.write(this.json ? JSON.stringify(r) : `${c.green('✔')} ${r.file}: ${why} → ${r.name}${r.id ? ` (${r.id})` : ''}`);
   }
 
+  /** Any other line for stdout (a JSON failure line), in order with the results. */
+  line(text: string): void {
+    this.write(text);
+  }
+
   /** Writes what was held back (after the bar stopped). */
   flush(): void {
+    this.defer = false;
     for (const line of this.deferred.splice(0)) this.term.out(line);
   }
 

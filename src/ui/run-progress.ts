@@ -24,15 +24,15 @@ export class RunProgress {
     this.active.add(t);
   }
 
-  /** A file ended: `ok` uploaded, or failed; its bytes count as ended either way (for the ETA). */
-  end(t: ProgressTracker | undefined, size: number, outcome: 'uploaded' | 'skipped' | 'failed'): void {
+  /** A file ended: its bytes count as ended whatever the outcome (for the ETA); an interrupted one is not counted as failed. */
+  end(t: ProgressTracker | undefined, size: number, outcome: 'uploaded' | 'skipped' | 'failed' | 'interrupted'): void {
     if (t) {
       this.active.delete(t);
       this.sentEnded += t.done - t.resumedBytes;
     }
     this.bytesEnded += size;
     if (outcome === 'failed') this.filesFailed++;
-    else {
+    else if (outcome !== 'interrupted') {
       this.filesDone++;
       if (outcome === 'skipped') this.filesSkipped++;
     }

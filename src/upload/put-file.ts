@@ -3,7 +3,7 @@
 import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import type { Provider, UploadRequest } from '../providers/index.js';
-import type { RunJournal } from '../state/journal.js';
+import type { JournalEntry, RunJournal } from '../state/journal.js';
 import { mayHaveActed } from '../http/api.js';
 import { stateId, type StateFile, type StateListing } from '../state/state-file.js';
 import { uploadParts } from '../transfer/engine.js';
@@ -51,10 +51,10 @@ export interface PutFileOptions {
   /** Name shown in the result (defaults to the path given). */
   displayFile?: string;
   /**
-   * The journal of the run this file belongs to: it records finalize and completion, and a file
-   * that fits in one part keeps no state file of its own.
+   * The run this file belongs to: its journal records finalize under `entry`, and a file that fits
+   * in one part keeps no state file of its own.
    */
-  journal?: RunJournal;
+  run?: { journal: RunJournal; entry: JournalEntry };
   /** The state folder as listed by the caller (a run does, once): no lookup per file. */
   known?: StateListing;
   /** The run's journal says an earlier attempt sent this file's finalize and never saw it end. */
@@ -77,7 +77,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     dest: o.dest,
     notice: o.notice,
     display,
-    sweep: o.journal === undefined,
+    sweep: o.run === undefined,
   });
   const resultOf = (item: { id: string; name: string }, parts: number, extra: Partial<PutResult>): PutResult => {
     const elapsedMs = Math.round(performance.now() - started);
@@ -102,7 +102,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     // own only when it keeps a state file (more than one part) or an earlier run left one (a lock
     // of a killed run is taken over, and so goes when this upload ends): small files pay no lock.
     const mayHaveState = o.known === undefined || o.known.states.has(id);
-    if (!o.journal || mayHaveState || o.known?.locks.has(id)) await upload.lockIt();
+    if (!o.run || mayHaveState || o.known?.locks.has(id)) await upload.lockIt();
     const saved = o.resume && mayHaveState ? await upload.find(fingerprint, o.partSize) : undefined;
     if (!o.resume) await upload.discard();
 
@@ -124,7 +124,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     const newSession = async () => {
       const session = await o.provider.createSession(req);
       // A one-part file in a run: the journal is enough, and there is nothing to resume inside it.
-      const inMemory = (o.journal !== undefined && session.parts.length === 1) || o.ephemeral === true;
+      const inMemory = (o.run !== undefined && session.parts.length === 1) || o.ephemeral === true;
       await upload.begin(fingerprint, session, o.provider.canRefreshUrls ? session.parts[0]?.size : undefined, inMemory);
     };
     if (!saved) await newSession();
@@ -216,29 +216,40 @@ function cutOffOf(s: StateFile): Omit<CutOffFinalize, 'size'> {
  */
 async function finalize(o: PutFileOptions, upload: UploadState, parts: FinishedPart[], req: UploadRequest): Promise<UploadedItem & { recovered?: boolean }> {
   await upload.markFinalizing();
-  const { path, size, mtimeMs } = req.file;
+  const { size, mtimeMs } = req.file;
   const cut: CutOffFinalize = { at: upload.state.finalizeSentAt!, size, parts: parts.length, etag: multipartEtag(parts) };
-  await o.journal?.markFinalizing(path, { size, mtimeMs, at: cut.at, parts: cut.parts, etag: cut.etag });
+  await o.run?.journal.markFinalizing(o.run.entry, { size, mtimeMs, at: cut.at, parts: cut.parts, etag: cut.etag });
   try {
     try {
       return await o.provider.finalize(upload.state.session, parts, req);
     } catch (err) {
       if (!mayHaveActed(err)) throw err;
       // The answer was lost or a gateway failed: the drive says whether finalize took effect.
-      const found = await findFinalized(o.provider, o.dest, cut, o.signal);
+      let found;
+      try {
+        found = await findFinalized(o.provider, o.dest, cut, o.signal);
+      } catch (lookup) {
+        throw new LakeupError((err as LakeupError).kind ?? 'server', `${(err as Error).message}; and looking the file up failed: ${(lookup as Error).message}`, {
+          status: (err as LakeupError).status,
+          code: (err as LakeupError).code,
+          cause: err,
+        });
+      }
       if (found) return { id: found.id, name: found.name, raw: found, recovered: true };
       o.notice(`${o.provider.service} did not confirm finalize (${(err as Error).message}) and the file is not in the drive: finalizing again`);
       return await o.provider.finalize(upload.state.session, parts, req);
     }
   } catch (err) {
     const status = (err as LakeupError)?.status;
+    // Refused outright (a 4xx other than a gone session): finalize made nothing, so a rerun must
+    // not go looking for what it made.
+    if (status !== undefined && status >= 400 && status < 500 && status !== 404) {
+      await upload.clearFinalizing();
+      await o.run?.journal.markNotFinalized(o.run.entry).catch(() => undefined);
+    }
     if (status !== undefined && status >= 400 && status < 500 && ![401, 403, 404, 409, 429].includes(status)) {
       const e = err as LakeupError;
-      throw new LakeupError(e.kind, `${e.message} (finished parts are kept; if this repeats, run again with --no-resume)`, {
-        status: e.status,
-        code: e.code,
-        cause: err,
-      });
+      throw new LakeupError(e.kind, `${e.message} (the finished parts are kept)`, { status: e.status, code: e.code, cause: err });
     }
     throw err;
   }

@@ -1,15 +1,22 @@
 // A finalize an earlier run sent but never heard back from (killed, cut off): did it make the file?
 // The drive is asked instead of a person: the item finalize would have made is in the destination
-// folder under the name asked for or the provider's renamed form of it, has the file's size, was
-// created no earlier than finalize was sent, and on MemoryLake carries the multipart ETag of the
-// parts we sent (or at least their count).
+// folder under the name asked for or the provider's renamed form of it, has the file's size, and
+// - on MemoryLake, carries the multipart ETag of the very parts we sent (md5 of their MD5s, dash,
+//   count): that is proof whatever the item's times say (an overwrite keeps its created_at);
+// - otherwise (Copera has no ETag; parts whose ETags are not MD5s) was created or updated no
+//   earlier than finalize was sent, by the server's clock (its offset from ours is read from the
+//   Date header of its answers, so a stranger's file made a minute before cannot pass for ours).
+//   An item without times is never taken for ours.
 import { createHash } from 'node:crypto';
 import type { DriveEntry, Provider } from '../providers/index.js';
+import { serverClock } from '../http/server-clock.js';
 import type { Destination, FinishedPart } from '../types.js';
 import { plainEtag } from '../util/etag.js';
 
-/** Server clocks and ours disagree a little: an item created this much "before" finalize still counts. */
-export const CLOCK_SKEW_MS = 2 * 60_000;
+/** The server's clock as far as we know it (Date has one-second resolution), and our own noting of `at`. */
+export const CLOCK_MARGIN_MS = 2_000;
+/** When no answer told us the server's clock: how far apart the clocks may be. */
+export const UNKNOWN_SKEW_MS = 2 * 60_000;
 
 export interface CutOffFinalize {
   /** Epoch ms (our clock) just before finalize was sent. */
@@ -21,24 +28,37 @@ export interface CutOffFinalize {
 }
 
 /** The item a cut-off finalize made, or undefined when the drive has none. */
-export async function findFinalized(provider: Provider, dest: Destination, cut: CutOffFinalize, signal?: AbortSignal): Promise<DriveEntry | undefined> {
-  const candidates = await provider.findInFolder(dest.parent, dest.name, { signal });
-  const fits = candidates.filter(
-    (e) =>
-      e.type === 'file' &&
-      e.size === cut.size &&
-      (e.createdAt === undefined || e.createdAt >= cut.at - CLOCK_SKEW_MS) &&
-      etagFits(e.etag, cut),
-  );
-  // Several (unlikely): the one created closest after finalize was sent.
-  fits.sort((a, b) => Math.abs((a.createdAt ?? cut.at) - cut.at) - Math.abs((b.createdAt ?? cut.at) - cut.at));
+export async function findFinalized(
+  provider: Provider,
+  dest: Destination,
+  cut: CutOffFinalize,
+  signal?: AbortSignal,
+  clock: { offsetMs: number | undefined } = serverClock,
+): Promise<DriveEntry | undefined> {
+  // The listing answer itself tells the server's clock, if nothing before it did.
+  const candidates = (await provider.findInFolder(dest.parent, dest.name, { signal })).filter((e) => e.type === 'file' && e.size === cut.size);
+  const proven = candidates.find((e) => etagProves(e.etag, cut));
+  if (proven) return proven;
+  const offset = clock.offsetMs;
+  // `at` by the server's clock, less what the clocks may disagree by.
+  const since = offset !== undefined ? cut.at + offset - CLOCK_MARGIN_MS : cut.at - UNKNOWN_SKEW_MS;
+  const touched = (e: DriveEntry) => Math.max(e.createdAt ?? -Infinity, e.updatedAt ?? -Infinity);
+  const fits = candidates.filter((e) => touched(e) >= since && etagAllows(e.etag, cut));
+  // Several (unlikely): the one touched closest after finalize was sent.
+  fits.sort((a, b) => touched(a) - touched(b));
   return fits[0];
 }
 
-function etagFits(etag: string | undefined, cut: CutOffFinalize): boolean {
+/** An item whose ETag is exactly the multipart ETag of our parts is ours, whatever its times. */
+function etagProves(etag: string | undefined, cut: CutOffFinalize): boolean {
+  return etag !== undefined && cut.etag !== undefined && plainEtag(etag).toLowerCase() === cut.etag;
+}
+
+/** Without proof, an ETag must at least not contradict us (another multipart ETag, another count). */
+function etagAllows(etag: string | undefined, cut: CutOffFinalize): boolean {
   if (etag === undefined) return true; // Copera exposes none
   const e = plainEtag(etag).toLowerCase();
-  if (cut.etag && /^[0-9a-f]{32}-\d+$/.test(e)) return e === cut.etag;
+  if (cut.etag && /^[0-9a-f]{32}-\d+$/.test(e)) return false; // comparable, and not ours
   return cut.parts === undefined || e.endsWith(`-${cut.parts}`);
 }
 

@@ -7,7 +7,7 @@ import { LakeupError } from '../errors.js';
 import { createDispatcher } from '../http/dispatcher.js';
 import { ApiPacer } from '../http/pacer.js';
 import { createProvider, type Provider } from '../providers/index.js';
-import { RunJournal, setJournalAside, type RunIdentity } from '../state/journal.js';
+import { entryKey, RunJournal, setJournalAside, type JournalEntry, type RunIdentity } from '../state/journal.js';
 import { sweepTempFiles } from '../state/atomic-write.js';
 import { acquireLock, isProcessAlive, type Lock } from '../state/lock.js';
 import { listStateFolder } from '../state/state-file.js';
@@ -25,7 +25,7 @@ import { FolderTree } from './folders.js';
 import { inspectFile } from './local-file.js';
 import type { PutPlan } from './plan.js';
 import { putFile, type TransferSettings } from './put-file.js';
-import { spoolStdin, type Source } from './sources.js';
+import { shardKey, spoolStdin, type Source } from './sources.js';
 
 export interface RunIO {
   view: ProgressView;
@@ -34,13 +34,16 @@ export interface RunIO {
   signal: AbortSignal;
   stdin: NodeJS.ReadableStream;
   /** Says why a file failed (one line) and returns the exit code its failure calls for. */
-  reportFailure: (e: unknown) => number;
+  reportFailure: (e: unknown, file?: string) => number;
 }
 
 export interface RunOutcome {
   total: number;
   uploaded: number;
+  /** Already uploaded by an earlier attempt of this run (its journal says so). */
   skipped: number;
+  /** Found in the drive by --skip-existing. */
+  existing: number;
   failed: number;
   /** The exit code of the worst failure (auth wins), 0 when none. */
   exitCode: number;
@@ -56,14 +59,18 @@ interface Item {
   skip?: SkippedResult;
 }
 
+const SEVERITY = [0, 2, 1, 3];
+
 export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): Promise<RunOutcome> {
-  const outcome: RunOutcome = { total: sources.length, uploaded: 0, skipped: 0, failed: 0, exitCode: 0, interrupted: false };
+  const outcome: RunOutcome = { total: sources.length, uploaded: 0, skipped: 0, existing: 0, failed: 0, exitCode: 0, interrupted: false };
   const isRun = sources.length > 1 || sources.some((s) => s.root !== undefined);
   const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
   const fail = (e: unknown, src: Source | undefined) => {
     outcome.failed++;
-    const code = io.reportFailure(sources.length > 1 && src ? prefixError(e, src.display) : e);
-    if (outcome.exitCode === 0 || code === 3) outcome.exitCode = code;
+    const code = io.reportFailure(sources.length > 1 && src ? prefixError(e, src.display) : e, sources.length > 1 ? src?.display : undefined);
+    // The code that says most about what to do: a refused token (3), then a failure a rerun
+    // resumes (1), then bad input (2).
+    if (SEVERITY.indexOf(code) > SEVERITY.indexOf(outcome.exitCode)) outcome.exitCode = code;
   };
 
   let runLock: Lock | undefined;
@@ -117,7 +124,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
       const tracker = io.view.track(src.folder ? [...src.folder, src.name].join('/') : src.name, events);
       progress?.start(tracker);
       let spool: { file: string; cleanup: () => Promise<void> } | undefined;
-      let ended: 'uploaded' | 'skipped' | 'failed' = 'failed';
+      let ended: 'uploaded' | 'skipped' | 'failed' | 'interrupted' = 'failed';
       try {
         if (item.error) throw item.error;
         let file = src.file;
@@ -142,12 +149,13 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
               size: item.fp.size,
             };
             ended = 'skipped';
-            outcome.skipped++;
+            outcome.existing++;
             io.results.skipped(skip);
             return;
           }
         }
-        const cut = item.fp && journal?.finalizing.get(item.fp.path);
+        const entry: JournalEntry | undefined = item.fp ? { file: item.fp.path, to: shardKey(src) } : undefined;
+        const cut = entry && journal?.finalizing.get(entryKey(entry));
         const result: PutResult = await putFile({
           provider: providerFor(events),
           endpoint: plan.endpoint,
@@ -163,25 +171,25 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           events,
           notice,
           signal: io.signal,
-          journal: src.ephemeral ? undefined : journal,
+          run: journal && entry && !src.ephemeral ? { journal, entry } : undefined,
           known,
           cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
         });
         ended = 'uploaded';
         outcome.uploaded++;
         io.results.uploaded(result);
-        if (journal && item.fp) {
+        if (journal && entry && !src.ephemeral) {
           // Written with the next batch; a kill before it lands leaves the finalize record, which
           // the next run resolves by looking the item up.
-          journal
-            .markDone(item.fp.path, { size: item.fp.size, mtimeMs: item.fp.mtimeMs, id: result.id, name: result.name })
-            .catch(() => undefined);
+          journal.markDone(entry, { size: item.fp!.size, mtimeMs: item.fp!.mtimeMs, id: result.id, name: result.name }).catch(() => undefined);
         }
       } catch (e) {
         // Only a real interruption is reported as one: a finalize that completes after Ctrl-C and
         // fails keeps its own error line.
-        if ((e as LakeupError)?.kind === 'interrupted') outcome.interrupted = true;
-        else fail(e, src);
+        if ((e as LakeupError)?.kind === 'interrupted') {
+          outcome.interrupted = true;
+          ended = 'interrupted';
+        } else fail(e, src);
       } finally {
         progress?.end(tracker, item.fp?.size ?? 0, ended);
         io.view.untrack(tracker);
@@ -194,11 +202,11 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
       while (next < items.length && !io.signal.aborted) await one(items[next++]);
     });
     await Promise.all(workers);
-    if (io.signal.aborted && outcome.uploaded + outcome.skipped + outcome.failed < outcome.total) outcome.interrupted = true;
+    if (io.signal.aborted && outcome.uploaded + outcome.skipped + outcome.existing + outcome.failed < outcome.total) outcome.interrupted = true;
   } finally {
     await dispatcher.close().catch(() => undefined);
     if (journal) {
-      const complete = !outcome.interrupted && outcome.failed === 0 && outcome.uploaded + outcome.skipped === outcome.total;
+      const complete = !outcome.interrupted && outcome.failed === 0 && outcome.uploaded + outcome.skipped + outcome.existing === outcome.total;
       try {
         if (complete) await journal.remove();
         else await journal.close();
@@ -289,7 +297,7 @@ function mimeTypeFor(plan: PutPlan, name: string): string | undefined {
 
 function prefixError(e: unknown, file: string): unknown {
   const err = e as LakeupError;
-  if (err instanceof LakeupError && !err.message.includes(file)) {
+  if (err instanceof LakeupError && !err.message.startsWith(`${file}:`)) {
     return new LakeupError(err.kind, `${file}: ${err.message}`, { status: err.status, code: err.code, cause: err });
   }
   return e;

@@ -90,10 +90,18 @@ export async function expandSources(plan: Pick<PutPlan, 'files' | 'name' | 'recu
       if (plan.name !== undefined) throw new LakeupError('usage', '--name cannot rename the files of a folder');
       const files = await walkFolder(f);
       if (files.length === 0) throw new LakeupError('input', `${f}: the folder has no files`);
-      out.push(...files);
+      for (const file of files) out.push(file); // spreading 150,000 arguments overflows the stack
     } else out.push({ file: f, display: f, name: plan.name ?? path.basename(f) });
   }
-  return out;
+  // The same file to the same place twice (`put a.txt ./a.txt`, `put -r A/sub A`) is one upload.
+  const seen = new Set<string>();
+  return out.filter((s) => {
+    if (s.file === '-') return true;
+    const key = `${path.resolve(s.file)}\n${shardKey(s)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**

@@ -144,6 +144,14 @@ export class UploadState {
     await saveStateFullAsync(this.c.dir, this.state, { withUrls: false });
   }
 
+  /** Finalize was refused outright: it made nothing, so the state is an ordinary unfinished one again. */
+  async clearFinalizing(): Promise<void> {
+    if (!this.state?.finalizing) return;
+    this.state.finalizing = false;
+    this.state.finalizeSentAt = undefined;
+    if (this.persisted) await saveStateFullAsync(this.c.dir, this.state, { withUrls: false }).catch(() => undefined);
+  }
+
   /** --no-resume: whatever an earlier attempt saved goes, unread. */
   async discard(): Promise<void> {
     await removeStateAsync(this.c.dir, this.c.id);

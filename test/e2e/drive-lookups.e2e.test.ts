@@ -110,6 +110,42 @@ describe.each(['memorylake', 'copera'] as const)('a finalize cut off by a kill (
   });
 });
 
+describe('a cut-off finalize is matched only to the item it made', () => {
+  it("Copera: a stranger's file of the same name and size from a minute before is not taken for ours", async () => {
+    const name = 'stranger.bin';
+    const file = await makeFile(path.join(work, name), 5000, 21);
+    sb.seed([{ provider: 'copera', type: 'file', name, size: 5000, createdAt: new Date(Date.now() - 60_000).toISOString() }]);
+    const held = sb.stats().held;
+    sb.hold({ route: 'copera.finalize', when: 'before' });
+    const child = startCli(['put', file, '-p', 'copera', '--json'], { env });
+    await waitFor('the finalize to be held', () => sb.stats().held > held);
+    child.kill('SIGKILL');
+    await child.result;
+    const again = await runCli(['put', file, '-p', 'copera', '--json'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    const line = jsonLines(again).pop()!;
+    expect(line.recovered).toBeUndefined();
+    expect(line.name).toBe('stranger (1).bin'); // really uploaded, beside the stranger's file
+  });
+
+  it('MemoryLake --on-conflict overwrite: the item keeps its old created_at, and its ETag proves it is ours', async () => {
+    const name = 'overwritten.bin';
+    const file = await makeFile(path.join(work, name), 3 * MiB, 22);
+    sb.seed([{ provider: 'memorylake', type: 'file', name, size: 3 * MiB, createdAt: new Date(Date.now() - 600_000).toISOString() }]);
+    const held = sb.stats().held;
+    const sessions = sb.stats().sessions;
+    sb.hold({ route: 'memorylake.item', when: 'after' });
+    const child = startCli(['put', file, '-p', 'memorylake', '--on-conflict', 'overwrite', '--json'], { env });
+    await waitFor('the finalize to be held', () => sb.stats().held > held);
+    child.kill('SIGKILL');
+    await child.result;
+    const again = await runCli(['put', file, '-p', 'memorylake', '--on-conflict', 'overwrite', '--json'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(jsonLines(again).pop()).toMatchObject({ ok: true, recovered: true, name });
+    expect(sb.stats().sessions - sessions).toBe(1); // nothing sent again
+  });
+});
+
 describe('--skip-existing, folders found before made, --shard', () => {
   async function tree(name: string, n: number): Promise<{ root: string; files: string[] }> {
     const root = path.join(work, name);

@@ -170,3 +170,18 @@ describe('on Windows, where a scanner holds a file for a moment', () => {
     expect(await RunJournal.load(dir, ID)).toEqual({ status: 'missing' });
   });
 });
+
+describe('appending after a crash', () => {
+  it('a record appended after a torn last line is read back whole', async () => {
+    const j = RunJournal.create(dir, ID);
+    await j.markDone('/data/a.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
+    await j.close();
+    fs.appendFileSync(journalPath(dir, runKey(ID)), '{"t":"done","f":"/data/b.txt","si');
+    const again = await loaded();
+    await again.markFinalizing('/data/c.txt', { size: 3, mtimeMs: 3, at: 3 });
+    await again.close();
+    const r = await RunJournal.load(dir, ID);
+    expect(r).toMatchObject({ status: 'ok', damaged: 1 }); // the torn line, now complete but unreadable
+    if (r.status === 'ok') expect(r.journal.finalizing.get('/data/c.txt')).toMatchObject({ at: 3 });
+  });
+});
