@@ -273,7 +273,7 @@ function scan(sources: Source[], journal: RunJournal | undefined): Item[] {
       item.error = e;
       continue;
     }
-    const done = journal?.finished.get(item.fp.path);
+    const done = journal?.finished.get(entryKey({ file: item.fp.path, to: shardKey(item.src) }));
     if (done && done.size === item.fp.size && done.mtimeMs === item.fp.mtimeMs) {
       item.skip = {
         ok: true,

@@ -31,10 +31,10 @@ function recorder() {
 const under = (prefix: string) => (uri: string) => uri.startsWith(prefix);
 
 // The folder's children as tree-folder.json and tree-folder-sdk.json both describe them.
-const REPORTS = { id: '65a1b2c3d4e5f60718293b01', name: 'reports', type: 'folder', parentId: FOLDER, createdAt: 1730538900000 };
-const REPORT = { id: '65a1b2c3d4e5f60718293b02', name: 'report.pdf', type: 'file', size: 26214400, parentId: FOLDER, createdAt: 1730628000000 };
-const REPORT_1 = { id: '65a1b2c3d4e5f60718293b03', name: 'report (1).pdf', type: 'file', size: 1048576, parentId: FOLDER, createdAt: 1730709000000 };
-const REPORT_3 = { id: '65a1b2c3d4e5f60718293b07', name: 'report (3).pdf', type: 'file', size: 3072, parentId: FOLDER, createdAt: 1730911530000 };
+const REPORTS = { id: '65a1b2c3d4e5f60718293b01', name: 'reports', type: 'folder', parentId: FOLDER, createdAt: 1730538900000, updatedAt: 1730538900000 };
+const REPORT = { id: '65a1b2c3d4e5f60718293b02', name: 'report.pdf', type: 'file', size: 26214400, parentId: FOLDER, createdAt: 1730628000000, updatedAt: 1730628000000 };
+const REPORT_1 = { id: '65a1b2c3d4e5f60718293b03', name: 'report (1).pdf', type: 'file', size: 1048576, parentId: FOLDER, createdAt: 1730709000000, updatedAt: 1730709000000 };
+const REPORT_3 = { id: '65a1b2c3d4e5f60718293b07', name: 'report (3).pdf', type: 'file', size: 3072, parentId: FOLDER, createdAt: 1730911530000, updatedAt: 1730911530000 };
 
 beforeAll(() => {
   registerSecret(TOKEN);
@@ -69,8 +69,8 @@ describe('Copera: list a folder', () => {
     expect(listing).toEqual({
       complete: true,
       entries: [
-        { id: FOLDER, name: 'Projects', type: 'folder', parentId: null, createdAt: 1730271600000 },
-        { id: '65a1b2c3d4e5f60718293c01', name: 'todo.txt', type: 'file', size: 120, parentId: null, createdAt: 1730628000000 },
+        { id: FOLDER, name: 'Projects', type: 'folder', parentId: null, createdAt: 1730271600000, updatedAt: 1730271600000 },
+        { id: '65a1b2c3d4e5f60718293c01', name: 'todo.txt', type: 'file', size: 120, parentId: null, createdAt: 1730628000000, updatedAt: 1730628000000 },
       ],
     });
   });
@@ -209,8 +209,8 @@ describe('Copera: find a name in a folder', () => {
     // report.pdf (docs spelling) and report (2).pdf (SDK spelling) are here; the other report.pdf is in another
     // folder and report.pdf.bak is another name; report (3).pdf said nothing of its folder until asked.
     expect(found).toEqual([
-      { id: REPORT.id, name: 'report.pdf', type: 'file', size: 26214400, parentId: FOLDER, createdAt: 1730628000000 },
-      { id: '65a1b2c3d4e5f60718293b05', name: 'report (2).pdf', type: 'file', size: 2048, parentId: FOLDER, createdAt: 1730628000000 },
+      { id: REPORT.id, name: 'report.pdf', type: 'file', size: 26214400, parentId: FOLDER, createdAt: 1730628000000, updatedAt: 1730628000000 },
+      { id: '65a1b2c3d4e5f60718293b05', name: 'report (2).pdf', type: 'file', size: 2048, parentId: FOLDER, createdAt: 1730628000000, updatedAt: 1730628000000 },
       REPORT_3,
     ]);
   });

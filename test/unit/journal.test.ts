@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { journalPath, listRuns, RunJournal, runKey, setJournalAside, type RunIdentity } from '../../src/state/journal.js';
+import { entryKey, journalPath, listRuns, RunJournal, runKey, setJournalAside, type RunIdentity } from '../../src/state/journal.js';
 
 let dir: string;
 beforeEach(() => {
@@ -11,6 +11,10 @@ beforeEach(() => {
 afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+/** A file of the run going to its own name. */
+const e = (file: string) => ({ file, to: path.basename(file) });
+const k = (file: string) => entryKey(e(file));
 
 const ID: RunIdentity = {
   provider: 'memorylake',
@@ -37,23 +41,23 @@ describe('run journal', () => {
   it('records folders, finalizes and finished files, and reads them back', async () => {
     const j = RunJournal.create(dir, ID);
     await j.addFolder(['photos'], 'f-1');
-    await j.markFinalizing('/data/a.txt', { size: 3, mtimeMs: 10, at: 1000, parts: 1, etag: 'e-1' });
-    await j.markFinalizing('/data/photos/b.txt', { size: 4, mtimeMs: 11, at: 1001 });
-    await j.markDone('/data/photos/b.txt', { size: 4, mtimeMs: 11, id: 'i-2', name: 'b.txt' });
+    await j.markFinalizing(e('/data/a.txt'), { size: 3, mtimeMs: 10, at: 1000, parts: 1, etag: 'e-1' });
+    await j.markFinalizing(e('/data/photos/b.txt'), { size: 4, mtimeMs: 11, at: 1001 });
+    await j.markDone(e('/data/photos/b.txt'), { size: 4, mtimeMs: 11, id: 'i-2', name: 'b.txt' });
     await j.close();
 
     const again = await loaded();
     expect(again.resumed).toBe(true);
     expect(again.folder(['photos'])).toBe('f-1');
-    expect(again.finalizing.get('/data/a.txt')).toEqual({ size: 3, mtimeMs: 10, at: 1000, parts: 1, etag: 'e-1' });
+    expect(again.finalizing.get(k('/data/a.txt'))).toEqual({ size: 3, mtimeMs: 10, at: 1000, parts: 1, etag: 'e-1' });
     // A file that finished is no longer "finalizing".
-    expect(again.finalizing.has('/data/photos/b.txt')).toBe(false);
-    expect(again.finished.get('/data/photos/b.txt')).toEqual({ size: 4, mtimeMs: 11, id: 'i-2', name: 'b.txt' });
+    expect(again.finalizing.has(k('/data/photos/b.txt'))).toBe(false);
+    expect(again.finished.get(k('/data/photos/b.txt'))).toEqual({ size: 4, mtimeMs: 11, id: 'i-2', name: 'b.txt' });
   });
 
   it('is private to the user (0600) and says which run it belongs to on its first line', async () => {
     const j = RunJournal.create(dir, ID);
-    await j.markDone('/data/a.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
+    await j.markDone(e('/data/a.txt'), { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
     await j.close();
     const file = journalPath(dir, runKey(ID));
     if (process.platform !== 'win32') expect(fs.statSync(file).mode & 0o777).toBe(0o600);
@@ -66,7 +70,7 @@ describe('run journal', () => {
     const probe = await fs.promises.open(path.join(dir, 'probe'), 'w');
     const write = vi.spyOn(Object.getPrototypeOf(probe), 'write');
     await probe.close();
-    const all = Array.from({ length: 200 }, (_, i) => j.markDone(`/data/f${i}`, { size: i + 1, mtimeMs: 1, id: `i${i}`, name: `f${i}` }));
+    const all = Array.from({ length: 200 }, (_, i) => j.markDone(e(`/data/f${i}`), { size: i + 1, mtimeMs: 1, id: `i${i}`, name: `f${i}` }));
     await Promise.all(all);
     await j.close();
     // The header, the first record, then everything recorded meanwhile in one write.
@@ -80,31 +84,31 @@ describe('run journal', () => {
 
   it('ignores a last line torn by a crash, and keeps every record before it', async () => {
     const j = RunJournal.create(dir, ID);
-    await j.markDone('/data/a.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
+    await j.markDone(e('/data/a.txt'), { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
     await j.close();
     fs.appendFileSync(journalPath(dir, runKey(ID)), '{"t":"done","f":"/data/b.txt","si');
     const r = await RunJournal.load(dir, ID);
     expect(r).toMatchObject({ status: 'ok', damaged: 0 });
-    expect((await loaded()).finished.has('/data/a.txt')).toBe(true);
+    expect((await loaded()).finished.has(k('/data/a.txt'))).toBe(true);
   });
 
   it('skips a damaged line in the middle and counts it, instead of forgetting every finished file', async () => {
     const j = RunJournal.create(dir, ID);
-    await j.markDone('/data/a.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
+    await j.markDone(e('/data/a.txt'), { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
     await j.close();
     const file = journalPath(dir, runKey(ID));
-    fs.appendFileSync(file, 'garbage\n{"t":"done","f":"/data/c.txt"}\n{"t":"done","f":"/data/b.txt","size":2,"mtimeMs":2,"id":"y","name":"b.txt"}\n');
+    fs.appendFileSync(file, 'garbage\n{"t":"done","f":"/data/c.txt"}\n{"t":"done","f":"/data/b.txt","to":"b.txt","size":2,"mtimeMs":2,"id":"y","name":"b.txt"}\n');
     const r = await RunJournal.load(dir, ID);
     expect(r.status).toBe('ok');
     if (r.status !== 'ok') return;
     expect(r.damaged).toBe(2);
-    expect([...r.journal.finished.keys()].sort()).toEqual(['/data/a.txt', '/data/b.txt']);
+    expect([...r.journal.finished.keys()].sort()).toEqual([k('/data/a.txt'), k('/data/b.txt')]);
   });
 
   it('reports a journal of another run, or one without a header, as unusable', async () => {
     const other = { ...ID, sources: [path.resolve('/elsewhere')] };
     const j = RunJournal.create(dir, other);
-    await j.markDone('/elsewhere/a', { size: 1, mtimeMs: 1, id: 'x', name: 'a' });
+    await j.markDone(e('/elsewhere/a'), { size: 1, mtimeMs: 1, id: 'x', name: 'a' });
     await j.close();
     // Put the other run's journal where this run's would be.
     fs.renameSync(journalPath(dir, runKey(other)), journalPath(dir, runKey(ID)));
@@ -120,7 +124,7 @@ describe('run journal', () => {
 
   it('goes away when the run is complete', async () => {
     const j = RunJournal.create(dir, ID);
-    await j.markDone('/data/a.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
+    await j.markDone(e('/data/a.txt'), { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
     await j.remove();
     expect(fs.readdirSync(dir)).toEqual([]);
   });
@@ -129,8 +133,8 @@ describe('run journal', () => {
     const blocked = path.join(dir, 'file-not-folder');
     fs.writeFileSync(blocked, '');
     const j = RunJournal.create(blocked, ID);
-    const a = j.markFinalizing('/data/a.txt', { size: 1, mtimeMs: 1, at: 1 });
-    const b = j.markDone('/data/b.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'b' });
+    const a = j.markFinalizing(e('/data/a.txt'), { size: 1, mtimeMs: 1, at: 1 });
+    const b = j.markDone(e('/data/b.txt'), { size: 1, mtimeMs: 1, id: 'x', name: 'b' });
     await expect(a).rejects.toMatchObject({ kind: 'input', code: 'STATE_DIR' });
     await expect(b).rejects.toMatchObject({ code: 'STATE_DIR' });
     await expect(j.flush()).rejects.toMatchObject({ code: 'STATE_DIR' });
@@ -139,8 +143,8 @@ describe('run journal', () => {
   it('lists runs with their counts for `lakeup list`', async () => {
     const j = RunJournal.create(dir, ID);
     await j.addFolder(['photos'], 'f-1');
-    await j.markFinalizing('/data/a.txt', { size: 1, mtimeMs: 1, at: 1 });
-    await j.markDone('/data/b.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'b' });
+    await j.markFinalizing(e('/data/a.txt'), { size: 1, mtimeMs: 1, at: 1 });
+    await j.markDone(e('/data/b.txt'), { size: 1, mtimeMs: 1, id: 'x', name: 'b' });
     await j.close();
     fs.writeFileSync(path.join(dir, '0123456789abcdef.run.ndjson'), 'nope\n');
     const runs = await listRuns(dir);
@@ -174,14 +178,14 @@ describe('on Windows, where a scanner holds a file for a moment', () => {
 describe('appending after a crash', () => {
   it('a record appended after a torn last line is read back whole', async () => {
     const j = RunJournal.create(dir, ID);
-    await j.markDone('/data/a.txt', { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
+    await j.markDone(e('/data/a.txt'), { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });
     await j.close();
     fs.appendFileSync(journalPath(dir, runKey(ID)), '{"t":"done","f":"/data/b.txt","si');
     const again = await loaded();
-    await again.markFinalizing('/data/c.txt', { size: 3, mtimeMs: 3, at: 3 });
+    await again.markFinalizing(e('/data/c.txt'), { size: 3, mtimeMs: 3, at: 3 });
     await again.close();
     const r = await RunJournal.load(dir, ID);
     expect(r).toMatchObject({ status: 'ok', damaged: 1 }); // the torn line, now complete but unreadable
-    if (r.status === 'ok') expect(r.journal.finalizing.get('/data/c.txt')).toMatchObject({ at: 3 });
+    if (r.status === 'ok') expect(r.journal.finalizing.get(k('/data/c.txt'))).toMatchObject({ at: 3 });
   });
 });

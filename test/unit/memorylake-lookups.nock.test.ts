@@ -31,8 +31,8 @@ function recorder(prefix: string) {
   };
 }
 
-const BIG = { id: 'sc-7f3a:itm-0001', name: 'big.zip', type: 'file', size: 52428800, etag: '5f363e0e58a95f06cbe9bbc662c5dfb6-10', parentId: FOLDER, createdAt: 1730628000000 };
-const BIG_1 = { id: 'sc-7f3a:itm-0002', name: 'big_1.zip', type: 'file', size: 52428800, etag: '5f363e0e58a95f06cbe9bbc662c5dfb6-10', parentId: FOLDER, createdAt: 1730709000000 };
+const BIG = { id: 'sc-7f3a:itm-0001', name: 'big.zip', type: 'file', size: 52428800, etag: '5f363e0e58a95f06cbe9bbc662c5dfb6-10', parentId: FOLDER, createdAt: 1730628000000, updatedAt: 1730628000000 };
+const BIG_1 = { id: 'sc-7f3a:itm-0002', name: 'big_1.zip', type: 'file', size: 52428800, etag: '5f363e0e58a95f06cbe9bbc662c5dfb6-10', parentId: FOLDER, createdAt: 1730709000000, updatedAt: 1730709000000 };
 const BIG_2 = { id: 'sc-7f3a:itm-0004', name: 'big_2.zip', type: 'file', size: 1048576, etag: '0f343b0931126a20f133d67c2b018a3b', parentId: FOLDER, createdAt: 1730808000000 };
 
 /** The folder's three pages, in order, recording each request. */
@@ -73,7 +73,7 @@ describe('MemoryLake: list a folder', () => {
     ]);
     expect(listing.complete).toBe(true);
     expect(listing.entries).toEqual([
-      { id: 'sc-7f3a:fld-reports', name: 'reports', type: 'folder', size: 0, parentId: FOLDER, createdAt: 1730538900000 },
+      { id: 'sc-7f3a:fld-reports', name: 'reports', type: 'folder', size: 0, parentId: FOLDER, createdAt: 1730538900000, updatedAt: 1730538900000 },
       BIG,
       BIG_1,
       { id: 'sc-7f3a:itm-0003', name: 'notes.txt', type: 'file', size: 12, etag: 'd41d8cd98f00b204e9800998ecf8427e', parentId: FOLDER },
@@ -90,7 +90,7 @@ describe('MemoryLake: list a folder', () => {
     expect(listing).toEqual({
       complete: true,
       entries: [
-        { id: 'sc-7f3a:fld-projects', name: 'projects', type: 'folder', size: 0, parentId: null, createdAt: 1730271600000 },
+        { id: 'sc-7f3a:fld-projects', name: 'projects', type: 'folder', size: 0, parentId: null, createdAt: 1730271600000, updatedAt: 1730271600000 },
         { id: 'sc-7f3a:itm-0100', name: 'readme.md', type: 'file', size: 2048, etag: '9e107d9d372bb6826bd81d3542a419d6', parentId: null },
       ],
     });
