@@ -4,7 +4,7 @@ import { resolveStateDir } from '../state/location.js';
 import fs from 'node:fs';
 import { journalPath, listRuns, type RunSummary } from '../state/journal.js';
 import { acquireLock, readLock, type Lock } from '../state/lock.js';
-import { listStates, removeState, type StateFile } from '../state/state-file.js';
+import { listStates, removeState, statePath, type StateFile } from '../state/state-file.js';
 import { formatDuration } from '../ui/speed.js';
 import { detectTerminal } from '../ui/terminal.js';
 import { formatSize } from '../util/sizes.js';
@@ -139,8 +139,11 @@ export async function runAbort(id: string | undefined, flags: StateFlags, env: N
         throw new LakeupError('state', `cannot forget ${what} ${t.id}: ${err.message.replace('uploading this file', t.run ? 'running this upload' : 'uploading this file')}`, { code: 'LOCKED' });
       }
       try {
-        if (t.run) fs.rmSync(journalPath(dir, t.id), { force: true });
-        else removeState(dir, t.id);
+        if (t.run) {
+          fs.rmSync(journalPath(dir, t.id), { force: true });
+          // Its big files' own states go with it: nothing would resume them as files of this run.
+          for (const e of listStates(dir)) if (e.state?.run?.key === t.id) removeState(dir, e.id);
+        } else removeState(dir, t.id);
       } finally {
         await lock.releaseAsync();
       }
@@ -170,14 +173,38 @@ export async function runResume(
     return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
   }
   let code = 0;
+  const dir = resolveStateDir(flags.stateDir, env);
+  const runs = new Set(targets.filter((t) => t.run).map((t) => t.id));
+  // Runs first: each finishes its own files' uploads; then whatever is still pending on its own.
+  targets.sort((a, b) => Number(Boolean(b.run)) - Number(Boolean(a.run)));
   for (const t of targets) {
     if (t.run && !t.run.invalid) {
-      // A run goes on as the same command: its journal skips what is done.
-      const c = await runPut(t.run.sources ?? [], { ...flags, provider: t.run.provider, endpoint: t.run.endpoint, parent: t.run.parent, shard: t.run.shard, recursive: true, resume: true }, env);
+      // A run goes on as the same command (with the options it was given): its journal skips what is done.
+      const o = t.run.options ?? {};
+      const c = await runPut(
+        t.run.sources ?? [],
+        {
+          ...flags,
+          provider: t.run.provider,
+          endpoint: t.run.endpoint,
+          parent: t.run.parent,
+          shard: t.run.shard,
+          recursive: o.recursive ?? false,
+          skipExisting: o.skipExisting,
+          onConflict: o.onConflict,
+          mimeType: o.mimeType,
+          partSize: o.partSize !== undefined ? String(o.partSize) : undefined,
+          resume: true,
+        },
+        env,
+      );
       if (c === 130) return 130;
       if (c !== 0 && (code === 0 || c === 3)) code = c;
       continue;
     }
+    // A state its run (resumed above) has dealt with, or finished meanwhile, is not sent again.
+    if (t.state?.run && runs.has(t.state.run.key)) continue;
+    if (t.state && !fs.existsSync(statePath(dir, t.id))) continue;
     if (!t.state) {
       term.err(`lakeup: skipping ${t.id}: its state is unusable`);
       code = code || 1;

@@ -32,6 +32,16 @@ export interface RunIdentity {
   sources: string[];
   /** `--shard K/N`, when the run is one shard of a split (part of the identity). */
   shard?: string;
+  /** What else the command said about where and how files land: `lakeup resume <run>` replays it. Not part of the key. */
+  options?: RunOptions;
+}
+
+export interface RunOptions {
+  recursive?: boolean;
+  skipExisting?: boolean;
+  onConflict?: string;
+  mimeType?: string;
+  partSize?: number;
 }
 
 interface Header extends RunIdentity {
@@ -283,6 +293,38 @@ export class RunJournal {
 }
 
 /**
+ * Tells a run that one of its files is in the drive when something else finished it (`lakeup
+ * resume <id>`, a single put of the file): one 'done' line appended to the run's journal, if it
+ * still has one. Appending a whole line is safe beside a run that is writing too.
+ */
+export async function recordDoneInRun(dir: string, key: string, e: JournalEntry, f: FinishedFile): Promise<void> {
+  const file = journalPath(dir, key);
+  let h: fs.FileHandle;
+  try {
+    await fs.access(file); // the run is over, or forgotten: nothing to tell (and nothing to create)
+    h = await fs.open(file, 'a'); // appends, whatever others append meanwhile
+  } catch {
+    return;
+  }
+  try {
+    const { size } = await h.stat();
+    if (size === 0) return; // the run is over (removed meanwhile), or never wrote: nothing to tell
+    const last = Buffer.alloc(1);
+    const r = await fs.open(file, 'r');
+    try {
+      await r.read(last, 0, 1, size - 1);
+    } finally {
+      await r.close();
+    }
+    const line = `${JSON.stringify({ t: 'done', f: e.file, to: e.to, ...f })}\n`;
+    await h.appendFile(last[0] !== 0x0a ? `\n${line}` : line);
+    await h.datasync();
+  } finally {
+    await h.close();
+  }
+}
+
+/**
  * Moves an unusable journal aside (kept for inspection) and says where. It must go: appending to it
  * would leave the run without a usable journal, and the next run would upload every file again.
  * A rename refused for good is one clear error.
@@ -333,6 +375,7 @@ export interface RunSummary {
   endpoint?: string;
   parent?: string;
   shard?: string;
+  options?: RunOptions;
   sources?: string[];
   finished: number;
   finalizing: number;
@@ -371,6 +414,7 @@ export async function listRuns(dir: string): Promise<RunSummary[]> {
         endpoint: header.endpoint,
         parent: header.parent,
         shard: header.shard,
+        options: header.options,
         sources: header.sources,
         finished: j.finished.size,
         finalizing: j.finalizing.size,

@@ -28,6 +28,12 @@ export interface StateFile {
   finalizing?: boolean;
   /** Epoch ms just before finalize was sent: an item it made was created no earlier. */
   finalizeSentAt?: number;
+  /**
+   * The run this upload is a file of (its journal's key, and the file's entry there): whoever
+   * finishes it — the run, `lakeup resume <id>`, a single put — records it in that journal, so the
+   * run never sends it again.
+   */
+  run?: { key: string; to: string };
   createdAt: number;
   updatedAt: number;
 }

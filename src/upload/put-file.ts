@@ -3,7 +3,7 @@
 import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import type { Provider, UploadRequest } from '../providers/index.js';
-import type { JournalEntry, RunJournal } from '../state/journal.js';
+import { recordDoneInRun, type JournalEntry, type RunJournal } from '../state/journal.js';
 import { mayHaveActed } from '../http/api.js';
 import { stateId, type StateFile, type StateListing } from '../state/state-file.js';
 import { uploadParts } from '../transfer/engine.js';
@@ -78,6 +78,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     notice: o.notice,
     display,
     sweep: o.run === undefined,
+    run: o.run ? { key: o.run.journal.key, to: o.run.entry.to } : undefined,
   });
   const resultOf = (item: { id: string; name: string }, parts: number, extra: Partial<PutResult>): PutResult => {
     const elapsedMs = Math.round(performance.now() - started);
@@ -97,12 +98,18 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     o.events.emit('upload:done', result);
     return result;
   };
+  // A state that belongs to a run this put is not: the run must hear that the file is done.
+  const tellItsRun = async (saved: StateFile | undefined, item: { id: string; name: string }) => {
+    const r = saved?.run;
+    if (!r || r.key === o.run?.journal.key) return;
+    const f = { size: fingerprint.size, mtimeMs: fingerprint.mtimeMs, id: item.id, name: item.name };
+    await recordDoneInRun(o.stateDir, r.key, { file: fingerprint.path, to: r.to }, f).catch(() => undefined);
+  };
   try {
-    // One process drives an upload. A file of a run is covered by the run's lock, and takes its
-    // own only when it keeps a state file (more than one part) or an earlier run left one (a lock
-    // of a killed run is taken over, and so goes when this upload ends): small files pay no lock.
+    // One process drives an upload, whatever commands name the file: each takes its lock first.
+    // A run's files take the quick form, unless an earlier run left a state or lock for them.
     const mayHaveState = o.known === undefined || o.known.states.has(id);
-    if (!o.run || mayHaveState || o.known?.locks.has(id)) await upload.lockIt();
+    await upload.lockIt(o.run !== undefined && !mayHaveState && !o.known?.locks.has(id));
     const saved = o.resume && mayHaveState ? await upload.find(fingerprint, o.partSize) : undefined;
     if (!o.resume) await upload.discard();
 
@@ -111,6 +118,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     if (cut) {
       const item = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
       if (item) {
+        await tellItsRun(saved, item);
         await upload.forget();
         return resultOf(item, cut.parts ?? saved?.session.parts.length ?? 1, { recovered: true });
       }
@@ -142,6 +150,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
       const parts = finishedParts(upload);
       try {
         const item = await finalize(o, upload, parts, req);
+        await tellItsRun(saved, item);
         await upload.forget();
         return resultOf(item, parts.length, item.recovered ? { resumed, recovered: true } : { resumed });
       } catch (err) {

@@ -227,6 +227,13 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
     parent: plan.parent,
     sources: plan.files.filter((f) => f !== '-').map((f) => path.resolve(f)),
     shard: plan.shard ? `${plan.shard.index}/${plan.shard.count}` : undefined,
+    options: {
+      recursive: plan.recursive || undefined,
+      skipExisting: plan.skipExisting || undefined,
+      onConflict: plan.onConflict,
+      mimeType: plan.mimeType,
+      partSize: plan.partSize,
+    },
   };
   const fresh = RunJournal.create(plan.stateDir, identity);
   let lock: Lock;

@@ -3,7 +3,7 @@
 // A file that fits in one part inside a run keeps no state file at all: there is nothing to resume
 // within it, and the run's journal records its finalize.
 import { sweepTempFiles } from '../state/atomic-write.js';
-import { acquireLock, isProcessAlive, type Lock } from '../state/lock.js';
+import { acquireLock, acquireLockQuick, isProcessAlive, type Lock } from '../state/lock.js';
 import { StateWriter } from '../state/state-writer.js';
 import {
   loadStateAsync,
@@ -27,6 +27,8 @@ export interface UploadStateContext {
   display: string;
   /** Remove this upload's stale temp files when taking its lock (a run sweeps the folder once instead). */
   sweep?: boolean;
+  /** The run this upload is a file of: recorded in its state. */
+  run?: { key: string; to: string };
 }
 
 export class UploadState {
@@ -39,9 +41,9 @@ export class UploadState {
   constructor(private readonly c: UploadStateContext) {}
 
   /** Takes the upload's lock: no other process drives this upload meanwhile. */
-  async lockIt(): Promise<void> {
+  async lockIt(quick = false): Promise<void> {
     if (this.lock) return;
-    this.lock = await acquireLock(this.c.dir, this.c.id);
+    this.lock = quick ? await acquireLockQuick(this.c.dir, this.c.id) : await acquireLock(this.c.dir, this.c.id);
     // Ours now: temp files of this upload that a killed writer left go.
     if (this.c.sweep) await sweepTempFiles(this.c.dir, isProcessAlive, this.c.id);
   }
@@ -92,6 +94,7 @@ export class UploadState {
       partSize,
       session,
       done: [],
+      run: this.c.run,
       createdAt: now,
       updatedAt: now,
     };

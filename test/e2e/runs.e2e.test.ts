@@ -220,6 +220,49 @@ describe('a run of many files resumes as a whole', () => {
     expect(journalFiles()).toEqual([]);
   });
 
+  it('lakeup resume --all, or resuming the big file alone, finishes a run without sending a file twice', async () => {
+    for (const how of ['all', 'state-then-run'] as const) {
+      const { root, files } = await makeTree(`tree-resume-${how}`, 4, 1);
+      const args = ['put', root, '-r', '-p', 'memorylake', '-j', '1', '--limit-rate', '2MiB/s', '--json'];
+      const child = startCli(args, { env });
+      // Wait until the big file has a state of its own with a part done, then kill the run.
+      await waitFor('the big file to be part-sent', () =>
+        fs.readdirSync(stateDir).some((n) => /^[0-9a-f]{16}\.json$/.test(n) && JSON.parse(fs.readFileSync(path.join(stateDir, n), 'utf8')).done?.length > 0),
+      );
+      child.kill('SIGKILL');
+      await child.result;
+      if (how === 'all') {
+        const r = await runCli(['resume', '--all', '--json'], { env });
+        expect(r.code, r.stderr).toBe(0);
+      } else {
+        const list = JSON.parse((await runCli(['list', '--json'], { env })).stdout) as { uploads: Array<{ id: string }> };
+        expect(list.uploads).toHaveLength(1);
+        const one = await runCli(['resume', list.uploads[0].id, '--json'], { env });
+        expect(one.code, one.stderr).toBe(0);
+        const again = await runCli(args.filter((a) => a !== '--limit-rate' && a !== '2MiB/s'), { env });
+        expect(again.code, again.stderr).toBe(0);
+      }
+      await expectExactlyOnce('memorylake', root, files);
+      expect(journalFiles()).toEqual([]);
+    }
+  });
+
+  it('lakeup resume <run> replays what the command said: --skip-existing', async () => {
+    const { root } = await makeTree('tree-replay', 3);
+    // One of the files is in the drive already (seeded): the run skips it.
+    const [top] = sb.seed([{ provider: 'memorylake', type: 'folder', name: 'tree-replay' }]);
+    sb.seed([{ provider: 'memorylake', type: 'file', name: 'f0.txt', parentId: top.id, size: 1 }]);
+    sb.script({ route: 'memorylake.item', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
+    const first = await runCli(['put', root, '-r', '-p', 'memorylake', '-j', '1', '--skip-existing', '--json'], { env });
+    expect(first.code).toBe(1);
+    const list = JSON.parse((await runCli(['list', '--json'], { env })).stdout) as { runs: Array<{ id: string }> };
+    const r = await runCli(['resume', list.runs[0].id, '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = jsonLines(r);
+    expect(lines.find((l) => String(l.file).endsWith('f0.txt'))).toMatchObject({ skipped: true, reason: 'exists' });
+    expect(sb.stats().finalized.filter((f) => f.name === 'f0_1.txt' && f.parentId === top.id)).toEqual([]);
+  });
+
   it('a folder without --recursive is one line and exit 2', async () => {
     const { root } = await makeTree('tree-norec', 1);
     const r = await runCli(['put', root, '-p', 'memorylake'], { env });
