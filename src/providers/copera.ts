@@ -17,6 +17,8 @@ const ID24 = /^[0-9a-f]{24}$/i;
 export class Copera implements Provider {
   readonly name = 'copera' as const;
   readonly service = 'Copera';
+  /** Whether folder creation with 'deny' refuses a name that is taken (Copera's behaviour is undocumented). */
+  readonly honoursDeny = false;
   /** How the drive's root is called in plans and messages. */
   readonly rootLabel = 'root';
   readonly canRefreshUrls = true;

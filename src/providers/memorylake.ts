@@ -32,6 +32,8 @@ interface ItemData {
 export class MemoryLake implements Provider {
   readonly name = 'memorylake' as const;
   readonly service = 'MemoryLake';
+  /** Whether folder creation with 'deny' refuses a name that is taken (Copera's behaviour is undocumented). */
+  readonly honoursDeny = true;
   /** How the drive's root is called in plans and messages. */
   readonly rootLabel = 'MY_SPACE';
   readonly canRefreshUrls = false;

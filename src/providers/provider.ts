@@ -54,6 +54,8 @@ export interface Provider {
   readonly name: ProviderName;
   /** Display name for messages. */
   readonly service: string;
+  /** Whether createFolder with onConflict 'deny' refuses a taken name (MemoryLake), or may make a second folder (Copera). */
+  readonly honoursDeny: boolean;
   /** How the drive's root is called in plans and messages (MemoryLake's id MY_SPACE, Copera's root). */
   readonly rootLabel: string;
   /** Whether expired URLs can be replaced within the same session (Copera) or need a new one (MemoryLake). */

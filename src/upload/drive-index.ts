@@ -50,7 +50,8 @@ export class DriveIndex {
     try {
       return (await this.provider.findInFolder(parent, name, { signal: this.signal })).find(isIt);
     } catch (e) {
-      if ((e as LakeupError).code === 'LOOKUP_INCOMPLETE') return undefined; // create it; 'deny' catches a clash
+      // Create it: MemoryLake's 'deny' refuses a clash; on Copera the jobs settle on the oldest (folders.ts).
+      if ((e as LakeupError).code === 'LOOKUP_INCOMPLETE') return undefined;
       throw e;
     }
   }
@@ -59,6 +60,13 @@ export class DriveIndex {
   async findFolderNow(parent: string | undefined, name: string): Promise<DriveEntry | undefined> {
     const found = await this.provider.findInFolder(parent, name, { signal: this.signal });
     return found.find((e) => e.type === 'folder' && e.name === name);
+  }
+
+  /** Of the folders named exactly `name` in `parent` now, the oldest (ties: the smallest id), so that jobs agree. */
+  async oldestFolderNow(parent: string | undefined, name: string): Promise<DriveEntry | undefined> {
+    const found = (await this.provider.findInFolder(parent, name, { signal: this.signal })).filter((e) => e.type === 'folder' && e.name === name);
+    found.sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return found[0];
   }
 
   /** A folder made by this run: later lookups in its parent see it, and it starts empty. */

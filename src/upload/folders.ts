@@ -55,6 +55,16 @@ export class FolderTree {
         // 'deny': when another process made it meanwhile, the server says so instead of making
         // a second one; we then use theirs.
         const made = await create(name, parent, { onConflict: 'deny' });
+        if (made.name !== name || !this.provider.honoursDeny) {
+          // The server cannot refuse a duplicate (Copera): another job (a --shard of the same
+          // tree) may have made one too. Every job settles on the oldest folder of that name, so
+          // they all end up in one; a newer one is left empty.
+          const oldest = await this.index.oldestFolderNow(parent, name);
+          if (oldest && oldest.id !== made.id) {
+            this.notice(`another job made folder ${path} meanwhile: using it (${oldest.id}); the folder ${made.name} (${made.id}) made here stays empty`);
+            return oldest;
+          }
+        }
         const entry: DriveEntry = { id: made.id, name: made.name, type: 'folder', parentId: parent ?? null };
         this.index.added(parent, entry);
         this.notice(`created folder ${path} (${made.id})`);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProvider } from '../../src/providers/index.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
+import { startGateProxy } from '../helpers/gate-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
 
@@ -211,6 +212,24 @@ describe('--skip-existing, folders found before made, --shard', () => {
     const top = made.filter((f) => f.name === 'sharded' && f.parentId === null);
     expect(top).toHaveLength(1);
     expect(made.filter((f) => f.parentId === top[0].id).map((f) => f.name)).toEqual(['sub']);
+  });
+
+  it('Copera: two shards started together settle on one folder tree (Copera cannot refuse a duplicate name)', async () => {
+    const { root, files } = await tree('together-cp', 12);
+    // Both jobs' first call (looking for the folder) is held until both have made it, so both find
+    // nothing and both create the folder: the race, every time.
+    const gate = await startGateProxy(sb.origin);
+    try {
+      const machines = [1, 2].map((k) => ({ ...env, LAKEUP_ENDPOINT: gate.origin, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(work, `state-together${k}-`)) }));
+      const running = [1, 2].map((k) => runCli(['put', root, '-r', '-p', 'copera', '--shard', `${k}/2`, '--json'], { env: machines[k - 1] }));
+      await waitFor('both jobs to look for the folder', () => gate.held >= 2);
+      gate.open();
+      for (const r of await Promise.all(running)) expect(r.code, r.stderr).toBe(0);
+    } finally {
+      await gate.close();
+    }
+    // Every file is in the one tree named after the folder, whatever extra empty folder a race made.
+    expect(inDrive('copera', root)).toEqual(expected(root, files));
   });
 
   it('an existing folder of that name is used on a first run too', async () => {
