@@ -84,6 +84,8 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_E
 export function mayHaveActed(err: unknown): boolean {
   const e = err as LakeupError | undefined;
   if (!e || e.kind === 'interrupted') return false;
+  // A success whose answer cannot be read (not JSON, no id): the call did what it does.
+  if (e.code === 'BAD_JSON' || e.code === 'BAD_RESPONSE') return e.status === undefined || e.status < 300;
   if (e.status !== undefined) return e.status >= 500;
   return e.kind === 'network' && !NOT_SENT_CODES.has(e.code ?? '');
 }

@@ -75,7 +75,7 @@ export class ApiPacer {
   /** How long a call starting at `t` must wait. */
   private delay(t: number): number {
     if (t < this.pausedUntil) return this.pausedUntil - t;
-    if (t < this.windowEnd && this.windowRemaining <= 0) return this.windowEnd - t;
+    if (t < this.windowEnd && this.windowRemaining <= 0) return Math.min(this.windowEnd - t, MAX_API_PAUSE_MS);
     const rate = this.currentRate(t);
     return Number.isFinite(rate) ? this.nextSlot - t : 0;
   }
@@ -126,7 +126,8 @@ export class ApiPacer {
     // Epoch seconds (large) or seconds from now (small): both are in use.
     const end = reset > 1e9 ? reset * 1000 : t + reset * 1000;
     if (end <= t) return;
-    this.windowEnd = Math.min(end, t + MAX_API_PAUSE_MS);
+    // The window is the server's (an hourly budget spreads over the hour); only a wait is capped.
+    this.windowEnd = end;
     // The server counted what it had answered; calls still in flight will spend some of it.
     this.windowRemaining = remaining - this.inFlight;
   }

@@ -11,7 +11,8 @@
 // other users of a Unix machine. Windows ignores it (only the read-only bit is mapped); there the
 // state folder is protected by where it lives, %LOCALAPPDATA%\lakeup\state in the user's profile,
 // whose ACL gives access to that user (and SYSTEM/Administrators) only.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -91,12 +92,15 @@ export function renameWithRetrySync(from: string, to: string, rename: RenameSync
   }
 }
 
-/** A name beside `file` that no other writer (thread, process) uses. */
+/** This host, shortly: temp files name it, so a sweep never judges another host's writer by pid. */
+export const TEMP_HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 6);
+
+/** A name beside `file` that no other writer (thread, process, host) uses. */
 export function tempPathFor(file: string): string {
-  return `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+  return `${file}.${TEMP_HOST}-${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
 }
 
-const TEMP_NAME = /\.(\d+)-[0-9a-f]{12}\.tmp$/;
+const TEMP_NAME = new RegExp(`\\.${TEMP_HOST}-(\\d+)-[0-9a-f]{12}\\.tmp$`);
 
 /**
  * Removes the temp files a killed writer left in `dir` (their pid is in the name; a live process's,

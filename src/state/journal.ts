@@ -32,6 +32,8 @@ export interface RunIdentity {
   sources: string[];
   /** `--shard K/N`, when the run is one shard of a split (part of the identity). */
   shard?: string;
+  /** Which account (a hash of the token, never the token): the same files sent with another token go to another drive. */
+  account?: string;
   /** What else the command said about where and how files land: `lakeup resume <run>` replays it. Not part of the key. */
   options?: RunOptions;
 }
@@ -92,6 +94,7 @@ export function runKey(id: RunIdentity): string {
     id.parent ?? null,
     [...id.sources].sort(),
     id.shard ?? null,
+    id.account ?? null,
   ]);
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
@@ -347,7 +350,8 @@ function sameIdentity(h: Partial<Header>, id: RunIdentity): boolean {
     (h.parent ?? undefined) === id.parent &&
     Array.isArray(h.sources) &&
     JSON.stringify([...h.sources].sort()) === JSON.stringify([...id.sources].sort()) &&
-    (h.shard ?? undefined) === id.shard
+    (h.shard ?? undefined) === id.shard &&
+    (h.account ?? undefined) === id.account
   );
 }
 

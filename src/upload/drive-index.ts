@@ -9,6 +9,7 @@ export const UNKNOWN = Symbol('unknown');
 
 export class DriveIndex {
   private readonly listings = new Map<string, Promise<FolderListing>>();
+  private readonly names = new WeakMap<FolderListing, Map<string, DriveEntry[]>>();
 
   constructor(
     private readonly provider: Provider,
@@ -27,11 +28,22 @@ export class DriveIndex {
     return l;
   }
 
+  /** A folder's entries by name, built once per listing: thousands of files look up in O(1). */
+  private byName(listing: FolderListing): Map<string, DriveEntry[]> {
+    let m = this.names.get(listing);
+    if (!m) {
+      m = new Map();
+      for (const e of listing.entries) m.set(e.name, [...(m.get(e.name) ?? []), e]);
+      this.names.set(listing, m);
+    }
+    return m;
+  }
+
   /** A file named exactly `name` of exactly `size` bytes in the folder, if the drive has one. */
   async findFile(parent: string | undefined, name: string, size: number): Promise<DriveEntry | undefined | typeof UNKNOWN> {
     const same = (e: DriveEntry) => e.type === 'file' && e.name === name && e.size === size;
     const listing = await this.listing(parent);
-    const hit = listing.entries.find(same);
+    const hit = (this.byName(listing).get(name) ?? []).find(same);
     if (hit || listing.complete) return hit;
     try {
       return (await this.provider.findInFolder(parent, name, { signal: this.signal })).find(same);
@@ -45,7 +57,7 @@ export class DriveIndex {
   async findFolder(parent: string | undefined, name: string): Promise<DriveEntry | undefined> {
     const isIt = (e: DriveEntry) => e.type === 'folder' && e.name === name;
     const listing = await this.listing(parent);
-    const hit = listing.entries.find(isIt);
+    const hit = (this.byName(listing).get(name) ?? []).find(isIt);
     if (hit || listing.complete) return hit;
     try {
       return (await this.provider.findInFolder(parent, name, { signal: this.signal })).find(isIt);

@@ -1,6 +1,7 @@
 // A run: the files of one `put` (several paths, a --recursive folder, standard input), uploaded a
 // few at a time. The run owns what its files share: the journal of finished files, the pacer for
 // API calls, the pool of part slots, the drive folders. Each file's upload owns its own state.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LakeupError } from '../errors.js';
@@ -227,6 +228,7 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
     parent: plan.parent,
     sources: plan.files.filter((f) => f !== '-').map((f) => path.resolve(f)),
     shard: plan.shard ? `${plan.shard.index}/${plan.shard.count}` : undefined,
+    account: createHash('sha256').update(plan.token).digest('hex').slice(0, 12),
     options: {
       recursive: plan.recursive || undefined,
       skipExisting: plan.skipExisting || undefined,
