@@ -84,7 +84,7 @@ async function storeObject(
 ): Promise<string | undefined> {
   const { source, expected } = bodyOf(req);
   const tmp = await ctx.parts.tempPath(provider);
-  let result: { size: number; md5: string };
+  let result: { size: number; etag: string };
   try {
     result = await streamToFile(source, tmp, { onBytes: ctx.stats.bytes });
   } catch {
@@ -98,8 +98,8 @@ async function storeObject(
     await mkdir(dirname(dest), { recursive: true });
     await rename(tmp, dest);
   }
-  ctx.stats.finalized({ provider, name, path: tmp ? dest : null, size: result.size, etag: result.md5 });
-  return result.md5;
+  ctx.stats.finalized({ provider, name, path: tmp ? dest : null, size: result.size, etag: result.etag });
+  return result.etag;
 }
 
 export async function handlePlain(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

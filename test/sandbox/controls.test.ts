@@ -109,7 +109,7 @@ describe('control routes', () => {
 });
 
 describe('sink mode', () => {
-  it('hashes parts and writes no file, reporting what would have been finalized', async () => {
+  it('counts and discards parts unhashed (ETags that are not MD5s) and writes no file, reporting what would have been finalized', async () => {
     const sb = await sandbox({ sink: true, memorylakePartSize: 1000 });
     const data = bytes(2500);
     const r = await mlUpload(sb, 'big.iso', data);
@@ -122,7 +122,7 @@ describe('sink mode', () => {
     expect(stats.bytesReceived).toBe(5000);
 
     const plain = await put(`${sb.origin}/plain/x.bin`, data);
-    expect(plain.headers.etag).toBe(`"${md5(data)}"`);
+    expect(plain.headers.etag).toMatch(/^"sink-\d+"$/);
     expect(readdirSync(sb.dir)).toEqual([]);
   });
 });
