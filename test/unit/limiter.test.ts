@@ -80,17 +80,73 @@ describe('AdaptiveLimiter', () => {
     expect(await waiting).toBeGreaterThanOrEqual(110);
   });
 
-  it('grows back by one after a run of successes (2 × the current limit)', async () => {
+  it('cuts once for a burst of throttles from parts that were in flight together', async () => {
+    const l = new AdaptiveLimiter(16);
+    const tickets = await Promise.all(Array.from({ length: 16 }, () => l.acquire()));
+    // All sixteen get a SlowDown at once: one congestion event, one cut.
+    for (const t of tickets) {
+      l.release(false);
+      l.throttle(0, t);
+    }
+    expect(l.limit).toBe(8);
+    // A part sent after the cut that is throttled again is a new event.
+    const t = await l.acquire();
+    l.release(false);
+    expect(l.throttle(0, t).concurrency).toBe(4);
+  });
+
+  it('grows back by one per round of successes (limit successes) up to where it was', async () => {
     const l = new AdaptiveLimiter(8);
-    l.throttle(0); // 4
-    for (let i = 0; i < 7; i++) {
+    const t = await l.acquire();
+    l.release(false);
+    l.throttle(0, t); // 4
+    for (let i = 0; i < 3; i++) {
       await l.acquire();
       l.release(true);
     }
     expect(l.limit).toBe(4);
     await l.acquire();
     l.release(true);
-    expect(l.limit).toBe(5);
+    expect(l.limit).toBe(5); // after 4 successes
+    for (let i = 0; i < 5 + 6 + 7 + 10; i++) {
+      await l.acquire();
+      l.release(true);
+    }
+    expect(l.limit).toBe(8); // never beyond the maximum
+  });
+
+  it('recovers the parts in flight within a bounded time after a burst of SlowDowns', async () => {
+    const l = new AdaptiveLimiter(16);
+    let inFlight = 0;
+    const seen: number[] = [];
+    let throttling = true;
+    setTimeout(() => (throttling = false), 100);
+    const t0 = performance.now();
+    let recoveredAt: number | undefined;
+    // 16 workers send 5 ms parts; for the first 100 ms every part gets a SlowDown (Retry-After 20 ms).
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (performance.now() - t0 < 1500 && recoveredAt === undefined) {
+          const ticket = await l.acquire();
+          inFlight++;
+          seen.push(inFlight);
+          await sleep(5);
+          inFlight--;
+          if (throttling) {
+            l.release(false);
+            l.throttle(20, ticket);
+          } else {
+            l.release(true);
+            if (l.limit === 16 && recoveredAt === undefined) recoveredAt = performance.now() - t0;
+          }
+        }
+      }),
+    );
+    expect(recoveredAt, 'back to 16 parts in flight').toBeDefined();
+    // Cut once per round of throttled parts (a few times in 100 ms), not to 1 by the first burst;
+    // then +1 per round of 5 ms parts: well under a second.
+    expect(recoveredAt!).toBeLessThan(1200);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(16);
   });
 
   it('does not grow on failures, and never beyond the maximum', async () => {
@@ -108,22 +164,32 @@ describe('AdaptiveLimiter', () => {
     expect(l.limit).toBe(2);
   });
 
-  it('a throttle restarts the success run', async () => {
-    const l = new AdaptiveLimiter(8);
-    l.throttle(0); // 4, needs 8 successes
-    for (let i = 0; i < 7; i++) {
-      await l.acquire();
-      l.release(true);
-    }
-    l.throttle(0); // 2, needs 4 fresh successes
-    for (let i = 0; i < 3; i++) {
-      await l.acquire();
-      l.release(true);
-    }
-    expect(l.limit).toBe(2);
+  it('a pinned limit does not back off on plain failures; adaptive mode does, once per event', async () => {
+    const pinned = new AdaptiveLimiter(8);
+    pinned.failed(await pinned.acquire());
+    expect(pinned.limit).toBe(8);
+    const auto = new AdaptiveLimiter(64, { adaptive: true, initial: 8 });
+    const a = await auto.acquire();
+    const b = await auto.acquire();
+    auto.release(false);
+    auto.failed(a);
+    auto.release(false);
+    auto.failed(b);
+    expect(auto.limit).toBe(4);
+  });
+
+  it('slots are granted in the order asked for, one per free slot', async () => {
+    const l = new AdaptiveLimiter(1);
     await l.acquire();
+    const order: number[] = [];
+    const waits = [1, 2, 3].map((i) => l.acquire().then(() => order.push(i)));
     l.release(true);
-    expect(l.limit).toBe(3);
+    await sleep(1);
+    expect(order).toEqual([1]);
+    l.release(true);
+    l.release(true);
+    await Promise.all(waits);
+    expect(order).toEqual([1, 2, 3]);
   });
 
   it('rejects a waiting acquire when its signal aborts, and frees nothing it did not take', async () => {
@@ -158,5 +224,54 @@ describe('AdaptiveLimiter', () => {
     setTimeout(() => ac.abort(new Error('bye')), 20);
     await expect(p).rejects.toThrow('bye');
     expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  describe('adaptive (--concurrency auto)', () => {
+    /** Fake parts of `size` bytes whose duration follows a link model: `rate(limit)` bytes/s in all. */
+    async function run(l: AdaptiveLimiter, parts: number, size: number, rate: (inFlight: number) => number, clock: { t: number }) {
+      // A discrete simulation on a fake clock: each part's duration is size / (rate(n)/n).
+      const inFlight: Array<{ end: number }> = [];
+      let started = 0;
+      const limits: number[] = [];
+      while (started < parts || inFlight.length > 0) {
+        while (started < parts && inFlight.length < l.limit) {
+          await l.acquire();
+          const n = Math.min(l.limit, parts - started + inFlight.length);
+          inFlight.push({ end: clock.t + size / (rate(Math.max(1, n)) / Math.max(1, n)) });
+          started++;
+        }
+        inFlight.sort((x, y) => x.end - y.end);
+        const next = inFlight.shift()!;
+        clock.t = next.end;
+        l.release(true, size);
+        limits.push(l.limit);
+      }
+      return limits;
+    }
+
+    it('starts at 16 and doubles while throughput grows in proportion (per-connection capped link)', async () => {
+      const clock = { t: 0 };
+      const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
+      expect(l.limit).toBe(16);
+      // 16 MiB/s per connection, no cap in all: more connections, more throughput.
+      const limits = await run(l, 400, 16 * 2 ** 20, (n) => n * 16 * 2 ** 20 / 1000, clock);
+      expect(Math.max(...limits)).toBe(64);
+    });
+
+    it('holds where more parts in flight stop paying (a shared bottleneck)', async () => {
+      const clock = { t: 0 };
+      const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
+      // 600 MiB/s in all, however many connections (loopback bound by CPU).
+      const limits = await run(l, 600, 16 * 2 ** 20, () => 600 * 2 ** 20 / 1000, clock);
+      expect(limits.at(-1)).toBe(16);
+      expect(Math.max(...limits)).toBeLessThanOrEqual(32);
+    });
+
+    it('a pinned limit never moves on throughput', async () => {
+      const clock = { t: 0 };
+      const l = new AdaptiveLimiter(4, { now: () => clock.t });
+      const limits = await run(l, 100, 2 ** 20, (n) => n * 2 ** 20 / 1000, clock);
+      expect(new Set(limits)).toEqual(new Set([4]));
+    });
   });
 });
