@@ -33,6 +33,11 @@ export interface LimiterOptions {
   now?: () => number;
 }
 
+/** The run's limiter for `--concurrency`: a number pins the parts in flight, 'auto' adapts up to AUTO_MAX. */
+export function limiterFor(concurrency: number | 'auto'): AdaptiveLimiter {
+  return concurrency === 'auto' ? new AdaptiveLimiter(AUTO_MAX, { adaptive: true }) : new AdaptiveLimiter(concurrency);
+}
+
 interface Waiter {
   grant: (ticket: number) => void;
 }
