@@ -95,7 +95,7 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     onConflict: f.onConflict !== undefined ? parseConflict(f.onConflict) : undefined,
     partSize: f.partSize !== undefined ? parseSize(f.partSize, '--part-size') : undefined,
     mimeType: f.mimeType,
-    concurrency: parseIntInRange(f.concurrency ?? '4', '--concurrency', 1, 64),
+    concurrency: parseConcurrency(f.concurrency ?? 'auto'),
     jobs: parseIntInRange(f.jobs ?? '1', '--jobs', 1, 16),
     retries: parseIntInRange(f.retries ?? '8', '--retries', 0, 100),
     stallTimeoutMs: parseTimeout(f.timeout ?? '60'),
@@ -110,6 +110,11 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     limitRate: f.limitRate !== undefined ? parseRate(f.limitRate, '--limit-rate') : undefined,
     recursive: Boolean(f.recursive),
   };
+}
+
+/** `auto` (the default: adaptive) or a whole number from 1 to 64 that pins it. */
+function parseConcurrency(v: string): number | 'auto' {
+  return v.trim().toLowerCase() === 'auto' ? 'auto' : parseIntInRange(v, '--concurrency', 1, 64);
 }
 
 function parseTimeout(v: string): number {
