@@ -1,6 +1,6 @@
 // `lakeup sandbox`: flags → SandboxOptions, then the server runs until Ctrl-C.
 import { LakeupError } from '../errors.js';
-import { parseDuration, parseSize } from '../util/sizes.js';
+import { parseDuration, parseRate, parseSize } from '../util/sizes.js';
 import { parseIntInRange } from './options.js';
 import { reportError } from './report.js';
 
@@ -18,6 +18,7 @@ export interface SandboxFlags {
   corruptRate?: string;
   stallRate?: string;
   latency?: string;
+  connRate?: string;
   seed?: string;
   verbose?: boolean;
 }
@@ -32,6 +33,8 @@ export async function runSandbox(f: SandboxFlags): Promise<number> {
   const err = (l: string) => void process.stderr.write(`${l}\n`);
   const out = (l: string) => void process.stdout.write(`${l}\n`);
   try {
+    const latencyMs = parseDuration(f.latency ?? '0ms', '--latency');
+    const connRate = f.connRate !== undefined ? parseRate(f.connRate, '--conn-rate') : undefined;
     const { runSandboxCommand } = await import('../sandbox/server.js');
     await runSandboxCommand({
       port: parseIntInRange(f.port ?? '8787', '--port', 0, 65535),
@@ -48,8 +51,8 @@ export async function runSandbox(f: SandboxFlags): Promise<number> {
         throttleRate: rate(f.throttleRate, '--throttle-rate'),
         corruptRate: rate(f.corruptRate, '--corrupt-rate'),
         stallRate: rate(f.stallRate, '--stall-rate'),
-        latencyMs: parseDuration(f.latency ?? '0ms', '--latency'),
       },
+      link: latencyMs > 0 || connRate !== undefined ? { latencyMs, connRate } : undefined,
       log: f.verbose ? err : undefined,
     });
     return 0;
