@@ -15,7 +15,7 @@ import type { UploadEvents } from './events.js';
 import { AdaptiveLimiter } from './limiter.js';
 import type { RateLimiter } from './rate-limit.js';
 import { Md5Pool, sharedMd5Pool } from './md5-pool.js';
-import { checkDigest, readError, sendPart } from './send-part.js';
+import { checkDigest, readChunkFor, readError, sendPart } from './send-part.js';
 import { sleep } from '../util/sleep.js';
 
 export interface EngineOptions {
@@ -114,14 +114,14 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
         const ticket = await limiter.acquire(stop.signal);
         let sent = 0;
         let released = false;
+        const t0 = performance.now();
         const release = (ok: boolean) => {
           if (released) return;
           released = true;
-          limiter.release(ok, ok ? part.size : 0);
+          limiter.release(ok, part.size, performance.now() - t0, ticket);
         };
         const generation = refreshGeneration;
         const url = o.urlFor(part.number);
-        const t0 = performance.now();
         try {
           o.events.emit('part:start', { number: part.number, attempt, size: part.size });
           const digest = md5Pool ? digestOf(part) : undefined;
@@ -133,6 +133,7 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
             stallTimeoutMs: o.stallTimeoutMs,
             signal: stop.signal,
             rateLimiter: o.rateLimiter,
+            readChunkSize: readChunkFor(limiter.limit),
             onProgress: (n) => {
               sent += n;
               o.events.emit('part:progress', { number: part.number, bytes: n });

@@ -8,21 +8,31 @@
 // Retry-After pause.
 //
 // Adaptive mode (`--concurrency auto`) also finds the link's best: it starts at AUTO_START and,
-// measuring the bytes of the parts that finish in windows of at least one round of parts, doubles
+// estimating throughput per window from the parts sent at the window's limit (Little's law: limit
+// × the median of their size / duration, which parts finishing in bunches cannot skew), doubles
 // the limit while that throughput grows in proportion, goes back to the level that did as well
-// when it does not, and from there probes a quarter higher now and then. It never exceeds `max`.
+// when it does not, and from there probes a quarter higher or lower now and then (keeping the
+// higher level only if it paid, the lower one if it cost nothing). It never exceeds `max`.
+//
+// Why start at 32 and not lower: a window needs one round of finished parts, and on a long path
+// with per-connection limits a round of 10-16 MiB parts takes a second or more, so a small start
+// would reach the right level only after the parts of a file of a few hundred MiB are all sent.
+// 32 parts in flight cost nothing on a fast link (measured on loopback: same time as 4) and at
+// most 8 MiB of buffers (send-part sizes its reads to the number of parts in flight).
 
 /** The longest pause a Retry-After can impose on new parts. */
 export const MAX_PAUSE_MS = 60_000;
 /** Parts in flight at the start under `--concurrency auto`. */
-export const AUTO_START = 16;
+export const AUTO_START = 32;
 /** The most parts in flight `--concurrency auto` ever reaches. */
 export const AUTO_MAX = 64;
+/** Probes never go below this (a cut can: the server asked). */
+const AUTO_MIN = 4;
 
-/** A throughput window closes after this long and at least one round of finished parts. */
-const MIN_WINDOW_MS = 250;
-/** In hold, a probe a quarter higher every this many windows. */
-const PROBE_EVERY = 4;
+/** A throughput window closes once this many of its parts finished (at least 2, at most a round). */
+const WINDOW_PARTS = 8;
+/** In hold, a probe a quarter higher or lower every this many windows. */
+const PROBE_EVERY = 3;
 
 export interface LimiterOptions {
   /** Find the best limit from measured throughput (`--concurrency auto`). Default false: `max` is pinned. */
@@ -52,8 +62,12 @@ export class AdaptiveLimiter {
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
-  /** Bumped on every cut: a failure with an older ticket belongs to a congestion event already answered. */
-  private generation = 0;
+  /** Bumped on every cut and every change of limit; tickets carry it. */
+  private epoch = 0;
+  /** The epoch of the last cut: a failure with an older ticket belongs to a congestion event already answered. */
+  private cutEpoch = 0;
+  /** The epoch the current window began at: only parts started since count in it. */
+  private winEpoch = 0;
   /** Where additive recovery after a cut stops (the level before the first cut of the episode). */
   private ceiling: number;
   /** Fractional progress towards the next +1 of recovery. */
@@ -61,13 +75,12 @@ export class AdaptiveLimiter {
 
   // Adaptive measurement.
   private phase: 'start' | 'hold' | 'probe' = 'start';
-  private winStart: number;
-  private winBytes = 0;
-  private winDone = 0;
+  private winRates: number[] = [];
   private winLimit: number;
   private baseLimit = 0;
   private baseRate = 0;
   private windowsInHold = 0;
+  private probeUp = false;
 
   constructor(max: number, opts: LimiterOptions = {}) {
     this.max = Math.max(1, Math.floor(max));
@@ -75,7 +88,6 @@ export class AdaptiveLimiter {
     this.now = opts.now ?? Date.now;
     this.current = this.adaptive ? Math.min(this.max, Math.max(1, Math.floor(opts.initial ?? AUTO_START))) : this.max;
     this.ceiling = this.current;
-    this.winStart = this.now();
     this.winLimit = this.current;
   }
 
@@ -95,7 +107,7 @@ export class AdaptiveLimiter {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.waiters.length === 0 && this.inUse < this.current && this.now() >= this.pausedUntil) {
       this.inUse++;
-      return Promise.resolve(this.generation);
+      return Promise.resolve(this.epoch);
     }
     return new Promise<number>((resolve, reject) => {
       const waiter: Waiter = {
@@ -120,12 +132,12 @@ export class AdaptiveLimiter {
   }
 
   /**
-   * Gives a slot back. `ok`: the part was stored, with `bytes` of it sent (measured by adaptive
-   * mode); a success also moves recovery after a cut along.
+   * Gives a slot back. `ok`: the part was stored; a success moves recovery after a cut along, and
+   * adaptive mode measures its `bytes` over `ms` (from the slot's `ticket` to the answer).
    */
-  release(ok: boolean, bytes = 0): void {
+  release(ok: boolean, bytes = 0, ms = 0, ticket?: number): void {
     this.inUse = Math.max(0, this.inUse - 1);
-    if (ok) this.succeeded(bytes);
+    if (ok) this.succeeded(bytes, ms, ticket);
     this.grant();
   }
 
@@ -149,10 +161,10 @@ export class AdaptiveLimiter {
   }
 
   private cut(ticket: number | undefined): void {
-    if (ticket !== undefined && ticket < this.generation) return; // this event was answered already
+    if (ticket !== undefined && ticket < this.cutEpoch) return; // this event was answered already
     // `ceiling` (≥ current) stays where the episode began: recovery climbs back to it.
     this.current = Math.max(1, Math.floor(this.current / 2));
-    this.generation++;
+    this.cutEpoch = ++this.epoch;
     this.credit = 0;
     if (this.adaptive) {
       // Measure afresh from the new level; probing resumes once recovery is over.
@@ -162,7 +174,7 @@ export class AdaptiveLimiter {
     }
   }
 
-  private succeeded(bytes: number): void {
+  private succeeded(bytes: number, ms: number, ticket: number | undefined): void {
     if (this.current < this.ceiling) {
       // Additive increase: +1 per `current` successes.
       this.credit += 1 / this.current;
@@ -174,11 +186,11 @@ export class AdaptiveLimiter {
       return;
     }
     if (!this.adaptive) return;
-    this.winBytes += bytes;
-    this.winDone++;
-    const elapsed = this.now() - this.winStart;
-    if (this.winDone < Math.max(2, this.winLimit) || elapsed < MIN_WINDOW_MS) return;
-    this.decide(this.winBytes / elapsed);
+    if (ticket === undefined || ticket < this.winEpoch || !(ms > 0) || !(bytes > 0)) return;
+    this.winRates.push(bytes / ms);
+    if (this.winRates.length < Math.max(2, Math.min(WINDOW_PARTS, this.winLimit))) return;
+    const sorted = this.winRates.sort((a, b) => a - b);
+    this.decide(this.winLimit * sorted[sorted.length >> 1]!);
     this.resetWindow();
   }
 
@@ -195,20 +207,30 @@ export class AdaptiveLimiter {
       if (this.current >= this.max) return this.settle(this.current, rate);
       this.setLimit(Math.min(this.max, this.current * 2));
     } else if (this.phase === 'probe') {
-      if (grewEnough(this.baseLimit, this.winLimit)) {
+      // (after the start phase settled, the first probe goes down: the start may have overshot)
+      const up = this.winLimit > this.baseLimit;
+      // Up: keep it only if it paid. Down: keep it if it cost (almost) nothing.
+      const keep = up ? grewEnough(this.baseLimit, this.winLimit) : rate >= this.baseRate * 0.95;
+      if (keep) {
         this.baseLimit = this.winLimit;
         this.baseRate = rate;
       } else {
         this.setLimit(this.baseLimit);
+        this.probeUp = !up; // a probe that did not pay turns round; one that did goes on the same way
       }
       this.phase = 'hold';
       this.windowsInHold = 0;
     } else {
       this.baseRate = this.baseRate > 0 ? Math.max(rate, this.baseRate * 0.9) : rate; // follow the link, a little sticky
       this.baseLimit = this.current;
-      if (++this.windowsInHold >= PROBE_EVERY && this.current < this.max) {
-        this.phase = 'probe';
-        this.setLimit(Math.min(this.max, this.current + Math.max(1, Math.ceil(this.current / 4))));
+      if (++this.windowsInHold >= PROBE_EVERY) {
+        const step = Math.max(1, Math.ceil(this.current / 4));
+        const up = this.probeUp ? this.current < this.max : this.current <= AUTO_MIN;
+        const next = up ? Math.min(this.max, this.current + step) : Math.max(AUTO_MIN, this.current - step);
+        if (next !== this.current) {
+          this.phase = 'probe';
+          this.setLimit(next);
+        }
       }
     }
   }
@@ -227,9 +249,8 @@ export class AdaptiveLimiter {
   }
 
   private resetWindow(): void {
-    this.winStart = this.now();
-    this.winBytes = 0;
-    this.winDone = 0;
+    this.winEpoch = ++this.epoch;
+    this.winRates = [];
     this.winLimit = this.current;
   }
 
@@ -247,7 +268,7 @@ export class AdaptiveLimiter {
     }
     while (this.waiters.length > 0 && this.inUse < this.current) {
       this.inUse++;
-      this.waiters.shift()!.grant(this.generation);
+      this.waiters.shift()!.grant(this.epoch);
     }
   }
 }

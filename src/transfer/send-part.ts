@@ -40,6 +40,15 @@ export interface SentPart {
  */
 export const READ_CHUNK = 512 * 1024;
 
+/** All parts in flight together read into at most this much (at 32 in flight, 256 KiB each). */
+const READ_BUDGET = 8 * 1024 * 1024;
+/** The read size for `inFlight` parts in flight: READ_CHUNK down to 64 KiB, in powers of two. */
+export function readChunkFor(inFlight: number): number {
+  let size = READ_CHUNK;
+  while (size > 64 * 1024 && size * inFlight > READ_BUDGET) size /= 2;
+  return size;
+}
+
 /**
  * The last bytes of a part go out as a write of their own, smaller than the socket's 16 KiB
  * high-water mark. Why: undici marks a connection as writing until the body iterator is done, and
@@ -57,12 +66,15 @@ const TAIL = 8 * 1024;
 // false and undici waits for 'drain', or the socket closed), so a buffer is refilled only after the
 // kernel has copied it. A buffer returns to the pool when both the request and its body iterator
 // are finished; one left with an iterator undici never finished is simply garbage-collected.
-const pool: Buffer[] = [];
+// One free list per size (readChunkFor's powers of two), so a part reading 128 KiB holds 128 KiB.
+const pools = new Map<number, Buffer[]>();
 const POOL_MAX = 64;
-function takeBuffer(): Buffer {
-  return pool.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK);
+function takeBuffer(size: number): Buffer {
+  return pools.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size);
 }
 function giveBuffer(b: Buffer): void {
+  let pool = pools.get(b.length);
+  if (!pool) pools.set(b.length, (pool = []));
   if (pool.length < POOL_MAX) pool.push(b);
 }
 
@@ -94,9 +106,8 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
 
   // Under --limit-rate, chunks are kept to ~1/8 s of the rate so waits stay short and smooth.
   const chunkSize = Math.min(
-    READ_CHUNK,
-    o.readChunkSize ??
-      (o.rateLimiter ? Math.max(16 * 1024, Math.floor(o.rateLimiter.bytesPerSecond / 8)) : READ_CHUNK),
+    o.readChunkSize ?? READ_CHUNK,
+    o.rateLimiter ? Math.max(16 * 1024, Math.floor(o.rateLimiter.bytesPerSecond / 8)) : READ_CHUNK,
   );
   let buffer: Buffer | undefined;
   let bodyRunning = false;
@@ -111,7 +122,7 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
   async function* body(): AsyncGenerator<Buffer> {
     if (requestSettled) return;
     bodyRunning = true;
-    buffer = takeBuffer();
+    buffer = takeBuffer(chunkSize);
     let fd: number | undefined;
     try {
       // Opened here, when undici starts sending, so that an error opening or reading the file

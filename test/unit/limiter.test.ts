@@ -227,32 +227,40 @@ describe('AdaptiveLimiter', () => {
   });
 
   describe('adaptive (--concurrency auto)', () => {
-    /** Fake parts of `size` bytes whose duration follows a link model: `rate(limit)` bytes/s in all. */
+    /**
+     * A fluid model of a link on a fake clock: `rate(n)` bytes/ms in all when n parts are in flight,
+     * shared equally; parts start as the limiter grants slots. Returns the limit after each part.
+     */
     async function run(l: AdaptiveLimiter, parts: number, size: number, rate: (inFlight: number) => number, clock: { t: number }) {
-      // A discrete simulation on a fake clock: each part's duration is size / (rate(n)/n).
-      const inFlight: Array<{ end: number }> = [];
+      const inFlight: Array<{ left: number; t0: number; ticket: number }> = [];
       let started = 0;
       const limits: number[] = [];
       while (started < parts || inFlight.length > 0) {
         while (started < parts && inFlight.length < l.limit) {
-          await l.acquire();
-          const n = Math.min(l.limit, parts - started + inFlight.length);
-          inFlight.push({ end: clock.t + size / (rate(Math.max(1, n)) / Math.max(1, n)) });
+          const ticket = await l.acquire();
+          inFlight.push({ left: size, t0: clock.t, ticket });
           started++;
         }
-        inFlight.sort((x, y) => x.end - y.end);
-        const next = inFlight.shift()!;
-        clock.t = next.end;
-        l.release(true, size);
-        limits.push(l.limit);
+        const each = rate(inFlight.length) / inFlight.length;
+        const first = Math.min(...inFlight.map((p) => p.left));
+        clock.t += first / each;
+        for (const p of inFlight) p.left -= first;
+        for (let i = inFlight.length - 1; i >= 0; i--) {
+          if (inFlight[i]!.left <= 1e-6) {
+            const [done] = inFlight.splice(i, 1);
+            l.release(true, size, clock.t - done!.t0, done!.ticket);
+            limits.push(l.limit);
+          }
+        }
       }
       return limits;
     }
 
-    it('starts at 16 and doubles while throughput grows in proportion (per-connection capped link)', async () => {
+    it('starts at 32 and doubles while throughput grows in proportion (per-connection capped link)', async () => {
       const clock = { t: 0 };
-      const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
-      expect(l.limit).toBe(16);
+      const l = new AdaptiveLimiter(64, { adaptive: true, initial: 8, now: () => clock.t });
+      expect(new AdaptiveLimiter(64, { adaptive: true }).limit).toBe(32);
+      expect(l.limit).toBe(8);
       // 16 MiB/s per connection, no cap in all: more connections, more throughput.
       const limits = await run(l, 400, 16 * 2 ** 20, (n) => n * 16 * 2 ** 20 / 1000, clock);
       expect(Math.max(...limits)).toBe(64);
@@ -260,11 +268,21 @@ describe('AdaptiveLimiter', () => {
 
     it('holds where more parts in flight stop paying (a shared bottleneck)', async () => {
       const clock = { t: 0 };
+      const l = new AdaptiveLimiter(64, { adaptive: true, initial: 8, now: () => clock.t });
+      // 600 MiB/s in all, however many connections (loopback bound by CPU): it doubles once, sees
+      // no gain, goes back to 8, and from there probes down (free) rather than up (no gain).
+      const limits = await run(l, 1000, 16 * 2 ** 20, () => 600 * 2 ** 20 / 1000, clock);
+      expect(Math.max(...limits)).toBe(16);
+      expect(limits.at(-1)).toBeLessThanOrEqual(8);
+      expect(Math.min(...limits)).toBeGreaterThanOrEqual(4); // probes stop at 4
+    });
+
+    it('comes down to the few parts in flight a slow shared link needs', async () => {
+      const clock = { t: 0 };
       const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
-      // 600 MiB/s in all, however many connections (loopback bound by CPU).
-      const limits = await run(l, 600, 16 * 2 ** 20, () => 600 * 2 ** 20 / 1000, clock);
-      expect(limits.at(-1)).toBe(16);
-      expect(Math.max(...limits)).toBeLessThanOrEqual(32);
+      // 2 MiB/s in all (a home uplink): 32 parts in flight only make each part slower.
+      const limits = await run(l, 600, 5 * 2 ** 20, () => 2 * 2 ** 20 / 1000, clock);
+      expect(limits.at(-1)).toBeLessThanOrEqual(8);
     });
 
     it('a pinned limit never moves on throughput', async () => {
