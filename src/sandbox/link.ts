@@ -38,8 +38,10 @@ export async function startLink(
       client.destroy();
       upstream.destroy();
     };
+    // The client gone: nothing more to carry. The server closing (after an answer with Connection: close) must
+    // not cut the answer still in the pipe: its 'end' reaches the client once the queue is delivered.
     client.once('error', kill).once('close', kill);
-    upstream.once('error', kill).once('close', kill);
+    upstream.once('error', kill);
     shape(client, upstream, opts, 2 * opts.latencyMs);
     shape(upstream, client, opts, 0);
   });
@@ -79,6 +81,7 @@ function shape(from: Socket, to: Socket, opts: LinkOptions, firstDelayMs: number
 
   const flush = () => {
     timer = undefined;
+    if (to.destroyed) return;
     const now = performance.now();
     while (queue.length > 0 && queue[0]!.due <= now && !blocked) {
       const { chunk } = queue.shift()!;
@@ -115,7 +118,5 @@ function shape(from: Socket, to: Socket, opts: LinkOptions, firstDelayMs: number
     ended = true;
     if (queue.length === 0) to.end();
   });
-  from.once('close', () => {
-    if (timer) clearTimeout(timer);
-  });
+  // (No clean-up on 'close': what is still in the pipe is delivered, then `to` ends; a reset destroys both.)
 }

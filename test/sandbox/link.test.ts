@@ -17,6 +17,14 @@ describe('link (--latency each way, --conn-rate)', () => {
     expect(ms).toBeLessThan(3000);
   });
 
+  it('delivers an answer the server sends just before it closes the connection (Connection: close)', async () => {
+    const sb = await sandbox({ link: { latencyMs: 30 } });
+    const data = bytes(64 * 1024);
+    const r = await put(`${sb.origin}/plain/close.bin`, data, { connection: 'close' });
+    expect(r.status).toBe(200);
+    expect(r.headers.etag).toBe(`"${md5(data)}"`);
+  });
+
   it('carries connections side by side, each at its own rate', async () => {
     const sb = await sandbox({ link: { latencyMs: 5, connRate: 1024 * 1024 } });
     const data = bytes(256 * 1024);
