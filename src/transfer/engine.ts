@@ -158,7 +158,6 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
           o.events.emit('part:http', { number: part.number, url, status: res.status, ms: performance.now() - t0, attempt });
           o.events.emit('part:done', { ...finished, attempt });
         } catch (err) {
-          release(false);
           const e = err as { status?: number; message?: string };
           o.events.emit('part:http', {
             number: part.number,
@@ -175,6 +174,15 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
           furthest = Math.max(furthest, sent);
           if (sent > 0) (err as { lostBytes?: number }).lostBytes = sent;
           const verdict = stop.signal.aborted ? undefined : classify(err);
+          // The limiter hears of a throttle before the slot is given back, so the part waiting for
+          // it waits out the pause too.
+          if (verdict?.action === 'throttle') {
+            const t = limiter.throttle(verdict.retryAfterMs ?? 1000, ticket);
+            o.events.emit('throttle', t);
+          } else if (verdict?.action === 'retry' && (err as LakeupError)?.code !== 'BAD_DIGEST') {
+            limiter.failed(ticket);
+          }
+          release(false);
           // A fresh URL that got as far as failing otherwise did its job: the count starts again.
           if (verdict && verdict.action !== 'refresh') refreshesWithoutProgress = 0;
           if (verdict?.action === 'refresh') {
@@ -186,11 +194,6 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
               });
             }
             await refresh(verdict.reason, generation);
-          } else if (verdict?.action === 'throttle') {
-            const t = limiter.throttle(verdict.retryAfterMs ?? 1000, ticket);
-            o.events.emit('throttle', t);
-          } else if (verdict?.action === 'retry' && (err as LakeupError)?.code !== 'BAD_DIGEST') {
-            limiter.failed(ticket);
           }
           throw err;
         }
