@@ -1,18 +1,7 @@
 #!/usr/bin/env node
 // Thin launcher: everything lives in the CLI built into dist/ (npm ci builds it via `prepare`).
-import { setFlagsFromString } from 'node:v8';
 import { main } from '../dist/cli/main.js';
 import { redact } from '../dist/util/redact.js';
-
-// undici parses HTTP answers with a WebAssembly llhttp. V8 re-compiles its hot functions with
-// TurboFan in the background, which briefly takes ~30 MB of memory (a third of an upload's peak)
-// to speed up parsing a few small answers. The baseline compiler is plenty for that.
-// Measured on an upload of a 6 MB file: peak RSS 112 → 77 MB.
-try {
-  setFlagsFromString('--liftoff-only');
-} catch {
-  /* an engine without the flag: nothing to save */
-}
 
 let settled = false;
 // Last line of defence for "never report a half-finished upload as done": if the event loop ever

@@ -107,7 +107,7 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     onConflict: f.onConflict !== undefined ? parseConflict(f.onConflict) : undefined,
     partSize: f.partSize !== undefined ? parseSize(f.partSize, '--part-size') : undefined,
     mimeType: f.mimeType,
-    concurrency: parseIntInRange(f.concurrency ?? '4', '--concurrency', 1, 64),
+    concurrency: parseConcurrency(f.concurrency ?? 'auto'),
     jobs: parseIntInRange(f.jobs ?? String(DEFAULT_JOBS), '--jobs', 1, 64),
     retries: parseIntInRange(f.retries ?? '8', '--retries', 0, 100),
     stallTimeoutMs: parseTimeout(f.timeout ?? '60'),
@@ -135,6 +135,11 @@ export function parseShard(v: string): { index: number; count: number } {
     throw new LakeupError('usage', `--shard: expected K/N with 1 ≤ K ≤ N (e.g. 2/3), got '${v}'`);
   }
   return { index, count };
+}
+
+/** `auto` (the default: adaptive) or a whole number from 1 to 64 that pins it. */
+function parseConcurrency(v: string): number | 'auto' {
+  return v.trim().toLowerCase() === 'auto' ? 'auto' : parseIntInRange(v, '--concurrency', 1, 64);
 }
 
 function parseTimeout(v: string): number {

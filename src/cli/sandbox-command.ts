@@ -1,6 +1,6 @@
 // `lakeup sandbox`: flags → SandboxOptions, then the server runs until Ctrl-C.
 import { LakeupError } from '../errors.js';
-import { parseDuration, parseSize } from '../util/sizes.js';
+import { parseDuration, parseRate, parseSize } from '../util/sizes.js';
 import { parseIntInRange } from './options.js';
 import { reportError } from './report.js';
 import { processWriters } from '../ui/streams.js';
@@ -20,6 +20,7 @@ export interface SandboxFlags {
   stallRate?: string;
   latency?: string;
   apiRate?: string;
+  connRate?: string;
   seed?: string;
   verbose?: boolean;
 }
@@ -39,6 +40,8 @@ function callsPerSecond(v: string | undefined, flag: string): number {
 export async function runSandbox(f: SandboxFlags): Promise<number> {
   const { err, out } = processWriters();
   try {
+    const latencyMs = parseDuration(f.latency ?? '0ms', '--latency');
+    const connRate = f.connRate !== undefined ? parseRate(f.connRate, '--conn-rate') : undefined;
     const { runSandboxCommand } = await import('../sandbox/server.js');
     await runSandboxCommand({
       port: parseIntInRange(f.port ?? '8787', '--port', 0, 65535),
@@ -56,8 +59,8 @@ export async function runSandbox(f: SandboxFlags): Promise<number> {
         throttleRate: rate(f.throttleRate, '--throttle-rate'),
         corruptRate: rate(f.corruptRate, '--corrupt-rate'),
         stallRate: rate(f.stallRate, '--stall-rate'),
-        latencyMs: parseDuration(f.latency ?? '0ms', '--latency'),
       },
+      link: latencyMs > 0 || connRate !== undefined ? { latencyMs, connRate } : undefined,
       log: f.verbose ? err : undefined,
     });
     return 0;

@@ -8,10 +8,18 @@ import { dirname, join } from 'node:path';
 import { hex, multipartEtag } from './context.js';
 import type { SandboxContext } from './context.js';
 import { safeSegments } from './drive.js';
-import { BodyTooLarge, contentLength, drain, NO_SUCH_UPLOAD, readBody, send, sendS3Error, sendXml, xmlEscape, xmlUnescape } from './http.js';
+import { BodyTooLarge, contentLength, drain, NO_SUCH_UPLOAD, readBody, requestId, send, sendS3Error, sendXml, xmlEscape, xmlUnescape } from './http.js';
 import { checkCompleteList, CompleteError, MAX_PARTS, MAX_PART_SIZE } from './layout.js';
 import { streamToFile } from './parts.js';
 import type { FinalizedProvider } from './types.js';
+
+/** Objects finished on the S3 route (sink mode included), for HEAD: clients such as rclone look before and after. */
+const s3Objects = new WeakMap<SandboxContext, Map<string, { size: number; etag: string; at: Date }>>();
+function rememberS3(ctx: SandboxContext, bucket: string, key: string, size: number, etag: string): void {
+  let m = s3Objects.get(ctx);
+  if (!m) s3Objects.set(ctx, (m = new Map()));
+  m.set(`${bucket}/${key}`, { size, etag, at: new Date() });
+}
 
 export const PLAIN_PREFIX = '/plain/';
 export const S3_PREFIX = '/s3/';
@@ -84,7 +92,7 @@ async function storeObject(
 ): Promise<string | undefined> {
   const { source, expected } = bodyOf(req);
   const tmp = await ctx.parts.tempPath(provider);
-  let result: { size: number; md5: string };
+  let result: { size: number; etag: string };
   try {
     result = await streamToFile(source, tmp, { onBytes: ctx.stats.bytes });
   } catch {
@@ -98,8 +106,8 @@ async function storeObject(
     await mkdir(dirname(dest), { recursive: true });
     await rename(tmp, dest);
   }
-  ctx.stats.finalized({ provider, name, path: tmp ? dest : null, size: result.size, etag: result.md5 });
-  return result.md5;
+  ctx.stats.finalized({ provider, name, path: tmp ? dest : null, size: result.size, etag: result.etag });
+  return result.etag;
 }
 
 export async function handlePlain(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -182,6 +190,7 @@ export async function handleS3(ctx: SandboxContext, req: IncomingMessage, res: S
     const { path } = await ctx.assemble(session!, ordered, () => ({ dest, value: undefined }));
     const etag = multipartEtag(ordered);
     ctx.stats.finalized({ provider: 's3', name: key, path, size: ordered.reduce((s, p) => s + p.size, 0), etag });
+    rememberS3(ctx, bucket, key, ordered.reduce((s, p) => s + p.size, 0), etag);
     sendXml(
       res,
       200,
@@ -193,8 +202,21 @@ export async function handleS3(ctx: SandboxContext, req: IncomingMessage, res: S
   }
   if (req.method === 'PUT') {
     ctx.stats.api('s3.put');
+    const expected = bodyOf(req).expected;
     const md5 = await storeObject(ctx, req, 's3', key, dest);
-    if (md5) send(res, 200, { etag: `"${md5}"` });
+    if (md5) {
+      rememberS3(ctx, bucket, key, expected ?? 0, md5);
+      send(res, 200, { etag: `"${md5}"` });
+    }
+    return;
+  }
+  if (req.method === 'HEAD' && uploadId === null) {
+    ctx.stats.api('s3.head');
+    await drain(req, ctx.stats.bytes);
+    const o = s3Objects.get(ctx)?.get(`${bucket}/${key}`);
+    if (!o) return void send(res, 404, { 'x-amz-request-id': requestId() });
+    res.writeHead(200, { 'content-length': o.size, etag: `"${o.etag}"`, 'last-modified': o.at.toUTCString(), 'content-type': 'application/octet-stream' });
+    res.end();
     return;
   }
   if (req.method === 'DELETE' && uploadId !== null) {

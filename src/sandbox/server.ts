@@ -29,7 +29,8 @@ import { SandboxContext } from './context.js';
 import { CONTROL_PREFIX, handleControl } from './control.js';
 import { COPERA_PREFIX, handleCopera } from './copera.js';
 import { FaultInjector } from './faults.js';
-import { sendJson, sendS3Error } from './http.js';
+import { readBody, sendJson, sendS3Error } from './http.js';
+import { startLink } from './link.js';
 import { handleMemoryLake, ML_PREFIX } from './memorylake.js';
 import { handlePlain, handleS3, PLAIN_PREFIX, S3_PREFIX } from './objects.js';
 import { UrlSigner, urlTtlSeconds } from './presign.js';
@@ -146,12 +147,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
       } else cleanup(err);
     };
     server.once('error', onError);
-    server.listen(opts.port ?? DEFAULT_PORT, opts.host ?? DEFAULT_HOST, () => {
+    // Behind a link, the server itself listens on a free loopback port and the link takes the one asked for.
+    server.listen(opts.link ? 0 : (opts.port ?? DEFAULT_PORT), opts.link ? '127.0.0.1' : (opts.host ?? DEFAULT_HOST), () => {
       server.off('error', onError);
       resolveListen();
     });
   });
-  origin = originOf(server.address() as AddressInfo);
+  const link = opts.link
+    ? await startLink({ host: opts.host ?? DEFAULT_HOST, port: opts.port ?? DEFAULT_PORT }, { host: '127.0.0.1', port: (server.address() as AddressInfo).port }, opts.link).catch(
+        (err: unknown) => new Promise<never>((_, reject) => server.close(() => reject(err))),
+      )
+    : undefined;
+  origin = originOf(link ? ({ address: link.address, port: link.port } as AddressInfo) : (server.address() as AddressInfo));
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -164,6 +171,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
       await Promise.race([Promise.allSettled([...inflight]), grace]);
       clearTimeout(timer);
       await closed;
+      await link?.close();
       await ctx.parts.discardAll();
     })());
 
@@ -202,7 +210,8 @@ export async function runSandboxCommand(opts: SandboxCommandOptions = {}): Promi
   const faults = Object.entries(options.faults ?? {}).filter(([, v]) => v);
   if (faults.length) stderr.write(`lakeup sandbox: faults ${faults.map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
   if (options.apiRate) stderr.write(`lakeup sandbox: API rate limit ${options.apiRate} calls/s across both providers\n`);
-  if (options.sink) stderr.write('lakeup sandbox: sink mode: part bodies are hashed and discarded, no files are written\n');
+  if (options.sink) stderr.write('lakeup sandbox: sink mode: part bodies are counted and discarded (not hashed), no files are written\n');
+  if (options.link) stderr.write(`lakeup sandbox: link: ${options.link.latencyMs}ms each way${options.link.connRate ? `, ${options.link.connRate} B/s per connection` : ''}\n`);
   stdout.write(`${JSON.stringify({ origin: sandbox.origin, token: sandbox.token, dir: sandbox.dir })}\n`);
 
   await new Promise<void>((done) => {

@@ -1,6 +1,7 @@
 // The S3-like store behind the presigned part URLs: `PUT /storage/<bucket>/<key>?uploadId=…&partNumber=N&X-Amz-…`.
 // Checks what S3 checks (one auth mechanism, signature, expiry, Content-Length, upload exists), then injects the
-// configured faults, then streams the body to disk while hashing it, and answers `ETag: "<md5>"`.
+// configured faults, then streams the body to disk while hashing it, and answers `ETag: "<md5>"` (in sink mode the body
+// is counted and discarded, and the ETag is `"sink-<n>"`: see parts.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { SandboxContext, UploadSession } from './context.js';

@@ -1,3 +1,5 @@
+import type { LinkOptions } from './link.js';
+
 // Public types of `lakeup sandbox`: the options it starts with, the faults it injects, the canned answers tests script,
 // and the statistics it reports. Everything here is plain data so it can also travel as JSON over /_sandbox/*.
 
@@ -16,6 +18,8 @@ export interface SandboxOptions {
   memorylakePartSize?: number;
   /** Benchmark mode: part bodies are MD5-hashed and discarded, finalize writes no file. */
   sink?: boolean;
+  /** A distant link in front of the sandbox (latency each way, a per-connection rate): see link.ts. */
+  link?: LinkOptions;
   /** Faults injected into part PUTs (and throttling into API calls). */
   faults?: FaultOptions;
   /**

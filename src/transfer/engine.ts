@@ -1,5 +1,11 @@
 // The transfer engine: sends the parts of one file through a bounded, adaptive pool, each part
 // retried on its own (p-retry) by what the failure table says. Knows parts and URLs, not providers.
+//
+// Verification runs beside the sending: a part's MD5 is computed by a worker thread (md5-pool.ts)
+// from the file range while the part is sent, and compared with the ETag once both are in. The
+// part's slot goes back to the pool as soon as the storage answered, so hashing never holds a
+// connection; at most `limiter.max` answered parts wait for their hashes at once.
+import { setMaxListeners } from 'node:events';
 import pRetry from 'p-retry';
 import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
@@ -8,7 +14,8 @@ import { classify } from './classify.js';
 import type { UploadEvents } from './events.js';
 import { AdaptiveLimiter } from './limiter.js';
 import type { RateLimiter } from './rate-limit.js';
-import { sendPart } from './send-part.js';
+import { Md5Pool, sharedMd5Pool } from './md5-pool.js';
+import { checkDigest, readChunkFor, readError, sendPart } from './send-part.js';
 import { sleep } from '../util/sleep.js';
 
 export interface EngineOptions {
@@ -39,6 +46,8 @@ export interface EngineOptions {
   rateLimiter?: RateLimiter;
   /** Shared across files when several upload at once; otherwise one is made from `concurrency`. */
   limiter?: AdaptiveLimiter;
+  /** Where MD5s are computed when `verify` is on; default the process's shared pool of worker threads. */
+  md5Pool?: Md5Pool;
   /** Backoff base in ms (tests shorten it). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -49,11 +58,28 @@ export interface EngineOptions {
 export async function uploadParts(o: EngineOptions): Promise<Map<number, FinishedPart>> {
   const limiter = o.limiter ?? new AdaptiveLimiter(o.concurrency);
   const stop = new AbortController();
+  // Every part in flight or waiting for a slot listens on `stop` (its attempt, its retry loop, its
+  // place in the queue): their number is bounded by the pool, not a leak, so no warning applies.
+  setMaxListeners(0, stop.signal);
   const onOuterAbort = () => stop.abort(o.signal!.reason);
   if (o.signal?.aborted) throw o.signal.reason;
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
   const queue = o.parts.filter((p) => !o.done.has(p.number));
+  const md5Pool = o.verify ? (o.md5Pool ?? sharedMd5Pool()) : undefined;
+  /** Each part's MD5, computed once (again only after a mismatch: the file may have changed). */
+  const digests = new Map<number, Promise<string>>();
+  const digestOf = (part: PartSpec): Promise<string> => {
+    let d = digests.get(part.number);
+    if (!d) {
+      d = md5Pool!.hashRange(o.path, part.offset, part.size).catch((err: unknown) => {
+        throw (err as LakeupError)?.kind ? err : readError(o.path, part.number, err);
+      });
+      d.catch(() => undefined); // awaited later, or not at all if the attempt fails first
+      digests.set(part.number, d);
+    }
+    return d;
+  };
   const persisting = new Set<Promise<void>>();
   let failure: unknown;
   let refreshing: Promise<void> | undefined;
@@ -85,30 +111,48 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
       async () => {
         attempt++;
         progressed = false;
-        await limiter.acquire(stop.signal);
+        const ticket = await limiter.acquire(stop.signal);
         let sent = 0;
-        let ok = false;
+        let released = false;
+        const t0 = performance.now();
+        const release = (ok: boolean) => {
+          if (released) return;
+          released = true;
+          limiter.release(ok, part.size, performance.now() - t0, ticket);
+        };
         const generation = refreshGeneration;
         const url = o.urlFor(part.number);
-        const t0 = performance.now();
         try {
           o.events.emit('part:start', { number: part.number, attempt, size: part.size });
+          const digest = md5Pool ? digestOf(part) : undefined;
           const res = await sendPart({
             path: o.path,
             part,
             url,
             dispatcher: o.dispatcher,
             stallTimeoutMs: o.stallTimeoutMs,
-            verify: o.verify,
             signal: stop.signal,
             rateLimiter: o.rateLimiter,
+            readChunkSize: readChunkFor(limiter.limit),
             onProgress: (n) => {
               sent += n;
               o.events.emit('part:progress', { number: part.number, bytes: n });
             },
           });
-          ok = true;
-          const finished: FinishedPart = { number: part.number, etag: res.etag, md5: res.md5, size: part.size };
+          // Stored: the slot is free for the next part while this one's MD5 finishes.
+          release(true);
+          let md5: string | undefined;
+          if (digest) {
+            md5 = await digest;
+            stop.signal.throwIfAborted();
+            try {
+              checkDigest(part.number, res.etag, md5);
+            } catch (err) {
+              digests.delete(part.number);
+              throw err;
+            }
+          }
+          const finished: FinishedPart = { number: part.number, etag: res.etag, md5, size: part.size };
           o.done.set(part.number, finished);
           persist(finished);
           o.events.emit('part:http', { number: part.number, url, status: res.status, ms: performance.now() - t0, attempt });
@@ -130,6 +174,15 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
           furthest = Math.max(furthest, sent);
           if (sent > 0) (err as { lostBytes?: number }).lostBytes = sent;
           const verdict = stop.signal.aborted ? undefined : classify(err);
+          // The limiter hears of a throttle before the slot is given back, so the part waiting for
+          // it waits out the pause too.
+          if (verdict?.action === 'throttle') {
+            const t = limiter.throttle(verdict.retryAfterMs ?? 1000, ticket);
+            o.events.emit('throttle', t);
+          } else if (verdict?.action === 'retry' && (err as LakeupError)?.code !== 'BAD_DIGEST') {
+            limiter.failed(ticket);
+          }
+          release(false);
           // A fresh URL that got as far as failing otherwise did its job: the count starts again.
           if (verdict && verdict.action !== 'refresh') refreshesWithoutProgress = 0;
           if (verdict?.action === 'refresh') {
@@ -141,13 +194,8 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
               });
             }
             await refresh(verdict.reason, generation);
-          } else if (verdict?.action === 'throttle') {
-            const t = limiter.throttle(verdict.retryAfterMs ?? 1000);
-            o.events.emit('throttle', t);
           }
           throw err;
-        } finally {
-          limiter.release(ok);
         }
       },
       {
@@ -216,7 +264,10 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
   };
 
   try {
-    const workers = Array.from({ length: Math.min(limiter.max, Math.max(1, queue.length)) }, worker);
+    // With verification, up to `max` more parts than slots: answered parts waiting for their MD5
+    // hold no slot, and the slots keep sending meanwhile.
+    const width = md5Pool ? 2 * limiter.max : limiter.max;
+    const workers = Array.from({ length: Math.min(width, Math.max(1, queue.length)) }, worker);
     await Promise.all(workers);
     while (persisting.size > 0) await Promise.all([...persisting]);
   } finally {

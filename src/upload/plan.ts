@@ -13,7 +13,8 @@ export interface PutPlan {
   onConflict?: ConflictStrategy;
   partSize?: number;
   mimeType?: string;
-  concurrency: number;
+  /** Parts in flight (shared by all files): a number pins it, 'auto' finds the link's best (--concurrency auto). */
+  concurrency: number | 'auto';
   jobs: number;
   retries: number;
   stallTimeoutMs: number;

@@ -13,7 +13,7 @@ import { sweepTempFiles } from '../state/atomic-write.js';
 import { acquireLock, isProcessAlive, type Lock } from '../state/lock.js';
 import { listStateFolder } from '../state/state-file.js';
 import { UploadEvents } from '../transfer/events.js';
-import { AdaptiveLimiter } from '../transfer/limiter.js';
+import { limiterFor } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
 import type { FileFingerprint, PutResult, SkippedResult } from '../types.js';
 import type { ProgressView } from '../ui/progress.js';
@@ -86,17 +86,18 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
     }
   }
 
-  const dispatcher = createDispatcher({ connections: Math.max(8, plan.concurrency + plan.jobs + 2) });
+  const limiter = limiterFor(plan.concurrency);
+  const dispatcher = createDispatcher({ connections: Math.max(8, limiter.max + plan.jobs + 2) });
   const pacer = new ApiPacer();
   const providerFor = (events?: UploadEvents): Provider =>
     createProvider(plan.provider, { endpoint: plan.endpoint, token: plan.token, dispatcher, signal: io.signal, events, pacer });
   const transfer: TransferSettings = {
-    concurrency: plan.concurrency,
+    concurrency: limiter.max,
     retries: plan.retries,
     stallTimeoutMs: plan.stallTimeoutMs,
     verify: plan.verify,
     dispatcher,
-    limiter: new AdaptiveLimiter(plan.concurrency),
+    limiter,
     rateLimiter: plan.limitRate ? new RateLimiter(plan.limitRate) : undefined,
   };
   const lookups = providerFor();

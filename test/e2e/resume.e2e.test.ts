@@ -152,7 +152,8 @@ describe('expired URLs', () => {
   it('MemoryLake: a new session, said once, still byte-exact', async () => {
     const file = await makeFile(path.join(work, 'exp-ml.bin'), 12 * MiB, 8);
     const sessionsBefore = sb.stats().sessions;
-    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '8MiB/s', '--json'], { env });
+    // -c 4: parts must still be waiting for a URL when the URLs expire (not all in flight at once).
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '8MiB/s', '-c', '4', '--json'], { env });
     await waitFor('2 finished parts', doneParts(2));
     sb.expireAllUrls();
     const r = await child.result;

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { splitParts } from '../../src/providers/layout.js';
 import { uploadParts, type EngineOptions } from '../../src/transfer/engine.js';
 import { UploadEvents } from '../../src/transfer/events.js';
+import { AdaptiveLimiter } from '../../src/transfer/limiter.js';
 import type { FinishedPart } from '../../src/types.js';
 import { makeFile, readRange, tempDir } from '../helpers/files.js';
 import { s3Error, startPartServer, type PartServer } from '../helpers/part-server.js';
@@ -115,6 +116,40 @@ describe('uploadParts', () => {
     const retried = server.arrived.filter((a) => a.part === 1);
     expect(retried.length).toBe(2);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(950);
+  });
+
+  it('a burst of SlowDowns from parts sent together cuts concurrency once, and it grows back', async () => {
+    // Every part's first attempt is throttled at once (Retry-After 0): one congestion event.
+    server.behave = (_part, attempt) =>
+      attempt === 1
+        ? { kind: 'status', status: 503, body: s3Error('SlowDown', 'Please reduce your request rate.'), headers: { 'retry-after': '0' } }
+        : { kind: 'ok' };
+    const limiter = new AdaptiveLimiter(4);
+    const o = opts({ limiter, parts: splitParts(SIZE, PART).slice(0, 4) });
+    const throttles: number[] = [];
+    o.events.on('throttle', (t) => throttles.push(t.concurrency));
+    await uploadParts(o);
+    expect(throttles.length).toBe(4);
+    expect(Math.min(...throttles)).toBe(2); // 4 → 2 once, not 4 → 2 → 1 → 1
+    // Successes bring it back: +1 per `limit` parts.
+    server.behave = () => ({ kind: 'ok' });
+    for (let i = 0; i < 3 && limiter.limit < 4; i++) await uploadParts(opts({ limiter }));
+    expect(limiter.limit).toBe(4);
+  });
+
+  it('never prints a MaxListenersExceededWarning at high concurrency', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      server.behave = () => ({ kind: 'slow', chunkDelayMs: 5 });
+      const many = 40;
+      await uploadParts(opts({ concurrency: 32, parts: splitParts(SIZE, 8 * 1024).slice(0, many) }));
+      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
   });
 
   it('aborts a stalled answer after the stall timeout and retries the part', async () => {

@@ -80,17 +80,73 @@ describe('AdaptiveLimiter', () => {
     expect(await waiting).toBeGreaterThanOrEqual(110);
   });
 
-  it('grows back by one after a run of successes (2 × the current limit)', async () => {
+  it('cuts once for a burst of throttles from parts that were in flight together', async () => {
+    const l = new AdaptiveLimiter(16);
+    const tickets = await Promise.all(Array.from({ length: 16 }, () => l.acquire()));
+    // All sixteen get a SlowDown at once: one congestion event, one cut.
+    for (const t of tickets) {
+      l.release(false);
+      l.throttle(0, t);
+    }
+    expect(l.limit).toBe(8);
+    // A part sent after the cut that is throttled again is a new event.
+    const t = await l.acquire();
+    l.release(false);
+    expect(l.throttle(0, t).concurrency).toBe(4);
+  });
+
+  it('grows back by one per round of successes (limit successes) up to where it was', async () => {
     const l = new AdaptiveLimiter(8);
-    l.throttle(0); // 4
-    for (let i = 0; i < 7; i++) {
+    const t = await l.acquire();
+    l.release(false);
+    l.throttle(0, t); // 4
+    for (let i = 0; i < 3; i++) {
       await l.acquire();
       l.release(true);
     }
     expect(l.limit).toBe(4);
     await l.acquire();
     l.release(true);
-    expect(l.limit).toBe(5);
+    expect(l.limit).toBe(5); // after 4 successes
+    for (let i = 0; i < 5 + 6 + 7 + 10; i++) {
+      await l.acquire();
+      l.release(true);
+    }
+    expect(l.limit).toBe(8); // never beyond the maximum
+  });
+
+  it('recovers the parts in flight within a bounded time after a burst of SlowDowns', async () => {
+    const l = new AdaptiveLimiter(16);
+    let inFlight = 0;
+    const seen: number[] = [];
+    let throttling = true;
+    setTimeout(() => (throttling = false), 100);
+    const t0 = performance.now();
+    let recoveredAt: number | undefined;
+    // 16 workers send 5 ms parts; for the first 100 ms every part gets a SlowDown (Retry-After 20 ms).
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (performance.now() - t0 < 1500 && recoveredAt === undefined) {
+          const ticket = await l.acquire();
+          inFlight++;
+          seen.push(inFlight);
+          await sleep(5);
+          inFlight--;
+          if (throttling) {
+            l.release(false);
+            l.throttle(20, ticket);
+          } else {
+            l.release(true);
+            if (l.limit === 16 && recoveredAt === undefined) recoveredAt = performance.now() - t0;
+          }
+        }
+      }),
+    );
+    expect(recoveredAt, 'back to 16 parts in flight').toBeDefined();
+    // Cut once per round of throttled parts (a few times in 100 ms), not to 1 by the first burst;
+    // then +1 per round of 5 ms parts: well under a second.
+    expect(recoveredAt!).toBeLessThan(1200);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(16);
   });
 
   it('does not grow on failures, and never beyond the maximum', async () => {
@@ -108,22 +164,32 @@ describe('AdaptiveLimiter', () => {
     expect(l.limit).toBe(2);
   });
 
-  it('a throttle restarts the success run', async () => {
-    const l = new AdaptiveLimiter(8);
-    l.throttle(0); // 4, needs 8 successes
-    for (let i = 0; i < 7; i++) {
-      await l.acquire();
-      l.release(true);
-    }
-    l.throttle(0); // 2, needs 4 fresh successes
-    for (let i = 0; i < 3; i++) {
-      await l.acquire();
-      l.release(true);
-    }
-    expect(l.limit).toBe(2);
+  it('a pinned limit does not back off on plain failures; adaptive mode does, once per event', async () => {
+    const pinned = new AdaptiveLimiter(8);
+    pinned.failed(await pinned.acquire());
+    expect(pinned.limit).toBe(8);
+    const auto = new AdaptiveLimiter(64, { adaptive: true, initial: 8 });
+    const a = await auto.acquire();
+    const b = await auto.acquire();
+    auto.release(false);
+    auto.failed(a);
+    auto.release(false);
+    auto.failed(b);
+    expect(auto.limit).toBe(4);
+  });
+
+  it('slots are granted in the order asked for, one per free slot', async () => {
+    const l = new AdaptiveLimiter(1);
     await l.acquire();
+    const order: number[] = [];
+    const waits = [1, 2, 3].map((i) => l.acquire().then(() => order.push(i)));
     l.release(true);
-    expect(l.limit).toBe(3);
+    await sleep(1);
+    expect(order).toEqual([1]);
+    l.release(true);
+    l.release(true);
+    await Promise.all(waits);
+    expect(order).toEqual([1, 2, 3]);
   });
 
   it('rejects a waiting acquire when its signal aborts, and frees nothing it did not take', async () => {
@@ -158,5 +224,72 @@ describe('AdaptiveLimiter', () => {
     setTimeout(() => ac.abort(new Error('bye')), 20);
     await expect(p).rejects.toThrow('bye');
     expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  describe('adaptive (--concurrency auto)', () => {
+    /**
+     * A fluid model of a link on a fake clock: `rate(n)` bytes/ms in all when n parts are in flight,
+     * shared equally; parts start as the limiter grants slots. Returns the limit after each part.
+     */
+    async function run(l: AdaptiveLimiter, parts: number, size: number, rate: (inFlight: number) => number, clock: { t: number }) {
+      const inFlight: Array<{ left: number; t0: number; ticket: number }> = [];
+      let started = 0;
+      const limits: number[] = [];
+      while (started < parts || inFlight.length > 0) {
+        while (started < parts && inFlight.length < l.limit) {
+          const ticket = await l.acquire();
+          inFlight.push({ left: size, t0: clock.t, ticket });
+          started++;
+        }
+        const each = rate(inFlight.length) / inFlight.length;
+        const first = Math.min(...inFlight.map((p) => p.left));
+        clock.t += first / each;
+        for (const p of inFlight) p.left -= first;
+        for (let i = inFlight.length - 1; i >= 0; i--) {
+          if (inFlight[i]!.left <= 1e-6) {
+            const [done] = inFlight.splice(i, 1);
+            l.release(true, size, clock.t - done!.t0, done!.ticket);
+            limits.push(l.limit);
+          }
+        }
+      }
+      return limits;
+    }
+
+    it('starts at 32 and doubles while throughput grows in proportion (per-connection capped link)', async () => {
+      const clock = { t: 0 };
+      const l = new AdaptiveLimiter(64, { adaptive: true, initial: 8, now: () => clock.t });
+      expect(new AdaptiveLimiter(64, { adaptive: true }).limit).toBe(32);
+      expect(l.limit).toBe(8);
+      // 16 MiB/s per connection, no cap in all: more connections, more throughput.
+      const limits = await run(l, 400, 16 * 2 ** 20, (n) => n * 16 * 2 ** 20 / 1000, clock);
+      expect(Math.max(...limits)).toBe(64);
+    });
+
+    it('holds where more parts in flight stop paying (a shared bottleneck)', async () => {
+      const clock = { t: 0 };
+      const l = new AdaptiveLimiter(64, { adaptive: true, initial: 8, now: () => clock.t });
+      // 600 MiB/s in all, however many connections (loopback bound by CPU): it doubles once, sees
+      // no gain, goes back to 8, and from there probes down (free) rather than up (no gain).
+      const limits = await run(l, 1000, 16 * 2 ** 20, () => 600 * 2 ** 20 / 1000, clock);
+      expect(Math.max(...limits)).toBe(16);
+      expect(limits.at(-1)).toBeLessThanOrEqual(8);
+      expect(Math.min(...limits)).toBeGreaterThanOrEqual(4); // probes stop at 4
+    });
+
+    it('comes down to the few parts in flight a slow shared link needs', async () => {
+      const clock = { t: 0 };
+      const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
+      // 2 MiB/s in all (a home uplink): 32 parts in flight only make each part slower.
+      const limits = await run(l, 600, 5 * 2 ** 20, () => 2 * 2 ** 20 / 1000, clock);
+      expect(limits.at(-1)).toBeLessThanOrEqual(8);
+    });
+
+    it('a pinned limit never moves on throughput', async () => {
+      const clock = { t: 0 };
+      const l = new AdaptiveLimiter(4, { now: () => clock.t });
+      const limits = await run(l, 100, 2 ** 20, (n) => n * 2 ** 20 / 1000, clock);
+      expect(new Set(limits)).toEqual(new Set([4]));
+    });
   });
 });

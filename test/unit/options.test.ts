@@ -120,7 +120,7 @@ describe('buildPutPlan', () => {
       endpoint: 'https://app.memorylake.ai',
       token: 'sk_test_123',
       files: ['a.bin'],
-      concurrency: 4,
+      concurrency: 'auto',
       jobs: 16,
       retries: 8,
       stallTimeoutMs: 60_000,
@@ -162,6 +162,11 @@ describe('buildPutPlan', () => {
 
   it('the flag wins over LAKEUP_PROVIDER', () => {
     expect(plan(base, ['a'], env({ LAKEUP_PROVIDER: 'copera' })).provider).toBe('memorylake');
+  });
+
+  it('takes --concurrency auto (any case) or a number that pins it', () => {
+    expect(plan({ ...base, concurrency: 'AUTO' }).concurrency).toBe('auto');
+    expect(plan({ ...base, concurrency: '16' }).concurrency).toBe(16);
   });
 
   it.each(['0', '65', 'x'])('rejects --concurrency %s', (c) => {
