@@ -4,6 +4,7 @@
 // - after a 429 the pace drops to 85% of the rate that was being achieved (at most once per pause,
 //   and only when that rate was measured over a handful of calls), grows back by 10% a second while
 //   calls succeed, and after 10 s without a 429 is let go to probe the limit again;
+// - at most MAX_IN_FLIGHT calls are in flight, so meeting the limit costs few 429s;
 // - when the server says how much is left (`x-ratelimit-remaining` / `-reset`, Copera), the
 //   remaining calls are spread evenly until the reset, which keeps clear of 429s altogether: with a
 //   token bucket behind the headers the pace settles where the bucket neither fills nor empties.
@@ -11,6 +12,12 @@ import { sleep } from '../util/sleep.js';
 
 /** The longest pause one answer can impose (a Retry-After of an hour would look like a hang). */
 export const MAX_API_PAUSE_MS = 60_000;
+/**
+ * API calls in flight at most, for the whole run. Against an account limit more buy nothing, and
+ * when the limit is met every call in flight comes back 429: the first overshoot of a run without
+ * rate headers costs at most this many. 8 calls at 50 ms of latency are 160 calls/s.
+ */
+export const MAX_IN_FLIGHT = 8;
 /** A rate is learned only from at least this many calls in the second before the 429. */
 const MIN_SAMPLE = 5;
 /** A learned rate is let go after this long without a 429 (limits change; other clients come and go). */
@@ -49,6 +56,10 @@ export class ApiPacer {
   async acquire(signal?: AbortSignal): Promise<(answer: PacerAnswer) => void> {
     for (;;) {
       signal?.throwIfAborted();
+      if (this.inFlight >= MAX_IN_FLIGHT) {
+        await this.slotFreed(signal);
+        continue;
+      }
       const t = this.now();
       const wait = this.delay(t);
       if (wait <= 0) break;
@@ -69,7 +80,26 @@ export class ApiPacer {
       done = true;
       this.inFlight--;
       this.observe(answer);
+      this.freed.shift()?.();
     };
+  }
+
+  private readonly freed: Array<() => void> = [];
+
+  private slotFreed(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.freed.indexOf(wake);
+        if (i >= 0) this.freed.splice(i, 1);
+        reject(signal!.reason);
+      };
+      const wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.freed.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** How long a call starting at `t` must wait. */

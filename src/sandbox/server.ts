@@ -29,7 +29,7 @@ import { SandboxContext } from './context.js';
 import { CONTROL_PREFIX, handleControl } from './control.js';
 import { COPERA_PREFIX, handleCopera } from './copera.js';
 import { FaultInjector } from './faults.js';
-import { readBody, sendJson, sendS3Error } from './http.js';
+import { sendJson, sendS3Error } from './http.js';
 import { startLink } from './link.js';
 import { handleMemoryLake, ML_PREFIX } from './memorylake.js';
 import { handlePlain, handleS3, PLAIN_PREFIX, S3_PREFIX } from './objects.js';

@@ -9,7 +9,7 @@ import { makeFile, tempDir } from '../helpers/files.js';
 
 let work: string;
 let root: string;
-const FILES = 80;
+const FILES = 150;
 
 beforeAll(async () => {
   work = await tempDir();
@@ -22,7 +22,7 @@ afterAll(() => {
 });
 
 async function withSandbox<T>(fn: (sb: SandboxHandle) => Promise<T>): Promise<T> {
-  const sb = await startSandbox({ port: 0, dir: path.join(work, `store-${Math.random()}`), apiRate: 50, faults: { latencyMs: 5 } });
+  const sb = await startSandbox({ port: 0, dir: path.join(work, `store-${Math.random()}`), apiRate: 100, faults: { latencyMs: 5 } });
   try {
     return await fn(sb);
   } finally {
@@ -33,7 +33,7 @@ async function withSandbox<T>(fn: (sb: SandboxHandle) => Promise<T>): Promise<T>
 const calls = (sb: SandboxHandle) => Object.values(sb.stats().apiCalls).reduce((a, b) => a + b, 0);
 
 describe('a run shares one API budget', () => {
-  it.each(['memorylake', 'copera'] as const)('%s: 80 files at 16 jobs under a limit of 50 calls/s: all uploaded, under 5 percent of calls refused', async (provider) => {
+  it.each(['memorylake', 'copera'] as const)('%s: 150 files at 16 jobs under a limit of 100 calls/s: all uploaded, under 5 percent of calls refused', async (provider) => {
     await withSandbox(async (sb) => {
       const env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(work, 'state-')) };
       const r = await runCli(['put', root, '-r', '-p', provider, '-j', '16', '--json'], { env, timeoutMs: 60_000 });

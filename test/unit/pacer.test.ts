@@ -102,10 +102,11 @@ describe('ApiPacer', () => {
 
   it('grows its pace back while calls succeed, and lets it go after 10 s without a 429', async () => {
     const p = new ApiPacer();
-    const burst = await Promise.all(Array.from({ length: 20 }, () => p.acquire()));
+    const burst = await Promise.all(Array.from({ length: 8 }, () => p.acquire()));
     burst[0]({ status: 429, retryAfterMs: 1000 });
+    for (const b of burst.slice(1)) b({ status: 429, retryAfterMs: 1000 });
     const cut = p.pace;
-    expect(cut).toBeCloseTo(17, 5);
+    expect(cut).toBeCloseTo(8 * 0.85, 5);
     await vi.advanceTimersByTimeAsync(1000);
     for (let i = 0; i < 5; i++) {
       const a = await p.acquire();
@@ -132,5 +133,22 @@ describe('ApiPacer', () => {
     const waiting = p.acquire(ac.signal);
     ac.abort(new Error('interrupted'));
     await expect(waiting).rejects.toThrow('interrupted');
+  });
+});
+
+describe('calls in flight', () => {
+  it('at most MAX_IN_FLIGHT at once; the next goes when one answers', async () => {
+    const { MAX_IN_FLIGHT } = await import('../../src/http/pacer.js');
+    const p = new ApiPacer();
+    const held = await Promise.all(Array.from({ length: MAX_IN_FLIGHT }, () => p.acquire()));
+    let next = false;
+    const more = p.acquire().then((a) => ((next = true), a));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(next).toBe(false);
+    held[0]({ status: 200 });
+    const a = await more;
+    expect(next).toBe(true);
+    a({ status: 200 });
+    for (const h of held.slice(1)) h({ status: 200 });
   });
 });
