@@ -4,8 +4,8 @@
 import pRetry from 'p-retry';
 import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
-import { classify } from '../transfer/classify.js';
-import type { UploadEvents } from '../transfer/events.js';
+import { classify } from './classify.js';
+import type { UploadEvents } from '../events.js';
 import { redact, redactUrl, registerSecret } from '../util/redact.js';
 import { sleep } from '../util/sleep.js';
 import { undiciRequest } from './dispatcher.js';

@@ -10,8 +10,8 @@ import pRetry from 'p-retry';
 import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import type { FinishedPart, PartSpec } from '../types.js';
-import { classify } from './classify.js';
-import type { UploadEvents } from './events.js';
+import { classify } from '../http/classify.js';
+import type { UploadEvents } from '../events.js';
 import { AdaptiveLimiter } from './limiter.js';
 import type { RateLimiter } from './rate-limit.js';
 import { Md5Pool, sharedMd5Pool } from './md5-pool.js';
@@ -123,7 +123,6 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
         const generation = refreshGeneration;
         const url = o.urlFor(part.number);
         try {
-          o.events.emit('part:start', { number: part.number, attempt, size: part.size });
           const digest = md5Pool ? digestOf(part) : undefined;
           const res = await sendPart({
             path: o.path,

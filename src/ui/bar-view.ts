@@ -3,7 +3,7 @@
 // at most a few big files in flight; small files show only in the totals. Notices are printed
 // above the bars without tearing them.
 import cliProgress from 'cli-progress';
-import type { UploadEvents } from '../transfer/events.js';
+import type { UploadEvents } from '../events.js';
 import { redact } from '../util/redact.js';
 import { formatSize } from '../util/sizes.js';
 import type { ProgressView } from './progress.js';

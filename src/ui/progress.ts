@@ -1,6 +1,6 @@
 // Progress views, all listeners on trackers: a live cli-progress bar on a terminal, plain lines at
 // most every few seconds otherwise (no ANSI codes), NDJSON events for wrappers, or nothing.
-import type { UploadEvents } from '../transfer/events.js';
+import type { UploadEvents } from '../events.js';
 import { formatSize } from '../util/sizes.js';
 import type { RunProgress } from './run-progress.js';
 import { formatDuration } from './speed.js';

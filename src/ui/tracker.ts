@@ -1,6 +1,6 @@
 // Turns one file's upload events into running totals: bytes done, total, speed. Every progress
 // view (bar, plain lines, NDJSON) reads a tracker; none of them touches the engine.
-import type { UploadEvents } from '../transfer/events.js';
+import type { UploadEvents } from '../events.js';
 import { SpeedMeter } from './speed.js';
 
 /** How often chunk progress reaches the listeners (other events always do, at once). */

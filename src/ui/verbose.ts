@@ -1,6 +1,6 @@
 // --verbose: one line per API call, part attempt, throttle and URL refresh, secrets redacted.
 import path from 'node:path';
-import type { UploadEvents } from '../transfer/events.js';
+import type { UploadEvents } from '../events.js';
 import { redactUrl } from '../util/redact.js';
 import type { ProgressView } from './progress.js';
 

@@ -7,7 +7,7 @@ import { recordDoneInRun, type JournalEntry, type RunJournal } from '../state/jo
 import { mayHaveActed } from '../http/api.js';
 import { stateId, type StateFile, type StateListing } from '../state/state-file.js';
 import { uploadParts } from '../transfer/engine.js';
-import type { UploadEvents } from '../transfer/events.js';
+import type { UploadEvents } from '../events.js';
 import type { AdaptiveLimiter } from '../transfer/limiter.js';
 import type { RateLimiter } from '../transfer/rate-limit.js';
 import type { Destination, FileFingerprint, FinishedPart, PutResult, UploadedItem } from '../types.js';

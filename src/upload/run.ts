@@ -12,7 +12,7 @@ import { entryKey, RunJournal, setJournalAside, type JournalEntry, type RunIdent
 import { sweepTempFiles } from '../state/atomic-write.js';
 import { acquireLock, isProcessAlive, type Lock } from '../state/lock.js';
 import { listStateFolder } from '../state/state-file.js';
-import { UploadEvents } from '../transfer/events.js';
+import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
 import type { FileFingerprint, PutResult, SkippedResult } from '../types.js';

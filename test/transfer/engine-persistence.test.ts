@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { splitParts } from '../../src/providers/layout.js';
 import { uploadParts, type EngineOptions } from '../../src/transfer/engine.js';
-import { UploadEvents } from '../../src/transfer/events.js';
+import { UploadEvents } from '../../src/events.js';
 import { AdaptiveLimiter } from '../../src/transfer/limiter.js';
 import type { FinishedPart } from '../../src/types.js';
 import { makeFile, tempDir } from '../helpers/files.js';
@@ -57,12 +57,12 @@ describe('persistence is a step, events are notifications', () => {
     for (const p of o.parts) expect(stored(p.number), `part ${p.number}`).toBe(1);
   });
 
-  it('a part:start listener that throws leaks no part slot', async () => {
+  it('a listener that throws during an attempt (part:progress) leaks no part slot', async () => {
     const events = new UploadEvents();
-    let starts = 0;
-    events.on('part:start', () => {
-      starts++;
-      if (starts <= 2) throw new Error('boom');
+    let calls = 0;
+    events.on('part:progress', () => {
+      calls++;
+      if (calls <= 2) throw new Error('boom');
     });
     const limiter = new AdaptiveLimiter(2);
     await uploadParts(opts({ events, limiter, concurrency: 2 }));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { splitParts } from '../../src/providers/layout.js';
 import { uploadParts, type EngineOptions } from '../../src/transfer/engine.js';
-import { UploadEvents } from '../../src/transfer/events.js';
+import { UploadEvents } from '../../src/events.js';
 import { AdaptiveLimiter } from '../../src/transfer/limiter.js';
 import type { FinishedPart } from '../../src/types.js';
 import { makeFile, readRange, tempDir } from '../helpers/files.js';

@@ -2,7 +2,7 @@ import http from 'node:http';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { apiGet, apiPost, httpError, joinUrl, withQuery, type ApiContext } from '../../src/http/api.js';
-import { UploadEvents } from '../../src/transfer/events.js';
+import { UploadEvents } from '../../src/events.js';
 import { registerSecret } from '../../src/util/redact.js';
 import { closedPort, rejection } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LakeupError } from '../../src/errors.js';
-import { classify, type Action } from '../../src/transfer/classify.js';
+import { classify, type Action } from '../../src/http/classify.js';
 
 /** An error shaped like the ones undici and Node throw: a code, no status. */
 function sysErr(code: string): Error {

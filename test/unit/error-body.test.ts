@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LakeupError } from '../../src/errors.js';
 import { oneLine, parseErrorBody } from '../../src/http/error-body.js';
-import { classify, type Action } from '../../src/transfer/classify.js';
+import { classify, type Action } from '../../src/http/classify.js';
 import { fixtureText } from './fixtures.js';
 
 describe('parseErrorBody reads every error form into {message, code}', () => {

@@ -3,7 +3,7 @@
 import { Writable } from 'node:stream';
 import { Chalk } from 'chalk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { UploadEvents } from '../../src/transfer/events.js';
+import { UploadEvents } from '../../src/events.js';
 import { BarView, MAX_FILE_BARS } from '../../src/ui/bar-view.js';
 import { createProgressView } from '../../src/ui/progress.js';
 import { RunProgress } from '../../src/ui/run-progress.js';

@@ -1,12 +1,11 @@
 // The one event stream of an upload. The engine and the orchestrator emit; the progress display,
 // the state file and --verbose logging listen. Nothing that listens ever drives the upload.
 import { EventEmitter } from 'node:events';
-import type { FinishedPart, PutResult } from '../types.js';
+import type { FinishedPart, PutResult } from './types.js';
 
 export interface UploadEventMap {
   /** A session is ready: `total` bytes in `parts` parts, `doneBytes` of them already finished (resume). */
   'session:ready': [{ uploadId: string; parts: number; total: number; doneBytes: number; resumed: boolean }];
-  'part:start': [{ number: number; attempt: number; size: number }];
   /** `bytes` more bytes of part `number` were handed to the socket. */
   'part:progress': [{ number: number; bytes: number }];
   'part:done': [FinishedPart & { attempt: number }];

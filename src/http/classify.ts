@@ -1,5 +1,6 @@
 // One table classifies every failure of a part PUT or an API call into what to do about it.
-// Tested row by row in test/transfer/classify.test.ts.
+// Tested row by row in test/unit/classify.test.ts. It lives in http, which both the API calls and
+// the engine's part PUTs use, so neither imports the other's folder for it.
 import { LakeupError } from '../errors.js';
 
 export type Action =
