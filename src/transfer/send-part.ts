@@ -1,7 +1,8 @@
 // One attempt at one part: stream bytes [offset, offset+size) of the file to a presigned URL with
 // an exact Content-Length, and watch for stalls. Never buffers the part: it is read in chunks into
-// one buffer per part in flight, reused from chunk to chunk and from part to part. (MD5 is not
-// computed here: see md5-pool.ts.)
+// one buffer per part in flight, reused from chunk to chunk and from part to part. (The MD5 of a big
+// part is computed off this thread, see md5-pool.ts; a small part's is computed here as it goes.)
+import { createHash } from 'node:crypto';
 import { close, open, read } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -24,12 +25,19 @@ export interface SendPartOptions {
   signal?: AbortSignal;
   rateLimiter?: RateLimiter;
   readChunkSize?: number;
+  /**
+   * Hash the bytes as they are sent (small parts: a worker's round trip costs more than the MD5
+   * of a few KiB on this thread).
+   */
+  hash?: boolean;
 }
 
 export interface SentPart {
   /** The storage's ETag, unquoted. */
   etag: string;
   status: number;
+  /** Hex MD5 of the bytes sent, with `hash`. */
+  md5?: string;
 }
 
 /**
@@ -119,17 +127,19 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
     }
   };
   let sent = 0;
+  const md5 = o.hash ? createHash('md5') : undefined;
   async function* body(): AsyncGenerator<Buffer> {
     if (requestSettled) return;
     bodyRunning = true;
-    buffer = takeBuffer(chunkSize);
+    // A small part holds a buffer of its own size (rounded to a power of two, for reuse), not a chunk's.
+    buffer = takeBuffer(Math.min(chunkSize, 2 ** Math.ceil(Math.log2(Math.max(part.size, 16 * 1024)))));
     let fd: number | undefined;
     try {
       // Opened here, when undici starts sending, so that an error opening or reading the file
       // (deleted, locked on Windows) surfaces through this generator, never as an unhandled event.
       fd = await openFile(o.path);
       while (sent < part.size) {
-        const want = Math.min(chunkSize, part.size - sent);
+        const want = Math.min(buffer.length, part.size - sent);
         const n = await readAt(fd, buffer, want, part.offset + sent);
         if (n === 0) {
           throw new LakeupError('input', `the file shrank while part ${part.number} was read: it changed during the upload`, {
@@ -143,6 +153,7 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
           await o.rateLimiter.take(n, controller.signal);
         }
         sent += n;
+        md5?.update(buffer.subarray(0, n)); // before the buffer is handed on and refilled
         kick();
         o.onProgress(n);
         if (sent === part.size && n > TAIL) {
@@ -199,7 +210,7 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
         code: 'NO_ETAG',
       });
     }
-    return { etag: plainEtag(etagHeader), status: res.statusCode };
+    return { etag: plainEtag(etagHeader), status: res.statusCode, md5: md5?.digest('hex') };
   } catch (err) {
     // An abort carries its reason (a stall, Ctrl-C, a fatal error elsewhere); undici wraps it.
     if (controller.signal.aborted) throw controller.signal.reason;
