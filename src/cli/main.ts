@@ -153,7 +153,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option('--token <token>', 'the bearer token it accepts', 'lakeup-sandbox')
     .option('--url-ttl <duration>', 'presigned URL lifetime, e.g. 30s, 1h', '1h')
     .option('--part-size <size>', 'MemoryLake part size it hands out (default: 5 MiB, 10 MiB from 1 GiB)')
-    .option('--sink', 'hash and discard part bodies (benchmarks): no files are written')
+    .option('--sink', 'count and discard part bodies without hashing (benchmarks): no files are written')
     .option('--fail-rate <p>', 'share of part PUTs answered 500/502/503/504', '0')
     .option('--reset-rate <p>', 'share of part PUTs whose connection is reset mid-body', '0')
     .option('--throttle-rate <p>', 'share of requests answered 503 SlowDown / 429 with Retry-After', '0')

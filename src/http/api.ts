@@ -48,7 +48,7 @@ export interface ApiCall extends CallBase {
   body: unknown;
   /**
    * Whether sending the call twice is harmless. Non-idempotent calls (finalize) are retried only
-   * when the server certainly did not act: connection refused, DNS failure, 429 and 503.
+   * when the server certainly did not act: connection refused, DNS failure, 429 (a 503 may come from a gateway after the origin acted).
    */
   idempotent: boolean;
   /**
