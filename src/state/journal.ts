@@ -6,6 +6,7 @@
 // says which run it belongs to; every later line is one record:
 //   {"t":"dir","path":["photos","2024"],"id":"…"}              a drive folder the run made or found
 //   {"t":"fin","f":"/abs/a.txt","size":1,"mtimeMs":2,"at":3}  finalize of this file is about to be sent
+//     (+ "session":{"uploadId","fileKey","done":[…]} for a file without a state file: a rerun finalizes it again)
 //   {"t":"done","f":"/abs/a.txt","size":1,"mtimeMs":2,"id":"…","name":"…"}  the file is in the drive
 // Records are batched into one write() of whole lines: a process killed with -9 loses nothing that
 // was written, and a torn last line (power loss) is ignored on load. Appending keeps the cost per
@@ -14,7 +15,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LakeupError } from '../errors.js';
-import type { ProviderName } from '../types.js';
+import type { FinishedPart, ProviderName } from '../types.js';
 
 export const JOURNAL_VERSION = 1;
 
@@ -53,6 +54,18 @@ export interface FinalizingFile {
   parts?: number;
   /** The multipart ETag the item gets, when computable (MemoryLake exposes it). */
   etag?: string;
+  /**
+   * The session finalize was sent for, when the file keeps no state file of its own (one part): a
+   * rerun finalizes that same session again rather than a new one the earlier finalize, still
+   * under way at the server, could land beside.
+   */
+  session?: FinalizingSession;
+}
+
+export interface FinalizingSession {
+  uploadId: string;
+  fileKey?: string;
+  done: FinishedPart[];
 }
 
 type JournalRecord =
@@ -152,7 +165,7 @@ export class RunJournal {
         return undefined;
       case 'fin':
         if (typeof r.f !== 'string' || !isCount(r.size) || !isCount(r.mtimeMs) || !isCount(r.at)) return 'is an incomplete finalize record';
-        this.finalizing.set(r.f, { size: r.size, mtimeMs: r.mtimeMs, at: r.at, parts: r.parts, etag: r.etag });
+        this.finalizing.set(r.f, { size: r.size, mtimeMs: r.mtimeMs, at: r.at, parts: r.parts, etag: r.etag, session: sessionOf(r.session) });
         return undefined;
       case 'done':
         if (typeof r.f !== 'string' || !isCount(r.size) || !isCount(r.mtimeMs) || typeof r.id !== 'string' || typeof r.name !== 'string') {
@@ -274,6 +287,15 @@ function sameIdentity(h: Partial<Header>, id: RunIdentity): boolean {
     JSON.stringify([...h.sources].sort()) === JSON.stringify([...id.sources].sort()) &&
     (h.shard ?? undefined) === id.shard
   );
+}
+
+/** A finalize record's session, when it is whole (an older or damaged record has none). */
+function sessionOf(x: unknown): FinalizingSession | undefined {
+  const s = x as Partial<FinalizingSession> | undefined;
+  if (!s || typeof s !== 'object' || typeof s.uploadId !== 'string' || !s.uploadId || !Array.isArray(s.done) || s.done.length === 0) return undefined;
+  if (s.fileKey !== undefined && typeof s.fileKey !== 'string') return undefined;
+  const whole = s.done.every((d) => d && Number.isInteger(d.number) && d.number >= 1 && typeof d.etag === 'string' && d.etag !== '' && isCount(d.size));
+  return whole ? { uploadId: s.uploadId, fileKey: s.fileKey, done: s.done.map((d) => ({ number: d.number, etag: d.etag, md5: d.md5, size: d.size })) } : undefined;
 }
 
 function isCount(n: unknown): n is number {

@@ -3,13 +3,13 @@
 import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import type { Provider, UploadRequest } from '../providers/index.js';
-import type { RunJournal } from '../state/journal.js';
+import type { FinalizingSession, RunJournal } from '../state/journal.js';
 import { stateId, type StateFile } from '../state/state-file.js';
 import { uploadParts } from '../transfer/engine.js';
 import type { UploadEvents } from '../transfer/events.js';
 import type { AdaptiveLimiter } from '../transfer/limiter.js';
 import type { RateLimiter } from '../transfer/rate-limit.js';
-import type { Destination, FileFingerprint, FinishedPart, PutResult, UploadedItem } from '../types.js';
+import type { Destination, FileFingerprint, FinishedPart, PutResult, Session, UploadedItem } from '../types.js';
 import { inspectFileAsync, sameFingerprint } from './local-file.js';
 import { findFinalized, multipartEtag, type CutOffFinalize } from './recover.js';
 import { UploadState } from './upload-state.js';
@@ -56,8 +56,11 @@ export interface PutFileOptions {
   journal?: RunJournal;
   /** The state ids in the state folder, when the caller listed it (a run does, once): no lookup per file. */
   knownStates?: ReadonlySet<string>;
-  /** The run's journal says an earlier attempt sent this file's finalize and never saw it end. */
-  cutOff?: Omit<CutOffFinalize, 'size'>;
+  /**
+   * The run's journal says an earlier attempt sent this file's finalize and never saw it end (and,
+   * for a file without a state file, for which session).
+   */
+  cutOff?: Omit<CutOffFinalize, 'size'> & { session?: FinalizingSession };
 }
 
 const MAX_SESSION_RESTARTS = 3;
@@ -105,6 +108,8 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
 
     // An earlier run sent finalize and never heard back: the drive says whether it took effect.
     const cut = saved?.finalizing ? cutOffOf(saved) : o.resume ? o.cutOff : undefined;
+    // A file without a state file of its own (one part, in a run): the journal kept its session.
+    const journaled = !saved && cut ? sessionFromJournal(o.cutOff?.session, fingerprint) : undefined;
     if (cut) {
       const item = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
       if (item) {
@@ -112,19 +117,25 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
         return resultOf(item, cut.parts ?? saved?.session.parts.length ?? 1, { recovered: true });
       }
       o.notice(
-        `${display}: the finalize an earlier run sent did not make the file (it is not in the drive): ${saved ? 'finalizing it again' : 'uploading it again'}`,
+        `${display}: the finalize an earlier run sent did not make the file (it is not in the drive): ${saved || journaled ? 'finalizing it again' : 'uploading it again'}`,
       );
     }
+    if (journaled) {
+      // Finalize that same session again, never a new one: the earlier finalize may still be under
+      // way at the server, and the session lets only one of them make the file.
+      await upload.begin(fingerprint, journaled.session, undefined, true);
+      upload.state.done.push(...journaled.done);
+    }
 
-    let fromState = saved !== undefined;
-    let resumed = fromState && saved!.done.length > 0;
+    let fromState = saved !== undefined || journaled !== undefined;
+    let resumed = fromState && upload.state.done.length > 0;
     const newSession = async () => {
       const session = await o.provider.createSession(req);
       // A one-part file in a run: the journal is enough, and there is nothing to resume inside it.
       const inMemory = (o.journal !== undefined && session.parts.length === 1) || o.ephemeral === true;
       await upload.begin(fingerprint, session, o.provider.canRefreshUrls ? session.parts[0]?.size : undefined, inMemory);
     };
-    if (!saved) await newSession();
+    if (!fromState) await newSession();
 
     for (let attempt = 0; ; attempt++) {
       await sendPhase(o, req, upload, fromState, resumed, newSession);
@@ -142,9 +153,16 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
         await upload.forget();
         return resultOf(item, parts.length, { resumed });
       } catch (err) {
-        // The saved session is gone, and the drive (asked above) does not have the file: the
-        // session expired before an earlier finalize reached it. Send the file again, once.
         if (!(cut && fromState && attempt === 0 && (err as LakeupError)?.status === 404)) throw err;
+        // The session is gone. Either the earlier finalize made the file after all (a server can
+        // still be carrying it out when the drive is asked above), or the session expired before
+        // that finalize reached it. The drive says which; only in the second case is the file sent
+        // again, once.
+        const late = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
+        if (late) {
+          await upload.forget();
+          return resultOf(late, parts.length, { recovered: true });
+        }
         o.notice(`${o.provider.service} no longer knows the interrupted upload session: uploading ${display} again`);
         fromState = false;
         resumed = false;
@@ -203,6 +221,29 @@ function finishedParts(upload: UploadState): FinishedPart[] {
   });
 }
 
+/** The session a journal's finalize record names, when it covers the file as it is now. */
+function sessionFromJournal(s: FinalizingSession | undefined, file: FileFingerprint): { session: Session; done: FinishedPart[] } | undefined {
+  if (!s) return undefined;
+  const done = [...s.done].sort((a, b) => a.number - b.number);
+  let offset = 0;
+  const parts = done.map((d, i) => {
+    const p = { number: d.number, offset, size: d.size };
+    offset += d.size;
+    return d.number === i + 1 ? p : undefined;
+  });
+  if (offset !== file.size || parts.some((p) => p === undefined)) return undefined;
+  const now = Date.now();
+  const session: Session = {
+    uploadId: s.uploadId,
+    fileKey: s.fileKey,
+    parts: parts as Session['parts'],
+    urls: parts.map(() => ''), // every part is in the storage: no URL is needed
+    urlsIssuedAt: now,
+    createdAt: now,
+  };
+  return { session, done };
+}
+
 function cutOffOf(s: StateFile): Omit<CutOffFinalize, 'size'> {
   return { at: s.finalizeSentAt ?? s.updatedAt, parts: s.session.parts.length, etag: multipartEtag(s.done) };
 }
@@ -214,7 +255,16 @@ function cutOffOf(s: StateFile): Omit<CutOffFinalize, 'size'> {
 async function finalize(o: PutFileOptions, upload: UploadState, parts: FinishedPart[], req: UploadRequest): Promise<UploadedItem> {
   await upload.markFinalizing();
   const { path, size, mtimeMs } = req.file;
-  await o.journal?.markFinalizing(path, { size, mtimeMs, at: upload.state.finalizeSentAt!, parts: parts.length, etag: multipartEtag(parts) });
+  const { uploadId, fileKey } = upload.state.session;
+  await o.journal?.markFinalizing(path, {
+    size,
+    mtimeMs,
+    at: upload.state.finalizeSentAt!,
+    parts: parts.length,
+    etag: multipartEtag(parts),
+    // Without a state file, the journal is where a rerun finds the session to finalize again.
+    session: upload.onDisk ? undefined : { uploadId, fileKey, done: parts },
+  });
   try {
     return await o.provider.finalize(upload.state.session, parts, req);
   } catch (err) {

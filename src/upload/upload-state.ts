@@ -35,6 +35,11 @@ export class UploadState {
 
   constructor(private readonly c: UploadStateContext) {}
 
+  /** Whether the state is kept in a file (not only in memory, as a one-part file of a run's is). */
+  get onDisk(): boolean {
+    return this.persisted;
+  }
+
   /** Takes the upload's lock: no other process drives this upload meanwhile. */
   async lockIt(): Promise<void> {
     this.lock ??= await acquireLock(this.c.dir, this.c.id);

@@ -119,11 +119,12 @@ export async function startApiTap(target) {
         return;
       }
       const s = slow[moment];
-      if (s?.beforeMs) {
+      if (s?.beforeMs || s?.until) {
         // The server has the request and is slow to act on it: it acts even if the client dies.
         entry.phase = 'server-busy';
         events.emit('server-busy', entry);
-        await sleep(s.beforeMs);
+        if (s.beforeMs) await sleep(s.beforeMs);
+        if (s.until) await s.until;
       }
       entry.phase = 'at-server';
       let answer;
@@ -194,7 +195,10 @@ export async function startApiTap(target) {
     hold(moment, when, times = 1) {
       holds.push({ moment, when, left: times });
     },
-    /** Slows every call of this moment: the server acts `beforeMs` late, the 2xx answer comes `afterMs` late. */
+    /**
+     * Slows every call of this moment: the server acts `beforeMs` late (or once `until` resolves),
+     * the 2xx answer comes `afterMs` late.
+     */
     slow(moment, s) {
       slow = { ...slow, [moment]: s };
     },
