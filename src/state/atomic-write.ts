@@ -1,6 +1,7 @@
 // Writing a file of the state folder atomically: a temp file with a unique name in the same folder,
 // written and fsynced, then renamed over the target. Readers see the old content or the new one,
-// never half of it, and a crash leaves at worst a `.tmp` file beside it, never a torn target.
+// never half of it, and a crash leaves at worst a `.tmp` file beside it, never a torn target (the
+// next put clears it: sweep.ts).
 //
 // Windows: an antivirus or the search indexer opens new files for a moment, and a rename over or
 // of a file someone holds open fails with EPERM, EBUSY or EACCES until they let go (graceful-fs
@@ -11,10 +12,12 @@
 // other users of a Unix machine. Windows ignores it (only the read-only bit is mapped); there the
 // state folder is protected by where it lives, %LOCALAPPDATA%\lakeup\state in the user's profile,
 // whose ACL gives access to that user (and SYSTEM/Administrators) only.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isProcessAlive } from './lock-owner.js';
 import { stateDirError } from './state-dir.js';
 
 export type Rename = (from: string, to: string) => Promise<void>;
@@ -91,9 +94,25 @@ export function renameWithRetrySync(from: string, to: string, rename: RenameSync
   }
 }
 
-/** A name beside `file` that no other writer (thread, process) uses. */
+/** This host, in temp file names: a pid means something only on the host that wrote it. */
+const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+const TEMP_NAME = /\.([0-9a-f]{8})-(\d+)-[0-9a-f]{12}\.tmp$/;
+
+/**
+ * A name beside `file` that no other writer (thread, process) uses. It says which host and process
+ * wrote it, so that the temp file of a process killed mid-write can be told from one being written
+ * (sweep.ts).
+ */
 export function tempPathFor(file: string): string {
-  return `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+  return `${file}.${HOST_TAG}-${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** Whether `name` is a temp file of tempPathFor written by a process of this host that is gone. */
+export function isTempOfDeadProcess(name: string): boolean {
+  const m = TEMP_NAME.exec(name);
+  if (!m || m[1] !== HOST_TAG) return false;
+  const pid = Number(m[2]);
+  return pid !== process.pid && !isProcessAlive(pid);
 }
 
 /**
