@@ -239,7 +239,7 @@ function leftBy(stateDir, pid) {
   const stateTmp = [];
   const lockTmp = [];
   for (const n of names) {
-    if (n.endsWith('.tmp') && n.includes(`.${pid}-`)) (n.includes('.lock.') ? lockTmp : stateTmp).push(n);
+    if (n.endsWith('.tmp') && (n.includes(`-${pid}-`) || n.includes(`.${pid}-`))) (n.includes('.lock.') ? lockTmp : stateTmp).push(n);
     else if (/\.lock\.(new-|takeover-)/.test(n)) {
       try {
         if (JSON.parse(fs.readFileSync(path.join(stateDir, n), 'utf8')).pid === pid) lockTmp.push(n);
@@ -263,7 +263,7 @@ function momentOfKill(snap, left) {
   const calls = snap.inflight;
   const held = calls.find((c) => c.phase === 'held-before' || c.phase === 'held-after');
   const detail = calls.map((c) => `${c.moment}:${c.phase}`).join(' ');
-  if (left.stateTmp.length) return { moment: 'state write', detail: `${left.stateTmp.map((n) => n.replace(/^[0-9a-f]{16}/, '<id>').replace(/\.\d+-[0-9a-f]+\.tmp$/, '.*.tmp')).join(' ')}${detail ? ` (+ ${detail})` : ''}` };
+  if (left.stateTmp.length) return { moment: 'state write', detail: `${left.stateTmp.map((n) => n.replace(/^[0-9a-f]{16}/, '<id>').replace(/\.([0-9a-f]{8}-)?\d+-[0-9a-f]+\.tmp$/, '.*.tmp')).join(' ')}${detail ? ` (+ ${detail})` : ''}` };
   if (left.lockTmp.length) return { moment: 'lock', detail: left.lockTmp.join(' ') };
   if (held) return { moment: MOMENT_NAME[held.moment] ?? held.moment, detail: `${held.moment} ${held.phase}`, sub: `${held.moment}:${held.phase}` };
   for (const m of PRIORITY) {
