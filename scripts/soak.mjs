@@ -7,7 +7,8 @@
 //   node scripts/soak.mjs [--rounds 200] [--seed N] [--round K[,K…]] [--keep] [--quiet]
 //
 // --seed replays the same trees, faults and kill plans (timing-dependent outcomes may still
-// differ); --round replays only those rounds of that seed. Exit 1 if any round failed.
+// differ); --round replays only those rounds of that seed (LAKEUP_SOAK_DEBUG=1 also prints every
+// call the API tap sees). Exit 1 if any round failed.
 // The CLI runs from dist/ (npm run soak builds it first); the sandbox runs in this process.
 import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // Types of api-tap.mjs (plain JavaScript: scripts/soak.mjs runs it without a build).
 import type { EventEmitter } from 'node:events';
 
-export type Moment = 'session' | 'url-refresh' | 'finalize' | 'folder' | 'lookup' | 'other';
+export type Moment = 'session' | 'url-refresh' | 'finalize' | 'folder' | 'lookup' | 'part' | 'other';
 export type Phase = 'waiting' | 'server-busy' | 'at-server' | 'held-before' | 'held-after' | 'answer-delayed';
 
 export interface TapCall {

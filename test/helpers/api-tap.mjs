@@ -1,10 +1,10 @@
-// A transparent reverse proxy in front of the sandbox's provider API, for the kill-anywhere soak:
-// it names what each API call is for (session, URL refresh, finalize, folder, lookup), knows which
-// calls are in flight and in which phase, and can hold or slow one kind of call on demand, so a
+// A transparent reverse proxy in front of the sandbox, for the kill-anywhere soak: it names what
+// each API call is for (session, URL refresh, finalize, folder, lookup), knows which calls and part
+// PUTs are in flight and in which phase, and can hold or slow one kind of API call on demand, so a
 // test can kill lakeup at a chosen moment instead of hoping a timer lands there.
 //
-// Only API calls go through it: the Host header sent upstream is the sandbox's, so the presigned
-// part URLs the sandbox signs point straight at the sandbox and part bodies never pass here.
+// The sandbox signs part URLs for the host the client used, so part PUTs come through here too;
+// they are streamed both ways untouched (moment 'part'), never held or slowed.
 //
 // Like a real server, the sandbox gets a request once its body has arrived whole, and carries it
 // out whether or not the client is still there: a call forwarded (or "being worked on", see
@@ -52,7 +52,8 @@ export async function startApiTap(target) {
 
   const forward = (req, raw) =>
     new Promise((resolve, reject) => {
-      const headers = { ...req.headers, host: upstream.host, 'content-length': String(raw.length) };
+      // The client's Host stays: the URLs the sandbox signs point back here.
+      const headers = { ...req.headers, 'content-length': String(raw.length) };
       delete headers.connection;
       delete headers['keep-alive'];
       delete headers['transfer-encoding'];
@@ -164,7 +165,32 @@ export async function startApiTap(target) {
     }
   }
 
+  /** A part PUT: streamed through, counted while in flight. */
+  function part(req, res) {
+    counts.part = (counts.part ?? 0) + 1;
+    const entry = { id: nextId++, moment: 'part', method: req.method, path: new URL(req.url ?? '/', 'http://tap').pathname, phase: 'at-server', clientGone: false, startedAt: Date.now() };
+    live.add(entry);
+    events.emit('request', entry);
+    const out = http.request({ agent, host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      entry.status = answer.statusCode;
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+    });
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+    // The client went away (killed, or gave up on a stall): so does the request to the server.
+    res.once('close', () => {
+      live.delete(entry);
+      if (!res.writableFinished) {
+        entry.clientGone = true;
+        out.destroy();
+      }
+    });
+  }
+
   const server = http.createServer((req, res) => {
+    if (req.method === 'PUT' && (req.url ?? '').startsWith('/storage/')) return part(req, res);
     const chunks = [];
     let aborted = false;
     req.on('data', (c) => chunks.push(c));

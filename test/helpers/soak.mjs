@@ -32,7 +32,7 @@ const ML_PART = 256 * KiB;
 const URL_TTL_MS = 3000;
 
 /** Moments a kill can land in, in the order the summary lists them. */
-export const MOMENTS = ['sending', 'finalize', 'state write', 'url refresh', 'session start', 'folder create', 'lookup', 'lock', 'startup', 'wrap-up'];
+export const MOMENTS = ['sending', 'finalize', 'state write', 'url refresh', 'session start', 'folder create', 'lookup', 'lock', 'startup', 'between calls', 'wrap-up'];
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness
@@ -175,24 +175,28 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Kill plans: what to aim at, and how
 
 /**
- * - timer: a random moment of the run (uniform over the time such runs take)
+ * - timer: a random moment of the run: mostly uniform over the time such runs take from their first
+ *   API call on, sometimes within the first 400 ms (start-up: the scan, the journal, the locks)
  * - finalize: hold it (after: it took effect; before: it never arrives), or make the server slow to
  *   carry it out (it still does, after the kill), or slow its answer; kill while it hangs
  * - url-refresh (Copera): expire every URL, hold the refresh that follows, kill
  * - session (MemoryLake): expire every URL, hold the new session that follows, kill
- * - state-write: kill when a state file's temp file appears
- * - folder: hold a folder creation, kill
+ * - state-write: kill when the nth temp file of a state write appears (or the first of a lock)
+ * - folder, lookup: hold a folder creation / a lookup (a listing, or the search for a cut-off
+ *   finalize's item), kill
  */
 function choosePlan(provider, rng, estMs) {
   const kind = rng.weighted(
     provider === 'copera'
-      ? [['timer', 34], ['finalize', 30], ['url-refresh', 16], ['state-write', 14], ['folder', 6]]
-      : [['timer', 36], ['finalize', 30], ['session', 10], ['state-write', 17], ['folder', 7]],
+      ? [['timer', 40], ['finalize', 25], ['url-refresh', 14], ['state-write', 11], ['folder', 5], ['lookup', 5]]
+      : [['timer', 40], ['finalize', 25], ['session', 9], ['state-write', 15], ['folder', 6], ['lookup', 5]],
   );
   const when = rng.chance(0.5) ? 'after' : 'before';
   switch (kind) {
     case 'timer':
-      return { kind, delayMs: Math.round(rng.between(0, estMs * 1.1)) };
+      return rng.chance(0.15)
+        ? { kind, fromStart: true, delayMs: Math.round(rng.between(0, 400)) }
+        : { kind, fromStart: false, delayMs: Math.round(rng.between(0, estMs * 1.1)) };
     case 'finalize': {
       const variant = rng.weighted([['hold-after', 3], ['hold-before', 2], ['server-slow', 3], ['answer-slow', 2]]);
       const ms = rng.int(100, 1500);
@@ -200,8 +204,10 @@ function choosePlan(provider, rng, estMs) {
     }
     case 'url-refresh':
     case 'session':
-      return { kind, when, armAfterMs: rng.int(0, 150) };
+      // Mostly at once, before any part is sent (every part then needs new URLs); sometimes later.
+      return { kind, when, armAfterMs: rng.chance(0.7) ? 0 : rng.int(1, 150) };
     case 'folder':
+    case 'lookup':
       return { kind, when };
     case 'state-write':
       // Mostly a state file's write (the nth of the run); sometimes a lock's.
@@ -214,12 +220,13 @@ function choosePlan(provider, rng, estMs) {
 function describePlan(p) {
   switch (p.kind) {
     case 'timer':
-      return `timer ${p.delayMs}ms`;
+      return `timer ${p.delayMs}ms${p.fromStart ? ' from start' : ''}`;
     case 'finalize':
       return `finalize ${p.variant}${p.variant.startsWith('hold') ? '' : ` ${p.ms}ms`}`;
     case 'url-refresh':
     case 'session':
     case 'folder':
+    case 'lookup':
       return `${p.kind} hold-${p.when}`;
     case 'state-write':
       return p.lock ? 'lock write' : `state write #${p.nth}`;
@@ -251,8 +258,9 @@ function leftBy(stateDir, pid) {
   return { stateTmp, lockTmp };
 }
 
-const PRIORITY = ['finalize', 'url-refresh', 'folder', 'session', 'lookup'];
-const MOMENT_NAME = { finalize: 'finalize', 'url-refresh': 'url refresh', folder: 'folder create', session: 'session start', lookup: 'lookup' };
+/** Several things at once (jobs > 1): the riskier call names the moment. */
+const PRIORITY = ['finalize', 'url-refresh', 'folder', 'part', 'session', 'lookup'];
+const MOMENT_NAME = { finalize: 'finalize', 'url-refresh': 'url refresh', folder: 'folder create', session: 'session start', part: 'sending', lookup: 'lookup' };
 
 /**
  * What was happening when the process was killed, from what was seen: temp files of the killed
@@ -262,17 +270,20 @@ const MOMENT_NAME = { finalize: 'finalize', 'url-refresh': 'url refresh', folder
 function momentOfKill(snap, left) {
   const calls = snap.inflight;
   const held = calls.find((c) => c.phase === 'held-before' || c.phase === 'held-after');
-  const detail = calls.map((c) => `${c.moment}:${c.phase}`).join(' ');
+  const parts = calls.filter((c) => c.moment === 'part').length;
+  const detail = [...calls.filter((c) => c.moment !== 'part').map((c) => `${c.moment}:${c.phase}`), ...(parts ? [`${parts} part PUT(s)`] : [])].join(' ');
   if (left.stateTmp.length) return { moment: 'state write', detail: `${left.stateTmp.map((n) => n.replace(/^[0-9a-f]{16}/, '<id>').replace(/\.([0-9a-f]{8}-)?\d+-[0-9a-f]+\.tmp$/, '.*.tmp')).join(' ')}${detail ? ` (+ ${detail})` : ''}` };
   if (left.lockTmp.length) return { moment: 'lock', detail: left.lockTmp.join(' ') };
   if (held) return { moment: MOMENT_NAME[held.moment] ?? held.moment, detail: `${held.moment} ${held.phase}`, sub: `${held.moment}:${held.phase}` };
   for (const m of PRIORITY) {
     const c = calls.find((x) => x.moment === m);
-    if (c) return { moment: MOMENT_NAME[m], detail: `${m} ${c.phase}`, sub: `${m}:${c.phase}` };
+    if (c && m === 'part') return { moment: 'sending', detail };
+    if (c) return { moment: MOMENT_NAME[m], detail, sub: `${m}:${c.phase}` };
   }
   if (snap.callsMade === 0) return { moment: 'startup', detail: 'no API call yet' };
   if (snap.inDrive >= snap.files) return { moment: 'wrap-up', detail: 'every file in the drive' };
-  return { moment: 'sending', detail: `${snap.inDrive}/${snap.files} in the drive` };
+  // No call in flight: reading and hashing, a retry's backoff, bookkeeping between two calls.
+  return { moment: 'between calls', detail: `${snap.inDrive}/${snap.files} in the drive` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,7 +329,8 @@ export async function runSoak(o) {
     calls: {},
     elapsedMs: 0,
   };
-  const est = { memorylake: 1500, copera: 1500 };
+  /** How long a run takes from its first API call on (exit-0 runs, moving average): where timers aim. */
+  const est = { memorylake: 300, copera: 300 };
   const rounds = o.only ?? Array.from({ length: o.rounds }, (_, i) => i + 1);
   try {
     for (const r of rounds) {
@@ -346,7 +358,8 @@ export async function runSoak(o) {
 function roundLine(res) {
   const kills = res.kills.map((k) => (k.killed ? `${k.moment} [${k.plan}]` : `missed [${k.plan}]`)).join(', ') || 'no kill';
   const mark = res.problems.length ? '✗' : '✓';
-  return `${mark} round ${String(res.round).padStart(3)} seed ${res.seed} ${res.provider.padEnd(10)} ${res.files} files, ${res.runs} runs: ${kills}${res.paused ? ' (+pause)' : ''} ${res.ms}ms`;
+  const limit = res.args.includes('--limit-rate') ? ` at ${res.args[res.args.indexOf('--limit-rate') + 1]}` : '';
+  return `${mark} round ${String(res.round).padStart(3)} seed ${res.seed} ${res.provider.padEnd(10)} ${res.files} files${limit}, ${res.runs} runs: ${kills}${res.paused ? ' (+pause)' : ''} ${res.ms}ms`;
 }
 
 async function soakRound({ r, seed, sb, tap, work, est, summary, keep }) {
@@ -361,12 +374,18 @@ async function soakRound({ r, seed, sb, tap, work, est, summary, keep }) {
     resetRate: round3(rng.between(0, 0.04)),
     throttleRate: round3(rng.between(0, 0.015)),
     stallRate: round3(rng.between(0, 0.015)),
-    latencyMs: rng.int(1, 6),
+    corruptRate: round3(rng.between(0, 0.015)),
+    latencyMs: rng.int(2, 15),
   };
   sb.setFaults(faults);
   const jobs = rng.int(1, 4);
   const args = ['put', tree.root, '-r', '-p', provider, '--json', '--progress', 'none', '-j', String(jobs), '-c', String(rng.int(1, 4)), '--timeout', String(rng.int(1, 2))];
   if (provider === 'copera') args.push('--part-size', '5MiB');
+  // Most rounds on a slow link: sending then takes most of a run, as it does for real.
+  const rateMiB = rng.chance(0.65) ? (provider === 'copera' ? rng.int(24, 64) : rng.int(2, 8)) : 0;
+  if (rateMiB) args.push('--limit-rate', `${rateMiB}MiB/s`);
+  // How long sending the whole tree takes on that link: timers aim over it too.
+  const sendMs = rateMiB ? (tree.files.reduce((n, f) => n + f.size, 0) / (rateMiB * MiB)) * 1000 : 0;
   const env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: tap.origin, LAKEUP_STATE_DIR: stateDir };
   const nKills = rng.weighted([[0, 1], [1, 4], [2, 4]]);
   const pauseAt = provider === 'copera' && rng.chance(0.12) ? rng.int(0, nKills) : -1; // before which run time passes
@@ -383,7 +402,7 @@ async function soakRound({ r, seed, sb, tap, work, est, summary, keep }) {
   let done = false;
   for (let k = 0; k < nKills && !done; k++) {
     if (k === pauseAt) await pause(summary);
-    const plan = choosePlan(provider, rng, est[provider]);
+    const plan = choosePlan(provider, rng, est[provider] + sendMs);
     summary.plans[plan.kind] = (summary.plans[plan.kind] ?? 0) + 1;
     const outcome = await killedRun({ args, env, plan, tap, sb, stateDir, files: tree.files.length, inRound });
     res.runs++;
@@ -418,18 +437,22 @@ async function soakRound({ r, seed, sb, tap, work, est, summary, keep }) {
     if (pauseAt === nKills) await pause(summary);
     // The last run: no kill, no hold, faults still on. It must finish by itself.
     tap.reset();
-    const t = Date.now();
+    let t;
+    const first = () => (t ??= Date.now());
+    tap.events.on('request', first);
     const { child, result } = startCli(args, env);
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     const last = await result;
     clearTimeout(timer);
+    tap.events.off('request', first);
     res.runs++;
     summary.runs++;
     notes(last.stderr);
     lines = jsonLines(last.stdout);
     summary.recovered += lines.filter((l) => l.recovered === true).length;
-    if (last.code === 0) est[provider] = est[provider] * 0.8 + (Date.now() - t) * 0.2;
-    else {
+    if (last.code === 0) {
+      if (t !== undefined) est[provider] = est[provider] * 0.8 + (Date.now() - t) * 0.2;
+    } else {
       summary.finalFailed++;
       res.problems.push(`the last run ${last.signal ? 'hung and was killed' : `exited ${last.code}`} (a person would be needed): ${lastLines(last.stderr)}`);
     }
@@ -478,6 +501,7 @@ async function killedRun({ args, env, plan, tap, sb, stateDir, files, inRound })
   let exited = false;
   result.then(() => (exited = true));
   const cleanups = [];
+  let timerSet = false;
   const fire = () => {
     if (snap || exited || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGKILL');
@@ -503,9 +527,18 @@ async function killedRun({ args, env, plan, tap, sb, stateDir, files, inRound })
     cleanups.push(() => clearTimeout(t));
   };
 
+  if (process.env.LAKEUP_SOAK_DEBUG) {
+    // Replays: every call the tap sees, with its time from the start of the run.
+    for (const ev of ['request', 'server-busy', 'answered', 'held', 'answer-delayed']) {
+      on(ev, () => true, (e) => process.stderr.write(`  · ${Date.now() - t0}ms ${ev} ${e.moment} ${e.path}${e.status ? ` ${e.status}` : ''}\n`));
+    }
+  }
+  let firstCall;
+  on('request', () => firstCall === undefined, () => (firstCall = Date.now()));
   switch (plan.kind) {
     case 'timer':
-      later(plan.delayMs, fire);
+      if (plan.fromStart) later(plan.delayMs, fire);
+      else on('request', () => !timerSet, () => ((timerSet = true), later(plan.delayMs, fire)));
       break;
     case 'finalize':
       if (plan.variant === 'hold-after' || plan.variant === 'hold-before') {
@@ -531,14 +564,17 @@ async function killedRun({ args, env, plan, tap, sb, stateDir, files, inRound })
         tap.hold(moment, plan.when);
         sb.expireAllUrls();
       };
-      on('answered', (e) => e.moment === 'session', () => later(plan.armAfterMs, arm));
-      later(250 + plan.armAfterMs, arm); // a resumed run may make no session call at all
+      // Once URLs came (MemoryLake's session, Copera's first presign; not Copera's start), or a
+      // resumed run, which may make no session call at all, sends its first part.
+      on('answered', (e) => e.moment === 'session' && !e.path.endsWith('/multipart/start'), () => later(plan.armAfterMs, arm));
+      on('request', (e) => e.moment === 'part', () => later(plan.armAfterMs, arm));
       on('held', (e) => e.moment === moment, fire);
       break;
     }
     case 'folder':
-      tap.hold('folder', plan.when);
-      on('held', (e) => e.moment === 'folder', fire);
+    case 'lookup':
+      tap.hold(plan.kind, plan.when);
+      on('held', (e) => e.moment === plan.kind, fire);
       break;
     case 'state-write': {
       let seen = 0;
@@ -555,7 +591,8 @@ async function killedRun({ args, env, plan, tap, sb, stateDir, files, inRound })
   const r = await result;
   for (const c of cleanups) c();
   tap.reset();
-  if (!snap) return { killed: false, result: r, ms: Date.now() - t0 };
+  const activeMs = firstCall === undefined ? 0 : Date.now() - firstCall;
+  if (!snap) return { killed: false, result: r, ms: activeMs };
   const left = leftBy(stateDir, child.pid);
   const journal = fs.readdirSync(stateDir).some((n) => n.endsWith('.run.ndjson'));
   const complete = !journal && inRound(sb.stats()) >= files;
