@@ -45,9 +45,18 @@ export class FolderTree {
         // 'deny': when another process made it meanwhile, the server says so instead of making
         // a second one; we then use theirs.
         const made = await this.provider.createFolder(name, parent, { onConflict: 'deny' });
-        found = { id: made.id, name: made.name, type: 'folder', parentId: parent ?? null };
-        this.index.added(parent, found);
-        this.notice(`created folder ${path} (${made.id})`);
+        // Renamed (Copera has no 'deny'): a folder of that name appeared since it was looked for,
+        // made by another lakeup or by the late creation of one that was killed. The files go there;
+        // the one just made stays empty.
+        const theirs = made.name !== name ? await this.index.findFolderNow(parent, name) : undefined;
+        if (theirs) {
+          found = theirs;
+          this.notice(`folder ${path} appeared while lakeup was creating it: using it (the empty folder '${made.name}' it made can be removed)`);
+        } else {
+          found = { id: made.id, name: made.name, type: 'folder', parentId: parent ?? null };
+          this.index.added(parent, found);
+          this.notice(`created folder ${path} (${made.id})`);
+        }
       } catch (e) {
         if ((e as LakeupError).status !== 409) throw e;
         found = await this.index.findFolderNow(parent, name);
