@@ -20,6 +20,8 @@ export interface SoakRound {
   runs: number;
   kills: SoakKill[];
   problems: string[];
+  /** Things seen that are not failures (an empty second Copera folder, see README). */
+  notes: string[];
   paused: boolean;
   ms: number;
   faults: Record<string, number>;
@@ -44,6 +46,7 @@ export interface SoakSummary {
   duplicated: number;
   corrupt: number;
   foldersTwice: number;
+  strayFolders: number;
   leftovers: number;
   finalFailed: number;
   failures: SoakRound[];
