@@ -10,6 +10,7 @@ import type { UploadEvents } from '../transfer/events.js';
 import type { AdaptiveLimiter } from '../transfer/limiter.js';
 import type { RateLimiter } from '../transfer/rate-limit.js';
 import type { Destination, FileFingerprint, FinishedPart, PutResult, Session, UploadedItem } from '../types.js';
+import { sleep } from '../util/sleep.js';
 import { inspectFileAsync, sameFingerprint } from './local-file.js';
 import { findFinalized, multipartEtag, type CutOffFinalize } from './recover.js';
 import { UploadState } from './upload-state.js';
@@ -64,6 +65,15 @@ export interface PutFileOptions {
 }
 
 const MAX_SESSION_RESTARTS = 3;
+
+/** How long to wait, one step after another (~1 min in all), while an earlier finalize of the session is under way. */
+const IN_PROGRESS_WAITS_MS = [250, 500, 1000, 2000, 4000, 8000, 8000, 8000, 8000, 8000, 8000];
+
+/** A 409 that says the session is being finalized by another request (not a name taken under 'deny'). */
+function isInProgress(err: unknown): boolean {
+  const e = err as LakeupError;
+  return e?.status === 409 && e.code !== 'DRIVE_ITEM_CONFLICT';
+}
 
 export async function putFile(o: PutFileOptions): Promise<PutResult> {
   const started = performance.now();
@@ -152,8 +162,28 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
         const item = await finalize(o, upload, parts, req);
         await upload.forget();
         return resultOf(item, parts.length, { resumed });
-      } catch (err) {
-        if (!(cut && fromState && attempt === 0 && (err as LakeupError)?.status === 404)) throw err;
+      } catch (first) {
+        if (!(cut && fromState && attempt === 0)) throw first;
+        let err = first;
+        // 409: another request is finalizing this session right now (the earlier finalize, which
+        // the server was still carrying out). Wait for it, and look again.
+        for (const ms of IN_PROGRESS_WAITS_MS) {
+          if (!isInProgress(err)) break;
+          await sleep(ms, o.signal);
+          const late = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
+          if (late) {
+            await upload.forget();
+            return resultOf(late, parts.length, { recovered: true });
+          }
+          try {
+            const item = await finalize(o, upload, parts, req);
+            await upload.forget();
+            return resultOf(item, parts.length, { resumed });
+          } catch (again) {
+            err = again;
+          }
+        }
+        if ((err as LakeupError)?.status !== 404) throw err;
         // The session is gone. Either the earlier finalize made the file after all (a server can
         // still be carrying it out when the drive is asked above), or the session expired before
         // that finalize reached it. The drive says which; only in the second case is the file sent

@@ -82,6 +82,11 @@ async function killWithFinalizeAtServer(args: string[]): Promise<{ open: () => v
   return { open: first.open, landed };
 }
 
+const IN_PROGRESS: Record<Provider, { route: 'memorylake.item' | 'copera.finalize'; body: object }> = {
+  memorylake: { route: 'memorylake.item', body: { success: false, message: 'upload is being finalized by another request', error_code: 'UPLOAD_IN_PROGRESS' } },
+  copera: { route: 'copera.finalize', body: { error: 'this upload is being finalized by another request', code: 'UPLOAD_IN_PROGRESS' } },
+};
+
 describe.each(['memorylake', 'copera'] as const)('a finalize still at the server when lakeup was killed (%s)', (provider) => {
   it('a file of one part in a run: the rerun finalizes the same session; the late finalize then makes nothing', async () => {
     const root = path.join(work, `late-run-${provider}`);
@@ -137,6 +142,44 @@ describe.each(['memorylake', 'copera'] as const)('a finalize still at the server
       recovered: true,
       id: there[0].id,
     });
+    expect(fs.readdirSync(stateDir)).toEqual([]);
+  });
+
+  it.each([
+    ['a file of several parts (own state file)', false],
+    ['a file of one part in a run (journal only)', true],
+  ] as const)('%s: the server is carrying the late finalize out when the rerun finalizes (409): it waits, and finds the item', async (_what, inRun) => {
+    const dir = path.join(work, `late-busy-${provider}-${inRun ? 'run' : 'big'}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const file = inRun
+      ? await makeFile(path.join(dir, 'small.txt'), 1700, 5)
+      : await makeFile(path.join(dir, `busy-${provider}.bin`), provider === 'copera' ? 12 * MiB : 3 * MiB, 6);
+    const args = inRun ? ['put', dir, '-r', '-p', provider, '-j', '1', '--json'] : ['put', file, '-p', provider, '--json'];
+    const late = await killWithFinalizeAtServer(args);
+
+    // The rerun's finalize is answered 409 "being finalized by another request": that other request
+    // is the late one, which the server completes right after.
+    sb.script({ route: IN_PROGRESS[provider].route, status: 409, body: IN_PROGRESS[provider].body });
+    const refused = new Promise<void>((resolve) => {
+      const l = (c: TapCall) => {
+        if (c.moment !== 'finalize' || c.status !== 409) return;
+        tap.events.off('answered', l);
+        resolve();
+      };
+      tap.events.on('answered', l);
+    });
+    const rerun = startCli(args, { env });
+    await refused;
+    late.open();
+    await late.landed;
+    const again = await rerun.result;
+    expect(again.code, again.stderr).toBe(0);
+    await tap.idle();
+
+    const rel = inRun ? `${path.basename(dir)}/${path.basename(file)}` : path.basename(file);
+    const there = stored(provider, rel);
+    expect(there.map((x) => x.name)).toEqual([path.basename(file)]);
+    expect(jsonLines(again.stdout).find((l) => String(l.file).endsWith(path.basename(file)))).toMatchObject({ ok: true, recovered: true, id: there[0].id });
     expect(fs.readdirSync(stateDir)).toEqual([]);
   });
 });
