@@ -1,6 +1,7 @@
 // Writing a file of the state folder atomically: a temp file with a unique name in the same folder,
 // written and fsynced, then renamed over the target. Readers see the old content or the new one,
-// never half of it, and a crash leaves at worst a `.tmp` file beside it, never a torn target.
+// never half of it, and a crash leaves at worst a `.tmp` file beside it, never a torn target (the
+// next put clears it: sweep.ts).
 //
 // Windows: an antivirus or the search indexer opens new files for a moment, and a rename over or
 // of a file someone holds open fails with EPERM, EBUSY or EACCES until they let go (graceful-fs
@@ -12,10 +13,11 @@
 // state folder is protected by where it lives, %LOCALAPPDATA%\lakeup\state in the user's profile,
 // whose ACL gives access to that user (and SYSTEM/Administrators) only.
 import { createHash, randomBytes } from 'node:crypto';
-import os from 'node:os';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isProcessAlive } from './lock-owner.js';
 import { stateDirError } from './state-dir.js';
 
 export type Rename = (from: string, to: string) => Promise<void>;
@@ -92,37 +94,25 @@ export function renameWithRetrySync(from: string, to: string, rename: RenameSync
   }
 }
 
-/** This host, shortly: temp files name it, so a sweep never judges another host's writer by pid. */
-export const TEMP_HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 6);
-
-/** A name beside `file` that no other writer (thread, process, host) uses. */
-export function tempPathFor(file: string): string {
-  return `${file}.${TEMP_HOST}-${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
-}
-
-const TEMP_NAME = new RegExp(`\\.${TEMP_HOST}-(\\d+)-[0-9a-f]{12}\\.tmp$`);
+/** This host, in temp file names: a pid means something only on the host that wrote it. */
+const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+const TEMP_NAME = /\.([0-9a-f]{8})-(\d+)-[0-9a-f]{12}\.tmp$/;
 
 /**
- * Removes the temp files a killed writer left in `dir` (their pid is in the name; a live process's,
- * ours included, are left alone). `prefix` limits it to one upload's files. Returns what it removed.
+ * A name beside `file` that no other writer (thread, process) uses. It says which host and process
+ * wrote it, so that the temp file of a process killed mid-write can be told from one being written
+ * (sweep.ts).
  */
-export async function sweepTempFiles(dir: string, isAlive: (pid: number) => boolean, prefix = ''): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await fs.promises.readdir(dir);
-  } catch {
-    return [];
-  }
-  const gone: string[] = [];
-  for (const n of names) {
-    const m = TEMP_NAME.exec(n);
-    if (!m || !n.startsWith(prefix)) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || isAlive(pid)) continue;
-    await fs.promises.rm(path.join(dir, n), { force: true }).catch(() => undefined);
-    gone.push(n);
-  }
-  return gone;
+export function tempPathFor(file: string): string {
+  return `${file}.${HOST_TAG}-${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** Whether `name` is a temp file of tempPathFor written by a process of this host that is gone. */
+export function isTempOfDeadProcess(name: string): boolean {
+  const m = TEMP_NAME.exec(name);
+  if (!m || m[1] !== HOST_TAG) return false;
+  const pid = Number(m[2]);
+  return pid !== process.pid && !isProcessAlive(pid);
 }
 
 /**

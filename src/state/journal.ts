@@ -6,6 +6,7 @@
 // says which run it belongs to; every later line is one record:
 //   {"t":"dir","path":["photos","2024"],"id":"…"}              a drive folder the run made or found
 //   {"t":"fin","f":"/abs/a.txt","to":"photos/a.txt","size":1,"mtimeMs":2,"at":3}  finalize is about to be sent
+//     (+ "session":{"uploadId","fileKey","done":[…]} for a file without a state file: a rerun finalizes it again)
 //   {"t":"nofin","f":"/abs/a.txt","to":"photos/a.txt"}          finalize was refused: it made nothing
 //   {"t":"done","f":"/abs/a.txt","to":"photos/a.txt","size":1,"mtimeMs":2,"id":"…","name":"…"}  in the drive
 // A file is known by its path and where it goes (relative to the run's destination): one file
@@ -18,7 +19,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import { renameWithRetry } from './atomic-write.js';
-import type { ProviderName } from '../types.js';
+import type { FinishedPart, ProviderName } from '../types.js';
 
 export const JOURNAL_VERSION = 1;
 
@@ -69,6 +70,18 @@ export interface FinalizingFile {
   parts?: number;
   /** The multipart ETag the item gets, when computable (MemoryLake exposes it). */
   etag?: string;
+  /**
+   * The session finalize was sent for, when the file keeps no state file of its own (one part): a
+   * rerun finalizes that same session again rather than a new one the earlier finalize, still
+   * under way at the server, could land beside.
+   */
+  session?: FinalizingSession;
+}
+
+export interface FinalizingSession {
+  uploadId: string;
+  fileKey?: string;
+  done: FinishedPart[];
 }
 
 /** A file of the run: its absolute path, and its destination relative to the run's (folder path and name). */
@@ -180,7 +193,7 @@ export class RunJournal {
         return undefined;
       case 'fin':
         if (!isEntry(r) || !isCount(r.size) || !isCount(r.mtimeMs) || !isCount(r.at)) return 'is an incomplete finalize record';
-        this.finalizing.set(entryKey({ file: r.f, to: r.to }), { size: r.size, mtimeMs: r.mtimeMs, at: r.at, parts: r.parts, etag: r.etag });
+        this.finalizing.set(entryKey({ file: r.f, to: r.to }), { size: r.size, mtimeMs: r.mtimeMs, at: r.at, parts: r.parts, etag: r.etag, session: sessionOf(r.session) });
         return undefined;
       case 'nofin':
         if (!isEntry(r)) return 'is an incomplete record';
@@ -357,6 +370,15 @@ function sameIdentity(h: Partial<Header>, id: RunIdentity): boolean {
 
 function isEntry(r: { f?: unknown; to?: unknown }): boolean {
   return typeof r.f === 'string' && typeof r.to === 'string';
+}
+
+/** A finalize record's session, when it is whole (an older or damaged record has none). */
+function sessionOf(x: unknown): FinalizingSession | undefined {
+  const s = x as Partial<FinalizingSession> | undefined;
+  if (!s || typeof s !== 'object' || typeof s.uploadId !== 'string' || !s.uploadId || !Array.isArray(s.done) || s.done.length === 0) return undefined;
+  if (s.fileKey !== undefined && typeof s.fileKey !== 'string') return undefined;
+  const whole = s.done.every((d) => d && Number.isInteger(d.number) && d.number >= 1 && typeof d.etag === 'string' && d.etag !== '' && isCount(d.size));
+  return whole ? { uploadId: s.uploadId, fileKey: s.fileKey, done: s.done.map((d) => ({ number: d.number, etag: d.etag, md5: d.md5, size: d.size })) } : undefined;
 }
 
 function isCount(n: unknown): n is number {

@@ -3,14 +3,15 @@
 import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import type { Provider, UploadRequest } from '../providers/index.js';
-import { recordDoneInRun, type JournalEntry, type RunJournal } from '../state/journal.js';
+import { recordDoneInRun, type FinalizingSession, type JournalEntry, type RunJournal } from '../state/journal.js';
 import { mayHaveActed } from '../http/api.js';
 import { stateId, type StateFile, type StateListing } from '../state/state-file.js';
 import { uploadParts } from '../transfer/engine.js';
 import type { UploadEvents } from '../events.js';
 import type { AdaptiveLimiter } from '../transfer/limiter.js';
 import type { RateLimiter } from '../transfer/rate-limit.js';
-import type { Destination, FileFingerprint, FinishedPart, PutResult, UploadedItem } from '../types.js';
+import type { Destination, FileFingerprint, FinishedPart, PutResult, Session, UploadedItem } from '../types.js';
+import { sleep } from '../util/sleep.js';
 import { inspectFileAsync, sameFingerprint } from './local-file.js';
 import { findFinalized, multipartEtag, type CutOffFinalize } from './recover.js';
 import { UploadState } from './upload-state.js';
@@ -58,10 +59,20 @@ export interface PutFileOptions {
   /** The state folder as listed by the caller (a run does, once): no lookup per file. */
   known?: StateListing;
   /** The run's journal says an earlier attempt sent this file's finalize and never saw it end. */
-  cutOff?: Omit<CutOffFinalize, 'size'>;
+  /** …and, for a file without a state file, for which session. */
+  cutOff?: Omit<CutOffFinalize, 'size'> & { session?: FinalizingSession };
 }
 
 const MAX_SESSION_RESTARTS = 3;
+
+/** How long to wait, one step after another (~1 min in all), while an earlier finalize of the session is under way. */
+const IN_PROGRESS_WAITS_MS = [250, 500, 1000, 2000, 4000, 8000, 8000, 8000, 8000, 8000, 8000];
+
+/** A 409 that says the session is being finalized by another request (not a name taken under 'deny'). */
+function isInProgress(err: unknown): boolean {
+  const e = err as LakeupError;
+  return e?.status === 409 && e.code !== 'DRIVE_ITEM_CONFLICT';
+}
 
 export async function putFile(o: PutFileOptions): Promise<PutResult> {
   const started = performance.now();
@@ -77,7 +88,6 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     dest: o.dest,
     notice: o.notice,
     display,
-    sweep: o.run === undefined,
     run: o.run ? { key: o.run.journal.key, to: o.run.entry.to } : undefined,
   });
   const resultOf = (item: { id: string; name: string }, parts: number, extra: Partial<PutResult>): PutResult => {
@@ -115,6 +125,8 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
 
     // An earlier run sent finalize and never heard back: the drive says whether it took effect.
     const cut = saved?.finalizing ? cutOffOf(saved) : o.resume ? o.cutOff : undefined;
+    // A file without a state file of its own (one part, in a run): the journal kept its session.
+    const journaled = !saved && cut ? sessionFromJournal(o.cutOff?.session, fingerprint) : undefined;
     if (cut) {
       const item = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
       if (item) {
@@ -123,19 +135,25 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
         return resultOf(item, cut.parts ?? saved?.session.parts.length ?? 1, { recovered: true });
       }
       o.notice(
-        `${display}: the finalize an earlier run sent did not make the file (it is not in the drive): ${saved ? 'finalizing it again' : 'uploading it again'}`,
+        `${display}: the finalize an earlier run sent did not make the file (it is not in the drive): ${saved || journaled ? 'finalizing it again' : 'uploading it again'}`,
       );
     }
+    if (journaled) {
+      // Finalize that same session again, never a new one: the earlier finalize may still be under
+      // way at the server, and the session lets only one of them make the file.
+      await upload.begin(fingerprint, journaled.session, undefined, true);
+      upload.state.done.push(...journaled.done);
+    }
 
-    let fromState = saved !== undefined;
-    let resumed = fromState && saved!.done.length > 0;
+    let fromState = saved !== undefined || journaled !== undefined;
+    let resumed = fromState && upload.state.done.length > 0;
     const newSession = async () => {
       const session = await o.provider.createSession(req);
       // A one-part file in a run: the journal is enough, and there is nothing to resume inside it.
       const inMemory = (o.run !== undefined && session.parts.length === 1) || o.ephemeral === true;
       await upload.begin(fingerprint, session, o.provider.canRefreshUrls ? session.parts[0]?.size : undefined, inMemory);
     };
-    if (!saved) await newSession();
+    if (!fromState) await newSession();
 
     for (let attempt = 0; ; attempt++) {
       await sendPhase(o, req, upload, fromState, resumed, newSession);
@@ -153,10 +171,40 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
         await tellItsRun(saved, item);
         await upload.forget();
         return resultOf(item, parts.length, item.recovered ? { resumed, recovered: true } : { resumed });
-      } catch (err) {
-        // The saved session is gone, and the drive (asked above) does not have the file: the
-        // session expired before an earlier finalize reached it. Send the file again, once.
-        if (!(cut && fromState && attempt === 0 && (err as LakeupError)?.status === 404)) throw err;
+      } catch (first) {
+        if (!(cut && fromState && attempt === 0)) throw first;
+        let err = first;
+        // 409: another request is finalizing this session right now (the earlier finalize, which
+        // the server was still carrying out). Wait for it, and look again.
+        for (const ms of IN_PROGRESS_WAITS_MS) {
+          if (!isInProgress(err)) break;
+          await sleep(ms, o.signal);
+          const late = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
+          if (late) {
+            await tellItsRun(saved, late);
+            await upload.forget();
+            return resultOf(late, parts.length, { recovered: true });
+          }
+          try {
+            const item = await finalize(o, upload, parts, req);
+            await tellItsRun(saved, item);
+            await upload.forget();
+            return resultOf(item, parts.length, { resumed });
+          } catch (again) {
+            err = again;
+          }
+        }
+        if ((err as LakeupError)?.status !== 404) throw err;
+        // The session is gone. Either the earlier finalize made the file after all (a server can
+        // still be carrying it out when the drive is asked above), or the session expired before
+        // that finalize reached it. The drive says which; only in the second case is the file sent
+        // again, once.
+        const late = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
+        if (late) {
+          await tellItsRun(saved, late);
+          await upload.forget();
+          return resultOf(late, parts.length, { recovered: true });
+        }
         o.notice(`${o.provider.service} no longer knows the interrupted upload session: uploading ${display} again`);
         fromState = false;
         resumed = false;
@@ -215,6 +263,29 @@ function finishedParts(upload: UploadState): FinishedPart[] {
   });
 }
 
+/** The session a journal's finalize record names, when it covers the file as it is now. */
+function sessionFromJournal(s: FinalizingSession | undefined, file: FileFingerprint): { session: Session; done: FinishedPart[] } | undefined {
+  if (!s) return undefined;
+  const done = [...s.done].sort((a, b) => a.number - b.number);
+  let offset = 0;
+  const parts = done.map((d, i) => {
+    const p = { number: d.number, offset, size: d.size };
+    offset += d.size;
+    return d.number === i + 1 ? p : undefined;
+  });
+  if (offset !== file.size || parts.some((p) => p === undefined)) return undefined;
+  const now = Date.now();
+  const session: Session = {
+    uploadId: s.uploadId,
+    fileKey: s.fileKey,
+    parts: parts as Session['parts'],
+    urls: parts.map(() => ''), // every part is in the storage: no URL is needed
+    urlsIssuedAt: now,
+    createdAt: now,
+  };
+  return { session, done };
+}
+
 function cutOffOf(s: StateFile): Omit<CutOffFinalize, 'size'> {
   return { at: s.finalizeSentAt ?? s.updatedAt, parts: s.session.parts.length, etag: multipartEtag(s.done) };
 }
@@ -227,7 +298,16 @@ async function finalize(o: PutFileOptions, upload: UploadState, parts: FinishedP
   await upload.markFinalizing();
   const { size, mtimeMs } = req.file;
   const cut: CutOffFinalize = { at: upload.state.finalizeSentAt!, size, parts: parts.length, etag: multipartEtag(parts) };
-  await o.run?.journal.markFinalizing(o.run.entry, { size, mtimeMs, at: cut.at, parts: cut.parts, etag: cut.etag });
+  const { uploadId, fileKey } = upload.state.session;
+  await o.run?.journal.markFinalizing(o.run.entry, {
+    size,
+    mtimeMs,
+    at: cut.at,
+    parts: cut.parts,
+    etag: cut.etag,
+    // Without a state file, the journal is where a rerun finds the session to finalize again.
+    session: upload.onDisk ? undefined : { uploadId, fileKey, done: parts },
+  });
   try {
     try {
       return await o.provider.finalize(upload.state.session, parts, req);
@@ -252,7 +332,7 @@ async function finalize(o: PutFileOptions, upload: UploadState, parts: FinishedP
     const status = (err as LakeupError)?.status;
     // Refused outright (a 4xx other than a gone session): finalize made nothing, so a rerun must
     // not go looking for what it made.
-    if (status !== undefined && status >= 400 && status < 500 && status !== 404) {
+    if (status !== undefined && status >= 400 && status < 500 && status !== 404 && status !== 429 && !isInProgress(err)) {
       await upload.clearFinalizing();
       await o.run?.journal.markNotFinalized(o.run.entry).catch(() => undefined);
     }

@@ -9,8 +9,7 @@ import { createDispatcher } from '../http/dispatcher.js';
 import { ApiPacer } from '../http/pacer.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { entryKey, RunJournal, setJournalAside, type JournalEntry, type RunIdentity } from '../state/journal.js';
-import { sweepTempFiles } from '../state/atomic-write.js';
-import { acquireLock, isProcessAlive, type Lock } from '../state/lock.js';
+import { acquireLock, type Lock } from '../state/lock.js';
 import { listStateFolder } from '../state/state-file.js';
 import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
@@ -108,7 +107,6 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
     // Which files have a state or a lock of their own (a big file cut off earlier): one listing,
     // not a failed open per file.
     const known = await listStateFolder(plan.stateDir);
-    await sweepTempFiles(plan.stateDir, isProcessAlive); // left by a killed run's writes
     const items = scan(sources, journal);
     const progress = isRun ? new RunProgress(items.length, items.reduce((n, i) => n + (i.fp?.size ?? 0), 0)) : undefined;
     if (progress) io.view.showRun(progress);

@@ -2,8 +2,7 @@
 // starts, recorded as parts finish, marked before finalize, forgotten when the file is in the drive.
 // A file that fits in one part inside a run keeps no state file at all: there is nothing to resume
 // within it, and the run's journal records its finalize.
-import { sweepTempFiles } from '../state/atomic-write.js';
-import { acquireLock, acquireLockQuick, isProcessAlive, type Lock } from '../state/lock.js';
+import { acquireLock, acquireLockQuick, type Lock } from '../state/lock.js';
 import { StateWriter } from '../state/state-writer.js';
 import {
   loadStateAsync,
@@ -25,8 +24,6 @@ export interface UploadStateContext {
   notice: (line: string) => void;
   /** Name shown in notices. */
   display: string;
-  /** Remove this upload's stale temp files when taking its lock (a run sweeps the folder once instead). */
-  sweep?: boolean;
   /** The run this upload is a file of: recorded in its state. */
   run?: { key: string; to: string };
 }
@@ -40,12 +37,15 @@ export class UploadState {
 
   constructor(private readonly c: UploadStateContext) {}
 
+  /** Whether the state is kept in a file (not only in memory, as a one-part file of a run's is). */
+  get onDisk(): boolean {
+    return this.persisted;
+  }
+
   /** Takes the upload's lock: no other process drives this upload meanwhile. */
   async lockIt(quick = false): Promise<void> {
     if (this.lock) return;
     this.lock = quick ? await acquireLockQuick(this.c.dir, this.c.id) : await acquireLock(this.c.dir, this.c.id);
-    // Ours now: temp files of this upload that a killed writer left go.
-    if (this.c.sweep) await sweepTempFiles(this.c.dir, isProcessAlive, this.c.id);
   }
 
   /**

@@ -55,6 +55,18 @@ describe('run journal', () => {
     expect(again.finished.get(k('/data/photos/b.txt'))).toEqual({ size: 4, mtimeMs: 11, id: 'i-2', name: 'b.txt' });
   });
 
+  it('keeps the session a finalize was sent for (files without a state file); a damaged session is dropped, the record kept', async () => {
+    const j = RunJournal.create(dir, ID);
+    const session = { uploadId: 'upl-1', fileKey: 'drive/k.txt', done: [{ number: 1, etag: 'abc', md5: 'abc', size: 3 }] };
+    await j.markFinalizing('/data/a.txt', { size: 3, mtimeMs: 10, at: 1000, parts: 1, session });
+    await j.close();
+    fs.appendFileSync(j.file, `${JSON.stringify({ t: 'fin', f: '/data/b.txt', size: 4, mtimeMs: 11, at: 1001, session: { uploadId: 'upl-2', done: [{ number: 1 }] } })}\n`);
+    const again = await loaded();
+    expect(again.finalizing.get('/data/a.txt')?.session).toEqual(session);
+    expect(again.finalizing.get('/data/b.txt')).toMatchObject({ size: 4, at: 1001 });
+    expect(again.finalizing.get('/data/b.txt')?.session).toBeUndefined();
+  });
+
   it('is private to the user (0600) and says which run it belongs to on its first line', async () => {
     const j = RunJournal.create(dir, ID);
     await j.markDone(e('/data/a.txt'), { size: 1, mtimeMs: 1, id: 'x', name: 'a.txt' });

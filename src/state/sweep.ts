@@ -1,0 +1,67 @@
+// What a lakeup killed mid-step leaves in the state folder, cleared by the next put that runs there:
+// nothing else would ever remove it, and `ls` of the folder would show it forever.
+//
+//  - temp files of atomic writes (`<file>.<host>-<pid>-<rand>.tmp`) whose process is gone;
+//  - lock sources (`<id>.lock.new-<nonce>`) whose writer is gone: its lock, if it got one, is a
+//    hard link of its own, so the source's name is never needed again;
+//  - takeover claims (`<id>.lock.takeover-<key>-<gen>`) whose taker is gone, on a lock that is no
+//    longer there or no longer the one claimed: no taker can claim that lock again (keys never
+//    repeat), and a living one that holds such a claim only re-reads and gives up (lock-takeover.ts);
+//  - a lock whose process is gone and that guards nothing (no state file or run journal beside it):
+//    taken over the ordinary way, then released, so a lakeup starting at that moment on the same
+//    upload meets a lock that is live for a few milliseconds at worst, never two holders.
+// Everything of another host, or of a process that is still running, is left alone.
+import fs from 'node:fs';
+import path from 'node:path';
+import { isTempOfDeadProcess } from './atomic-write.js';
+import { acquireLock } from './lock.js';
+import { judge, readSnapshot } from './lock-owner.js';
+
+const LOCK_SOURCE = /\.lock\.new-[0-9a-f]+$/;
+const CLAIM = /^(.*\.lock)\.takeover-([0-9a-f]+)-\d+$/;
+const LOCK = /^(.+)\.lock$/;
+
+/** Clears the leftovers of killed processes from `dir`. Never throws: a leftover kept is harmless. */
+export async function sweepStateDir(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch {
+    return;
+  }
+  const present = new Set(names);
+  const rm = (name: string) => fs.promises.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  for (const name of names) {
+    try {
+      if (name.endsWith('.tmp')) {
+        if (isTempOfDeadProcess(name)) await rm(name);
+        continue;
+      }
+      if (LOCK_SOURCE.test(name)) {
+        const snap = await readSnapshot(path.join(dir, name));
+        if (snap && !judge(snap).live) await rm(name);
+        continue;
+      }
+      const claim = CLAIM.exec(name);
+      if (claim) {
+        const snap = await readSnapshot(path.join(dir, name));
+        if (!snap || judge(snap).live) continue;
+        const lock = await readSnapshot(path.join(dir, claim[1]));
+        if (lock?.key !== claim[2]) await rm(name);
+        continue;
+      }
+      const lock = LOCK.exec(name);
+      if (lock) {
+        const id = lock[1];
+        const guards = id.endsWith('-run') ? `${id.slice(0, -'-run'.length)}.run.ndjson` : `${id}.json`;
+        if (present.has(guards)) continue; // the next upload of it takes the lock over
+        const snap = await readSnapshot(path.join(dir, name));
+        if (!snap || judge(snap).live) continue;
+        const taken = await acquireLock(dir, id);
+        await taken.releaseAsync();
+      }
+    } catch {
+      /* taken by someone else meanwhile, or unreadable: left as it is */
+    }
+  }
+}

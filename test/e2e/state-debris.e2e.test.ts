@@ -1,0 +1,54 @@
+// A lakeup killed while it writes a state file or takes a lock leaves a temp file or a lock source
+// behind (found by the kill-anywhere soak: nothing ever removed them). The next lakeup that runs in
+// that state folder clears them: once the upload is done, the folder is empty.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { makeFile, tempDir } from '../helpers/files.js';
+
+const MiB = 1024 * 1024;
+let sb: SandboxHandle;
+let work: string;
+
+beforeAll(async () => {
+  work = await tempDir();
+  // Small parts: a state write after each of many parts.
+  sb = await startSandbox({ port: 0, dir: path.join(work, 'store'), memorylakePartSize: MiB / 4, faults: { latencyMs: 2 } });
+});
+afterAll(async () => {
+  await sb?.close();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('leftovers of a lakeup killed mid-write', () => {
+  it.each([
+    ['writing its state', (n: string) => /\.json\..*\.tmp$/.test(n)],
+    ['taking its lock', (n: string) => /\.lock\.new-/.test(n)],
+  ])('killed while %s: the next run clears what it left, and the folder ends empty', async (what, isTarget) => {
+    const file = await makeFile(path.join(work, `debris-${what.replace(/\W+/g, '-')}.bin`), 3 * MiB, 9);
+    const args = ['put', file, '-p', 'memorylake', '--json'];
+    // SIGKILL the moment such a file appears; try again until a kill lands inside the write.
+    let stateDir = '';
+    let left: string[] = [];
+    for (let attempt = 0; attempt < 20 && left.length === 0; attempt++) {
+      stateDir = fs.mkdtempSync(path.join(work, 'state-'));
+      const env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
+      const child = startCli(args, { env });
+      const watcher = fs.watch(stateDir, (_ev, name) => {
+        if (name && isTarget(name) && fs.existsSync(path.join(stateDir, name))) child.kill('SIGKILL');
+      });
+      const r = await child.result;
+      watcher.close();
+      if (r.signal === 'SIGKILL') left = fs.readdirSync(stateDir).filter((n) => n.endsWith('.tmp') || n.includes('.lock.new-'));
+      else fs.rmSync(stateDir, { recursive: true, force: true });
+    }
+    expect(left.length, 'a kill landed inside a write and left its file').toBeGreaterThan(0);
+
+    const env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
+    const again = await runCli(args, { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(fs.readdirSync(stateDir)).toEqual([]);
+  });
+});

@@ -1,0 +1,118 @@
+// What a killed lakeup leaves in the state folder is cleared by the next one (found by the
+// kill-anywhere soak: temp files and lock leftovers stayed forever); what belongs to a living
+// process, another host, or an upload that can still resume, stays.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { isTempOfDeadProcess, tempPathFor } from '../../src/state/atomic-write.js';
+import { acquireLock } from '../../src/state/lock.js';
+import { readSnapshot } from '../../src/state/lock-owner.js';
+import { claimPath } from '../../src/state/lock-takeover.js';
+import { sweepStateDir } from '../../src/state/sweep.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lakeup-sweep-'));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+let sleeper: ChildProcess;
+beforeAll(async () => {
+  sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await new Promise((r) => sleeper.once('spawn', r));
+});
+afterAll(() => {
+  sleeper.kill();
+});
+
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((r) => child.once('exit', r));
+  return child.pid!;
+}
+
+const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+const A = 'aaaaaaaaaaaaaaaa';
+const B = 'bbbbbbbbbbbbbbbb';
+const C = 'cccccccccccccccc';
+const owner = (pid: number, host = os.hostname()) => JSON.stringify({ pid, host, since: Date.now(), nonce: `n${pid}` });
+const put = (name: string, text = '') => fs.writeFileSync(path.join(dir, name), text);
+const names = () => fs.readdirSync(dir).sort();
+
+describe('sweeping the state folder', () => {
+  it('temp file names say which host and process wrote them', async () => {
+    const name = path.basename(tempPathFor(path.join(dir, `${A}.json`)));
+    expect(name).toMatch(new RegExp(`^${A}\\.json\\.${HOST_TAG}-${process.pid}-[0-9a-f]{12}\\.tmp$`));
+    expect(isTempOfDeadProcess(name)).toBe(false); // ours
+    expect(isTempOfDeadProcess(`${A}.json.${HOST_TAG}-${await deadPid()}-0123456789ab.tmp`)).toBe(true);
+    expect(isTempOfDeadProcess(`${A}.json.${HOST_TAG}-${sleeper.pid}-0123456789ab.tmp`)).toBe(false);
+    expect(isTempOfDeadProcess(`${A}.json.00000000-${await deadPid()}-0123456789ab.tmp`)).toBe(false); // another host
+    expect(isTempOfDeadProcess(`${A}.json`)).toBe(false);
+  });
+
+  it("removes a dead process's temp files, lock sources, moot claims and locks that guard nothing", async () => {
+    const dead = await deadPid();
+    put(`${A}.json.${HOST_TAG}-${dead}-0123456789ab.tmp`, '{"half":');
+    put(`${A}.urls.json.${HOST_TAG}-${dead}-0123456789ac.tmp`);
+    put(`${A}.lock.new-${'1'.repeat(16)}`, owner(dead));
+    put(`${A}.lock.new-${'1'.repeat(16)}.${HOST_TAG}-${dead}-0123456789ad.tmp`, owner(dead));
+    put(path.basename(claimPath(path.join(dir, `${B}.lock`), 'deadbeefdeadbeef', 0)), owner(dead)); // no such lock any more
+    put(`${C}.lock`, owner(dead)); // no state file beside it
+    put(`${C}-run.lock`, owner(dead)); // no journal beside it
+    await sweepStateDir(dir);
+    expect(names()).toEqual([]);
+  });
+
+  it('keeps what a living process, another host or a resumable upload still owns', async () => {
+    const dead = await deadPid();
+    const kept = [
+      `${A}.json.${HOST_TAG}-${sleeper.pid}-0123456789ab.tmp`, // being written
+      `${A}.json.00000000-${dead}-0123456789ab.tmp`, // another host's
+      `${A}.lock.new-${'2'.repeat(16)}`, // a living process's lock source
+      `${B}.json`, // a resumable upload…
+      `${B}.lock`, // …and its stale lock: the next upload of it takes it over
+      `${C}.lock`, // a living process's lock
+      `${C}-run.lock`, // another host's run lock
+    ];
+    put(kept[0]);
+    put(kept[1]);
+    put(kept[2], owner(sleeper.pid!));
+    put(kept[3], '{}');
+    put(kept[4], owner(dead));
+    put(kept[5], owner(sleeper.pid!));
+    put(kept[6], owner(dead, 'elsewhere.example'));
+    await sweepStateDir(dir);
+    expect(names()).toEqual([...kept].sort());
+  });
+
+  it('keeps a claim on a lock that is still the one claimed, and removes it once that lock is gone', async () => {
+    const dead = await deadPid();
+    put(`${A}.lock`, owner(dead));
+    put(`${A}.json`, '{}');
+    const snap = await readSnapshot(path.join(dir, `${A}.lock`));
+    const claim = path.basename(claimPath(path.join(dir, `${A}.lock`), snap!.key, 0));
+    put(claim, owner(dead));
+    await sweepStateDir(dir);
+    expect(names()).toContain(claim); // part of the takeover of that very lock
+    // That lock is replaced (a taker whose claim was of a later generation): the claim is moot.
+    put(`${A}.lock`, owner(sleeper.pid!));
+    await sweepStateDir(dir);
+    expect(names()).toEqual([`${A}.json`, `${A}.lock`]);
+    // A takeover removes the claims of the dead takers before it, as it always did.
+    put(`${A}.lock`, owner(dead));
+    const stale = await readSnapshot(path.join(dir, `${A}.lock`));
+    put(path.basename(claimPath(path.join(dir, `${A}.lock`), stale!.key, 0)), owner(dead));
+    const lock = await acquireLock(dir, A);
+    await lock.releaseAsync();
+    expect(names()).toEqual([`${A}.json`]);
+  });
+
+  it('is quiet about a folder that does not exist', async () => {
+    await expect(sweepStateDir(path.join(dir, 'nope'))).resolves.toBeUndefined();
+  });
+});
