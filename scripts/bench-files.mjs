@@ -77,7 +77,16 @@ async function sandbox(args) {
   return {
     origin,
     token,
-    stats: async () => (await fetch(`${origin}/_sandbox/stats`)).json(),
+    // A fresh connection each time (the link in front of the sandbox may close idle ones), retried once.
+    stats: async () => {
+      for (let i = 0; ; i++) {
+        try {
+          return await (await fetch(`${origin}/_sandbox/stats`, { headers: { connection: 'close' }, keepalive: false })).json();
+        } catch (err) {
+          if (i >= 2) throw err;
+        }
+      }
+    },
     stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGINT'))),
   };
 }

@@ -145,26 +145,3 @@ describe('sleepSync', () => {
   });
 });
 
-describe('sweepTempFiles', () => {
-  it('removes the temp files of writers that are gone, and no other file', async () => {
-    const { sweepTempFiles, TEMP_HOST: h } = await import('../../src/state/atomic-write.js');
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'lakeup-sweep-'));
-    try {
-      const names = [
-        `aaaaaaaaaaaaaaaa.json.${h}-4242-0123456789ab.tmp`, // a dead writer
-        `bbbbbbbbbbbbbbbb.urls.json.${h}-4243-0123456789ab.tmp`, // a live one
-        `cccccccccccccccc.json.${h}-${process.pid}-0123456789ab.tmp`, // ours
-        'dddddddddddddddd.json.ffffff-4242-0123456789ab.tmp', // another host's: its pid means nothing here
-        'aaaaaaaaaaaaaaaa.json', // a state
-        'notes.tmp', // not ours to judge
-      ];
-      for (const n of names) fs.writeFileSync(path.join(d, n), 'x');
-      const gone = await sweepTempFiles(d, (pid) => pid === 4243);
-      expect(gone).toEqual([`aaaaaaaaaaaaaaaa.json.${h}-4242-0123456789ab.tmp`]);
-      expect(fs.readdirSync(d).sort()).toEqual(names.slice(1).sort());
-      expect(await sweepTempFiles(d, () => false, 'bbbb')).toEqual([`bbbbbbbbbbbbbbbb.urls.json.${h}-4243-0123456789ab.tmp`]);
-    } finally {
-      fs.rmSync(d, { recursive: true, force: true });
-    }
-  });
-});

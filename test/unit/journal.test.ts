@@ -49,7 +49,7 @@ describe('run journal', () => {
     const again = await loaded();
     expect(again.resumed).toBe(true);
     expect(again.folder(['photos'])).toBe('f-1');
-    expect(again.finalizing.get(k('/data/a.txt'))).toEqual({ size: 3, mtimeMs: 10, at: 1000, parts: 1, etag: 'e-1' });
+    expect(again.finalizing.get(k('/data/a.txt'))).toEqual({ size: 3, mtimeMs: 10, at: 1000, parts: 1, etag: 'e-1', session: undefined });
     // A file that finished is no longer "finalizing".
     expect(again.finalizing.has(k('/data/photos/b.txt'))).toBe(false);
     expect(again.finished.get(k('/data/photos/b.txt'))).toEqual({ size: 4, mtimeMs: 11, id: 'i-2', name: 'b.txt' });
@@ -58,13 +58,13 @@ describe('run journal', () => {
   it('keeps the session a finalize was sent for (files without a state file); a damaged session is dropped, the record kept', async () => {
     const j = RunJournal.create(dir, ID);
     const session = { uploadId: 'upl-1', fileKey: 'drive/k.txt', done: [{ number: 1, etag: 'abc', md5: 'abc', size: 3 }] };
-    await j.markFinalizing('/data/a.txt', { size: 3, mtimeMs: 10, at: 1000, parts: 1, session });
+    await j.markFinalizing(e('/data/a.txt'), { size: 3, mtimeMs: 10, at: 1000, parts: 1, session });
     await j.close();
-    fs.appendFileSync(j.file, `${JSON.stringify({ t: 'fin', f: '/data/b.txt', size: 4, mtimeMs: 11, at: 1001, session: { uploadId: 'upl-2', done: [{ number: 1 }] } })}\n`);
+    fs.appendFileSync(j.file, `${JSON.stringify({ t: 'fin', f: '/data/b.txt', to: 'b.txt', size: 4, mtimeMs: 11, at: 1001, session: { uploadId: 'upl-2', done: [{ number: 1 }] } })}\n`);
     const again = await loaded();
-    expect(again.finalizing.get('/data/a.txt')?.session).toEqual(session);
-    expect(again.finalizing.get('/data/b.txt')).toMatchObject({ size: 4, at: 1001 });
-    expect(again.finalizing.get('/data/b.txt')?.session).toBeUndefined();
+    expect(again.finalizing.get(k('/data/a.txt'))?.session).toEqual(session);
+    expect(again.finalizing.get(k('/data/b.txt'))).toMatchObject({ size: 4, at: 1001 });
+    expect(again.finalizing.get(k('/data/b.txt'))?.session).toBeUndefined();
   });
 
   it('is private to the user (0600) and says which run it belongs to on its first line', async () => {
