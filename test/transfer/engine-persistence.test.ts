@@ -1,50 +1,16 @@
 // What must not be lost is a step the engine awaits, not a listener: observers that throw cannot
 // resend a part or leak a slot, and every finished part is made durable before the upload resolves.
-import fs from 'node:fs';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { splitParts } from '../../src/providers/layout.js';
-import { uploadParts, type EngineOptions } from '../../src/transfer/engine.js';
+import { describe, expect, it } from 'vitest';
+import { uploadParts } from '../../src/transfer/engine.js';
 import { UploadEvents } from '../../src/events.js';
 import { AdaptiveLimiter } from '../../src/transfer/limiter.js';
-import type { FinishedPart } from '../../src/types.js';
-import { makeFile, tempDir } from '../helpers/files.js';
-import { s3Error, startPartServer, type PartServer } from '../helpers/part-server.js';
+import { useEngineBed } from '../helpers/engine-bed.js';
+import { s3Error } from '../helpers/part-server.js';
 
-const PART = 64 * 1024;
-const SIZE = PART * 6 + 123;
-let server: PartServer;
-let file: string;
-let dir: string;
+const bed = useEngineBed(3);
+const opts = bed.opts;
 
-beforeEach(async () => {
-  server = await startPartServer();
-  dir = await tempDir();
-  file = await makeFile(path.join(dir, 'f.bin'), SIZE, 3);
-});
-afterEach(async () => {
-  await server.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function opts(over: Partial<EngineOptions> = {}): EngineOptions {
-  return {
-    path: file,
-    parts: splitParts(SIZE, PART),
-    done: new Map<number, FinishedPart>(),
-    urlFor: (n) => server.url(n),
-    concurrency: 3,
-    retries: 3,
-    stallTimeoutMs: 5000,
-    verify: true,
-    events: new UploadEvents(),
-    minBackoffMs: 1,
-    maxBackoffMs: 20,
-    ...over,
-  };
-}
-
-const stored = (n: number) => server.arrived.filter((a) => a.part === n && a.answered === 200).length;
+const stored = (n: number) => bed.server.arrived.filter((a) => a.part === n && a.answered === 200).length;
 
 describe('persistence is a step, events are notifications', () => {
   it('a part:done listener that throws sends no part again', async () => {
@@ -67,7 +33,7 @@ describe('persistence is a step, events are notifications', () => {
     const limiter = new AdaptiveLimiter(2);
     await uploadParts(opts({ events, limiter, concurrency: 2 }));
     expect(limiter.active).toBe(0);
-    expect(server.arrived.filter((a) => a.answered === 200)).toHaveLength(7);
+    expect(bed.server.arrived.filter((a) => a.answered === 200)).toHaveLength(7);
   });
 
   it('every finished part is persisted before the upload resolves, and the slot is not held meanwhile', async () => {
@@ -84,7 +50,7 @@ describe('persistence is a step, events are notifications', () => {
     let resolved = false;
     const upload = uploadParts(o).then(() => (resolved = true));
     // The other parts go on while part 1 is being saved.
-    while (server.arrived.filter((a) => a.answered === 200).length < 7) await new Promise((r) => setTimeout(r, 5));
+    while (bed.server.arrived.filter((a) => a.answered === 200).length < 7) await new Promise((r) => setTimeout(r, 5));
     expect(resolved).toBe(false);
     release();
     await upload;
@@ -107,7 +73,7 @@ describe('refreshed URLs', () => {
   it('a part whose fresh URLs keep getting it further (then expiring again) is not given up as "still expired"', async () => {
     // Part 1: expired, then a 500 (the fresh URL worked), four times over, then stored. Three
     // refreshes without progress end a part; refreshes that led somewhere must not add up.
-    server.behave = (part, attempt) => {
+    bed.server.behave = (part, attempt) => {
       if (part !== 1) return { kind: 'ok' };
       if (attempt >= 9) return { kind: 'ok' };
       return attempt % 2 === 1 ? expired : { kind: 'status', status: 500, body: s3Error('InternalError', 'boom') };
@@ -120,7 +86,7 @@ describe('refreshed URLs', () => {
   });
 
   it('three refreshes in a row that change nothing end the part with one clear error', async () => {
-    server.behave = (part) => (part === 1 ? expired : { kind: 'ok' });
+    bed.server.behave = (part) => (part === 1 ? expired : { kind: 'ok' });
     const o = opts({ refreshUrls: async () => undefined });
     await expect(uploadParts(o)).rejects.toMatchObject({ code: 'URL_EXPIRED_AGAIN' });
   });

@@ -1,55 +1,23 @@
 // The transfer engine over real sockets against a programmable storage stand-in.
-import fs from 'node:fs';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { splitParts } from '../../src/providers/layout.js';
-import { uploadParts, type EngineOptions } from '../../src/transfer/engine.js';
-import { UploadEvents } from '../../src/events.js';
+import { uploadParts } from '../../src/transfer/engine.js';
 import { AdaptiveLimiter } from '../../src/transfer/limiter.js';
 import type { FinishedPart } from '../../src/types.js';
-import { makeFile, readRange, tempDir } from '../helpers/files.js';
-import { s3Error, startPartServer, type PartServer } from '../helpers/part-server.js';
+import { readRange } from '../helpers/files.js';
+import { s3Error } from '../helpers/part-server.js';
+import { PART, SIZE, useEngineBed } from '../helpers/engine-bed.js';
 
-const PART = 64 * 1024;
-let server: PartServer;
-let file: string;
-let dir: string;
-const SIZE = PART * 6 + 123;
-
-beforeEach(async () => {
-  server = await startPartServer();
-  dir = await tempDir();
-  file = await makeFile(path.join(dir, 'f.bin'), SIZE, 7);
-});
-afterEach(async () => {
-  await server.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function opts(over: Partial<EngineOptions> = {}): EngineOptions {
-  return {
-    path: file,
-    parts: splitParts(SIZE, PART),
-    done: new Map<number, FinishedPart>(),
-    urlFor: (n) => server.url(n),
-    concurrency: 3,
-    retries: 3,
-    stallTimeoutMs: 5000,
-    verify: true,
-    events: new UploadEvents(),
-    minBackoffMs: 1,
-    maxBackoffMs: 20,
-    ...over,
-  };
-}
+const bed = useEngineBed(7);
+const opts = bed.opts;
 
 async function expectStored(done: Map<number, FinishedPart>): Promise<void> {
   const parts = splitParts(SIZE, PART);
   expect(done.size).toBe(parts.length);
   for (const p of parts) {
-    const ok = server.arrived.filter((a) => a.part === p.number && a.answered === 200);
+    const ok = bed.server.arrived.filter((a) => a.part === p.number && a.answered === 200);
     expect(ok.length, `part ${p.number} stored once`).toBe(1);
-    expect(ok[0].bytes.equals(await readRange(file, p.offset, p.size)), `part ${p.number} bytes`).toBe(true);
+    expect(ok[0].bytes.equals(await readRange(bed.file, p.offset, p.size)), `part ${p.number} bytes`).toBe(true);
     expect(done.get(p.number)!.etag).toMatch(/^[0-9a-f]{32}$/);
     expect(done.get(p.number)!.etag).toBe(done.get(p.number)!.md5);
   }
@@ -60,7 +28,7 @@ describe('uploadParts', () => {
     const o = opts();
     await uploadParts(o);
     await expectStored(o.done);
-    for (const a of server.arrived) {
+    for (const a of bed.server.arrived) {
       expect(a.headers.authorization).toBeUndefined();
       expect(Number(a.headers['content-length'])).toBe(a.bytes.length);
       expect(a.headers['content-type']).toBe('application/octet-stream');
@@ -68,22 +36,22 @@ describe('uploadParts', () => {
   });
 
   it('never has more than --concurrency parts in flight', async () => {
-    server.behave = () => ({ kind: 'slow', chunkDelayMs: 20 });
+    bed.server.behave = () => ({ kind: 'slow', chunkDelayMs: 20 });
     await uploadParts(opts({ concurrency: 2 }));
-    expect(server.maxInFlight).toBeLessThanOrEqual(2);
-    expect(server.maxInFlight).toBe(2);
+    expect(bed.server.maxInFlight).toBeLessThanOrEqual(2);
+    expect(bed.server.maxInFlight).toBe(2);
   });
 
   it('skips parts already done (resume) and sends only the rest', async () => {
     const done = new Map<number, FinishedPart>([[2, { number: 2, etag: 'x', size: PART }]]);
     await uploadParts(opts({ done }));
-    expect(server.arrived.some((a) => a.part === 2)).toBe(false);
+    expect(bed.server.arrived.some((a) => a.part === 2)).toBe(false);
     expect(done.size).toBe(7);
     expect(done.get(2)!.etag).toBe('x');
   });
 
   it('retries a reset connection with a fresh read of the part', async () => {
-    server.behave = (part, attempt) => (part === 3 && attempt === 1 ? { kind: 'reset', afterBytes: 1000 } : { kind: 'ok' });
+    bed.server.behave = (part, attempt) => (part === 3 && attempt === 1 ? { kind: 'reset', afterBytes: 1000 } : { kind: 'ok' });
     const o = opts();
     const retries: number[] = [];
     o.events.on('part:retry', (r) => retries.push(r.number));
@@ -94,7 +62,7 @@ describe('uploadParts', () => {
 
   it('retries 500, 502, 504 and 408', async () => {
     const statuses = [500, 502, 504, 408];
-    server.behave = (part, attempt) =>
+    bed.server.behave = (part, attempt) =>
       part <= 4 && attempt === 1 ? { kind: 'status', status: statuses[part - 1], body: s3Error('InternalError', 'x') } : { kind: 'ok' };
     const o = opts();
     await uploadParts(o);
@@ -102,7 +70,7 @@ describe('uploadParts', () => {
   });
 
   it('on 503 SlowDown pauses for Retry-After and lowers concurrency', async () => {
-    server.behave = (part, attempt) =>
+    bed.server.behave = (part, attempt) =>
       part === 1 && attempt === 1
         ? { kind: 'status', status: 503, body: s3Error('SlowDown', 'Please reduce your request rate.'), headers: { 'retry-after': '1' } }
         : { kind: 'ok' };
@@ -113,14 +81,14 @@ describe('uploadParts', () => {
     await uploadParts(o);
     await expectStored(o.done);
     expect(throttles).toEqual([{ pauseMs: 1000, concurrency: 2 }]);
-    const retried = server.arrived.filter((a) => a.part === 1);
+    const retried = bed.server.arrived.filter((a) => a.part === 1);
     expect(retried.length).toBe(2);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(950);
   });
 
   it('a burst of SlowDowns from parts sent together cuts concurrency once, and it grows back', async () => {
     // Every part's first attempt is throttled at once (Retry-After 0): one congestion event.
-    server.behave = (_part, attempt) =>
+    bed.server.behave = (_part, attempt) =>
       attempt === 1
         ? { kind: 'status', status: 503, body: s3Error('SlowDown', 'Please reduce your request rate.'), headers: { 'retry-after': '0' } }
         : { kind: 'ok' };
@@ -132,7 +100,7 @@ describe('uploadParts', () => {
     expect(throttles.length).toBe(4);
     expect(Math.min(...throttles)).toBe(2); // 4 → 2 once, not 4 → 2 → 1 → 1
     // Successes bring it back: +1 per `limit` parts.
-    server.behave = () => ({ kind: 'ok' });
+    bed.server.behave = () => ({ kind: 'ok' });
     for (let i = 0; i < 3 && limiter.limit < 4; i++) await uploadParts(opts({ limiter }));
     expect(limiter.limit).toBe(4);
   });
@@ -142,7 +110,7 @@ describe('uploadParts', () => {
     const onWarning = (w: Error) => warnings.push(w.name);
     process.on('warning', onWarning);
     try {
-      server.behave = () => ({ kind: 'slow', chunkDelayMs: 5 });
+      bed.server.behave = () => ({ kind: 'slow', chunkDelayMs: 5 });
       const many = 40;
       await uploadParts(opts({ concurrency: 32, parts: splitParts(SIZE, 8 * 1024).slice(0, many) }));
       await new Promise((r) => setTimeout(r, 10));
@@ -153,7 +121,7 @@ describe('uploadParts', () => {
   });
 
   it('aborts a stalled answer after the stall timeout and retries the part', async () => {
-    server.behave = (part, attempt) => (part === 2 && attempt === 1 ? { kind: 'stall' } : { kind: 'ok' });
+    bed.server.behave = (part, attempt) => (part === 2 && attempt === 1 ? { kind: 'stall' } : { kind: 'ok' });
     const o = opts({ stallTimeoutMs: 400 });
     const reasons: string[] = [];
     o.events.on('part:retry', (r) => reasons.push(r.reason));
@@ -164,7 +132,7 @@ describe('uploadParts', () => {
 
   it('does not time out a slow transfer that keeps moving', async () => {
     // Each 64 KiB part trickles in over ~ 8 chunks × 120 ms ≈ 1 s, far beyond the 400 ms stall timeout.
-    server.behave = () => ({ kind: 'slow', chunkDelayMs: 120 });
+    bed.server.behave = () => ({ kind: 'slow', chunkDelayMs: 120 });
     const o = opts({ stallTimeoutMs: 400, concurrency: 7 });
     const reasons: string[] = [];
     o.events.on('part:retry', (r) => reasons.push(r.reason));
@@ -173,7 +141,7 @@ describe('uploadParts', () => {
   });
 
   it('re-sends a part whose ETag is not the MD5 of what was sent, unless verification is off', async () => {
-    server.behave = (part, attempt) => (part === 4 && attempt === 1 ? { kind: 'ok', etag: '0123456789abcdef0123456789abcdef' } : { kind: 'ok' });
+    bed.server.behave = (part, attempt) => (part === 4 && attempt === 1 ? { kind: 'ok', etag: '0123456789abcdef0123456789abcdef' } : { kind: 'ok' });
     const o = opts();
     const reasons: string[] = [];
     o.events.on('part:retry', (r) => reasons.push(r.reason));
@@ -182,13 +150,13 @@ describe('uploadParts', () => {
     expect(o.done.get(4)!.etag).not.toBe('0123456789abcdef0123456789abcdef');
 
     const p = opts({ verify: false });
-    server.behave = (part) => (part === 4 ? { kind: 'ok', etag: '0123456789abcdef0123456789abcdef' } : { kind: 'ok' });
+    bed.server.behave = (part) => (part === 4 ? { kind: 'ok', etag: '0123456789abcdef0123456789abcdef' } : { kind: 'ok' });
     await uploadParts(p);
     expect(p.done.get(4)!.etag).toBe('0123456789abcdef0123456789abcdef');
   });
 
   it('accepts an ETag that is not an MD5 (KMS, other stores) without comparing', async () => {
-    server.behave = () => ({ kind: 'ok', etag: 'abc-123' });
+    bed.server.behave = () => ({ kind: 'ok', etag: 'abc-123' });
     const o = opts();
     await uploadParts(o);
     expect(o.done.get(1)!.etag).toBe('abc-123');
@@ -196,9 +164,9 @@ describe('uploadParts', () => {
 
   it('refreshes expired URLs once for all parts that met the expiry, then finishes', async () => {
     let generation = 0;
-    server.behave = (_part, _attempt) => ({ kind: 'ok' });
-    const expiredUntilRefresh = (n: number) => `${server.url(n)}&gen=${generation}`;
-    server.behave = (part, attempt) =>
+    bed.server.behave = (_part, _attempt) => ({ kind: 'ok' });
+    const expiredUntilRefresh = (n: number) => `${bed.server.url(n)}&gen=${generation}`;
+    bed.server.behave = (part, attempt) =>
       attempt === 1 && part > 2
         ? { kind: 'status', status: 403, body: s3Error('AccessDenied', 'Request has expired'), early: true }
         : { kind: 'ok' };
@@ -218,27 +186,27 @@ describe('uploadParts', () => {
   });
 
   it('ends with URL_EXPIRED when URLs expire and cannot be refreshed', async () => {
-    server.behave = () => ({ kind: 'status', status: 403, body: s3Error('AccessDenied', 'Request has expired'), early: true });
+    bed.server.behave = () => ({ kind: 'status', status: 403, body: s3Error('AccessDenied', 'Request has expired'), early: true });
     await expect(uploadParts(opts())).rejects.toMatchObject({ code: 'URL_EXPIRED' });
   });
 
   it('fails at once on 403 SignatureDoesNotMatch with the storage code in the message', async () => {
-    server.behave = (part) =>
+    bed.server.behave = (part) =>
       part === 1 ? { kind: 'status', status: 403, body: s3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match') } : { kind: 'slow', chunkDelayMs: 50 };
     const err = await uploadParts(opts()).catch((e) => e);
     expect(err.message).toMatch(/part 1: storage answered HTTP 403 \(SignatureDoesNotMatch/);
-    expect(server.arrived.filter((a) => a.part === 1).length).toBe(1);
+    expect(bed.server.arrived.filter((a) => a.part === 1).length).toBe(1);
   });
 
   it('gives up after --retries failed attempts without progress', async () => {
-    server.behave = (part) => (part === 1 ? { kind: 'status', status: 500, body: s3Error('InternalError', 'boom') } : { kind: 'ok' });
+    bed.server.behave = (part) => (part === 1 ? { kind: 'status', status: 500, body: s3Error('InternalError', 'boom') } : { kind: 'ok' });
     const err = await uploadParts(opts({ retries: 2 })).catch((e) => e);
     expect(err.message).toMatch(/HTTP 500/);
-    expect(server.arrived.filter((a) => a.part === 1).length).toBe(3);
+    expect(bed.server.arrived.filter((a) => a.part === 1).length).toBe(3);
   });
 
   it('stops promptly with the abort reason when interrupted', async () => {
-    server.behave = () => ({ kind: 'slow', chunkDelayMs: 200 });
+    bed.server.behave = () => ({ kind: 'slow', chunkDelayMs: 200 });
     const ac = new AbortController();
     setTimeout(() => ac.abort(Object.assign(new Error('interrupted'), { kind: 'interrupted' })), 150);
     const t0 = performance.now();
@@ -248,7 +216,7 @@ describe('uploadParts', () => {
   });
 
   it('reports progress that adds up to the file size, minus nothing once done', async () => {
-    server.behave = (part, attempt) => (part === 2 && attempt === 1 ? { kind: 'reset', afterBytes: 30000 } : { kind: 'ok' });
+    bed.server.behave = (part, attempt) => (part === 2 && attempt === 1 ? { kind: 'reset', afterBytes: 30000 } : { kind: 'ok' });
     const o = opts();
     let bytes = 0;
     o.events.on('part:progress', (p) => (bytes += p.bytes));
