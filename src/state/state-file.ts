@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import type { Destination, FileFingerprint, FinishedPart, ProviderName, Session } from '../types.js';
-import { renameWithRetry, renameWithRetrySync, writeFileAtomic, writeFileAtomicSync } from './atomic-write.js';
+import { renameWithRetry, writeFileAtomic, writeFileAtomicSync } from './atomic-write.js';
 import { ensureStateDir, ensureStateDirAsync } from './state-dir.js';
 
 export { ensureStateDir } from './state-dir.js';
@@ -206,20 +206,10 @@ export function validateState(json: unknown, id?: string): string | undefined {
   return undefined;
 }
 
-/** Moves an unusable state file aside (kept for inspection, never silently deleted). */
-export function quarantineState(file: string): string {
-  const aside = `${file}.invalid-${Date.now()}`;
-  try {
-    renameWithRetrySync(file, aside); // a scanner holding it on Windows lets go within a second
-  } catch {
-    return file;
-  }
-  const urls = file.replace(/\.json$/, '.urls.json');
-  if (urls !== file) fs.rmSync(urls, { force: true }); // useless without its state
-  return aside;
-}
-
-/** `quarantineState` on libuv's threads (an upload in a run sets a bad state aside while others move). */
+/**
+ * Moves an unusable state file aside (kept for inspection, never silently deleted), on libuv's
+ * threads (an upload in a run sets a bad state aside while others move).
+ */
 export async function quarantineStateAsync(file: string): Promise<string> {
   const aside = `${file}.invalid-${Date.now()}`;
   try {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   listStates,
   loadState,
-  quarantineState,
+  quarantineStateAsync,
   removeState,
   saveState,
   stateId,
@@ -237,9 +237,9 @@ describe('loadState rejects what it cannot trust', () => {
 });
 
 describe('quarantine, remove, list', () => {
-  it('quarantineState moves the file aside and keeps its content', () => {
+  it('quarantineStateAsync moves the file aside and keeps its content', async () => {
     const file = writeRaw(ID, 'garbage');
-    const aside = quarantineState(file);
+    const aside = await quarantineStateAsync(file);
     expect(aside).not.toBe(file);
     expect(aside.startsWith(`${file}.invalid-`)).toBe(true);
     expect(fs.existsSync(file)).toBe(false);
@@ -325,16 +325,16 @@ describe('state writes on Windows, where a scanner holds a file for a moment', (
   });
 
   // A scanner holding the file for a moment (EPERM) must not defeat setting it aside.
-  it('quarantineState sets a state aside although the rename is refused with EPERM once', () => {
+  it('quarantineStateAsync sets a state aside although the rename is refused with EPERM once', async () => {
     const file = statePath(dir, ID);
     fs.writeFileSync(file, 'garbage');
-    const real = fs.renameSync;
+    const real = fs.promises.rename;
     let refused = 0;
-    vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+    vi.spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => {
       if (refused++ < 1) throw busy('EPERM');
-      real(from, to);
+      return real(from, to);
     });
-    const aside = quarantineState(file);
+    const aside = await quarantineStateAsync(file);
     expect(aside.startsWith(`${file}.invalid-`)).toBe(true);
     expect(fs.readFileSync(aside, 'utf8')).toBe('garbage');
   });
