@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LakeupError } from '../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { createExclusive } from './exclusive-create.js';
-import { judge, ours, parseOwner, readSnapshot, type Liveness, type LockOwner } from './lock-owner.js';
+import { judge, ours, parseOwner, readSnapshot, UNREADABLE_STALE_MS, type Liveness, type LockOwner } from './lock-owner.js';
 import { takeOver } from './lock-takeover.js';
 import { ensureStateDirAsync, stateDirError } from './state-dir.js';
 
@@ -33,7 +33,8 @@ const ATTEMPTS = 40;
 
 /**
  * Takes the lock of upload `id`, or throws LOCKED ('state', exit 1) naming the live holder.
- * Several callers at once, in this process or others: exactly one gets it.
+ * Several callers at once, in this process or others: exactly one gets it. An empty lock (being
+ * written, or left by a writer killed before it wrote) is waited on, at most UNREADABLE_STALE_MS.
  */
 export async function acquireLock(dir: string, id: string): Promise<Lock> {
   await ensureStateDirAsync(dir);
@@ -46,6 +47,7 @@ export async function acquireLock(dir: string, id: string): Promise<Lock> {
   try {
     await writeFileAtomic(source, content, { mode: 0o600 });
     let busyBy: LockOwner | undefined;
+    const writtenBy = Date.now() + UNREADABLE_STALE_MS + 1_000;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (await createExclusive(source, file, content)) {
         got = true;
@@ -54,6 +56,13 @@ export async function acquireLock(dir: string, id: string): Promise<Lock> {
       const snap = await readSnapshot(file);
       if (!snap) continue; // released meanwhile: try again
       const v = judge(snap);
+      if (v.live && v.why === 'being-written' && Date.now() < writtenBy) {
+        // Empty: its writer is between creating and filling it (milliseconds), or was killed
+        // there. Look again until it names its owner or is old enough to be a dead writer's.
+        attempt--;
+        await sleep(20 + Math.floor(Math.random() * 30));
+        continue;
+      }
       if (v.live) throw lockedError(v);
       const t = await takeOver(file, snap, source, content);
       if (t.result === 'taken') {
@@ -77,8 +86,9 @@ export async function acquireLock(dir: string, id: string): Promise<Lock> {
 
 /**
  * The same lock at a third of the cost, for the thousands of small files of a run: created with
- * open('wx') and its content written at once, no fsync (a lock only has to outlive its process,
- * and a young empty lock counts as held: lock-owner.ts). When the name is taken, the full
+ * open('wx') and its content written at once, no fsync (a lock only has to outlive its process).
+ * Between the open and the write the file is empty: acquireLock waits such a lock out until it
+ * names its owner, or — its writer killed right there — until it is UNREADABLE_STALE_MS old. When the name is taken, the full
  * acquireLock judges the holder and takes a stale lock over. The state folder must exist.
  */
 export async function acquireLockQuick(dir: string, id: string): Promise<Lock> {

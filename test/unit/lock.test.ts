@@ -48,13 +48,17 @@ function placeLock(content: string | object, at = file): void {
 const ownerOf = (f = file) => JSON.parse(fs.readFileSync(f, 'utf8'));
 const ageBy = (ms: number, f = file) => fs.utimesSync(f, new Date(Date.now() - ms), new Date(Date.now() - ms));
 
-/** Runs `after` once, right after the lock module first opens `target` for reading; tells whether it did. */
-function afterFirstRead(target: string, after: () => void): () => boolean {
+/**
+ * Runs `after` once, right after the lock module opens `target` for reading for the `nth` time
+ * (the read of that open sees what `after` did); tells whether it did.
+ */
+function afterFirstRead(target: string, after: () => void, nth = 1): () => boolean {
   const realOpen = fs.promises.open;
   let done = false;
+  let opens = 0;
   vi.spyOn(fs.promises, 'open').mockImplementation(async (...args: Parameters<typeof fs.promises.open>) => {
     const fh = await realOpen(...args);
-    if (!done && args[0] === target && (args[1] ?? 'r') === 'r') {
+    if (!done && args[0] === target && (args[1] ?? 'r') === 'r' && ++opens === nth) {
       done = true;
       after();
     }
@@ -184,12 +188,25 @@ describe('whose lock is live', () => {
     lock.release();
   });
 
-  it('does not take an empty lock file younger than the threshold: it may be being written', async () => {
+  it('waits on an empty lock being written, then names its live owner', async () => {
     fs.writeFileSync(file, '');
+    const theirs = { pid: sleeper.pid, host: os.hostname(), since: Date.now(), nonce: '8888888888888888' };
+    // Our first reading finds it empty; by the second its writer has filled it.
+    const fired = afterFirstRead(file, () => fs.writeFileSync(file, JSON.stringify(theirs)), 2);
     const e = await rejection(acquireLock(dir, ID));
+    expect(fired()).toBe(true);
     expect(e.code).toBe('LOCKED');
-    expect(e.message).toBe('another lakeup is already uploading this file; wait for it to finish or stop it');
-    expect(fs.readFileSync(file, 'utf8')).toBe('');
+    expect(e.message).toBe(`another lakeup (pid ${sleeper.pid}) is already uploading this file; wait for it to finish or stop it`);
+    expect(ownerOf()).toEqual(theirs);
+  });
+
+  it('takes over an empty lock whose writer was killed before writing, once it is old enough (no person needed)', async () => {
+    fs.writeFileSync(file, '');
+    ageBy(UNREADABLE_STALE_MS - 300); // the kill happened a while ago; waiting out the rest is short
+    const lock = await acquireLock(dir, ID);
+    expect(ownerOf().pid).toBe(process.pid);
+    lock.release();
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   it('takes over an empty or half-written lock file once it is older than the threshold', async () => {
