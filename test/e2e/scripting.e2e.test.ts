@@ -279,6 +279,8 @@ describe('help, version and completion', () => {
       const h = await runCli([cmd, '--help']);
       expect(h.code).toBe(0);
       expect(h.stdout).toMatch(/Examples:\n\s+\$ lakeup/);
+      // Help is our own text: the secret filter on the way out must not mangle it ("bearer REDACTED").
+      expect(h.stdout, cmd).not.toMatch(/REDACTED/);
     }
     const put = await runCli(['put', '--help']);
     expect(put.stdout).toMatch(/130\s+interrupted/);
