@@ -18,6 +18,7 @@
 //   GET  /_sandbox/stats, POST /_sandbox/faults|expire|script|hold|seed   test and benchmark controls (control.ts)
 import { randomInt } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -105,6 +106,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   await mkdir(dir, { recursive: true });
 
   const abort = new AbortController();
+  // Every request waiting (latency, holds) listens on it to end at close: as many as requests in
+  // flight, not a leak; Node's warning at 11 would reach the terminal of `lakeup sandbox`.
+  setMaxListeners(0, abort.signal);
   const signer = new UrlSigner(ttlSec);
   let origin = '';
   const ctx = new SandboxContext(

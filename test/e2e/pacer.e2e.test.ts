@@ -38,6 +38,8 @@ describe('a run shares one API budget', () => {
       const env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(work, 'state-')) };
       const r = await runCli(['put', root, '-r', '-p', provider, '-j', '16', '--json'], { env, timeoutMs: 60_000 });
       expect(r.code, r.stderr).toBe(0);
+      // 16 files share the run's Ctrl-C signal, each listening on it: no Node warning reaches the user.
+      expect(r.stderr).not.toMatch(/Warning|\(node:\d+\)/);
       expect(sb.stats().finalized.filter((f) => f.provider === provider)).toHaveLength(FILES);
       const limited = sb.stats().rateLimited;
       // The limit was met (16 jobs want far more than 40 calls/s)…

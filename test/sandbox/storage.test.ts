@@ -212,6 +212,22 @@ describe('faults (rate 1)', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
   });
 
+  it('latency: many requests waiting at once raise no Node warning (it would reach the sandbox terminal)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const sb = await sandbox({ faults: { latencyMs: 50 } });
+      const parts = await Promise.all(Array.from({ length: 16 }, () => onePart(sb)));
+      const answers = await Promise.all(parts.map((p) => put(p.url, bytes(100))));
+      expect(answers.map((a) => a.status)).toEqual(Array(16).fill(200));
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.message)).toEqual([]);
+  });
+
   it('draws faults from a seeded PRNG: the same seed gives the same sequence', async () => {
     const { FaultInjector } = await import('../../src/sandbox/faults.js');
     const roll = (seed: number) => {
