@@ -10,6 +10,7 @@ import { detectTerminal } from '../ui/terminal.js';
 import { formatSize } from '../util/sizes.js';
 import { runPut, type PutFlags } from './put-command.js';
 import { reportError } from './report.js';
+import { removeFileSync } from '../state/remove.js';
 
 export interface StateFlags {
   stateDir?: string;
@@ -140,7 +141,7 @@ export async function runAbort(id: string | undefined, flags: StateFlags, env: N
       }
       try {
         if (t.run) {
-          fs.rmSync(journalPath(dir, t.id), { force: true });
+          removeFileSync(journalPath(dir, t.id));
           // Its big files' own states go with it: nothing would resume them as files of this run.
           for (const e of listStates(dir)) if (e.state?.run?.key === t.id) removeState(dir, e.id);
         } else removeState(dir, t.id);

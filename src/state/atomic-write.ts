@@ -19,6 +19,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessAlive } from './lock-owner.js';
 import { stateDirError } from './state-dir.js';
+import { removeFile, removeFileSync } from './remove.js';
 
 export type Rename = (from: string, to: string) => Promise<void>;
 export type RenameSync = (from: string, to: string) => void;
@@ -131,7 +132,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     }
     await renameWithRetry(tmp, file, opts.rename, opts.wait);
   } catch (err) {
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined); // held by a scanner: nothing more to do
+    await removeFile(tmp).catch(() => undefined); // held by a scanner: nothing more to do
     throw stateDirError(path.dirname(file), err);
   }
 }
@@ -153,7 +154,7 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array, opt
     renameWithRetrySync(tmp, file, opts.rename, opts.wait);
   } catch (err) {
     try {
-      fs.rmSync(tmp, { force: true });
+      removeFileSync(tmp);
     } catch {
       /* held by a scanner: nothing more to do */
     }

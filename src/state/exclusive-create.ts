@@ -3,6 +3,7 @@
 // anything, and the new name shows the complete content from its first instant (no empty window
 // as with open('wx') + write).
 import fs from 'node:fs';
+import { removeFile } from './remove.js';
 
 /** link's answers on filesystems without hard links: FAT/exFAT (EPERM on Linux, EISDIR on Windows), some SMB shares. */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EISDIR']);
@@ -34,7 +35,7 @@ export async function createExclusive(source: string, target: string, content: s
     await fh.close();
   } catch (err) {
     await fh.close().catch(() => undefined);
-    await fs.promises.rm(target, { force: true }); // ours, and useless half-written
+    await removeFile(target); // ours, and useless half-written
     throw err;
   }
   return true;

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import { renameWithRetry } from './atomic-write.js';
 import type { FinishedPart, ProviderName } from '../types.js';
+import { removeFile } from './remove.js';
 
 export const JOURNAL_VERSION = 1;
 
@@ -252,7 +253,7 @@ export class RunJournal {
   /** Every file of the run is in the drive: the journal has served its purpose. */
   async remove(): Promise<void> {
     await this.close();
-    await fs.rm(this.file, { force: true });
+    await removeFile(this.file);
   }
 
   private append(r: JournalRecord): Promise<void> {

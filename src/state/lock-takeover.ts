@@ -17,11 +17,11 @@
 //    that is already gone only makes its holder re-read, see another key, and give up.
 // (Moving S aside first and putting back a fresh lock moved by mistake would leave `file` empty
 // between the two steps, and a third process could link its lock into that gap: two holders.)
-import fs from 'node:fs';
 import { LakeupError } from '../errors.js';
 import { renameWithRetry } from './atomic-write.js';
 import { createExclusive } from './exclusive-create.js';
 import { judge, readSnapshot, type LockOwner, type LockSnapshot } from './lock-owner.js';
+import { removeFile } from './remove.js';
 
 export type Takeover =
   /** Our lock is in place of the stale one. */
@@ -66,7 +66,7 @@ export async function takeOver(file: string, stale: LockSnapshot, source: string
       return { result: 'taken' };
     } finally {
       // Claims on a lock that is gone are moot: ours, and those of the dead takers before us.
-      for (let g = staleGone ? 0 : gen; g <= gen; g++) await fs.promises.rm(claimPath(file, stale.key, g), { force: true }).catch(() => undefined);
+      for (let g = staleGone ? 0 : gen; g <= gen; g++) await removeFile(claimPath(file, stale.key, g)).catch(() => undefined);
     }
   }
   throw new LakeupError(

@@ -14,6 +14,7 @@ import { createExclusive } from './exclusive-create.js';
 import { judge, ours, parseOwner, readSnapshot, UNREADABLE_STALE_MS, type Liveness, type LockOwner } from './lock-owner.js';
 import { takeOver } from './lock-takeover.js';
 import { ensureStateDirAsync, stateDirError } from './state-dir.js';
+import { removeFile, removeFileSync } from './remove.js';
 
 export { isProcessAlive, UNREADABLE_STALE_MS, type Liveness, type LockOwner } from './lock-owner.js';
 
@@ -78,7 +79,7 @@ export async function acquireLock(dir: string, id: string): Promise<Lock> {
   } catch (err) {
     throw err instanceof LakeupError ? err : stateDirError(dir, err);
   } finally {
-    await fs.promises.rm(source, { force: true }).catch(() => undefined); // its name is in place, or useless
+    await removeFile(source).catch(() => undefined); // its name is in place, or useless
     if (!got) ours.delete(nonce);
   }
   return heldLock(file, nonce);
@@ -117,7 +118,7 @@ function heldLock(file: string, nonce: string, known = false): Lock {
       if (released) return;
       released = true;
       try {
-        if (isOurs(fs.readFileSync(file, 'utf8'))) fs.rmSync(file, { force: true });
+        if (isOurs(fs.readFileSync(file, 'utf8'))) removeFileSync(file);
       } catch {
         /* gone already; or left behind, and stale once we exit */
       } finally {
@@ -128,7 +129,7 @@ function heldLock(file: string, nonce: string, known = false): Lock {
       if (released) return;
       released = true;
       try {
-        if (known || isOurs(await fs.promises.readFile(file, 'utf8'))) await fs.promises.rm(file, { force: true });
+        if (known || isOurs(await fs.promises.readFile(file, 'utf8'))) await removeFile(file);
       } catch {
         /* gone already; or left behind, and stale once we exit */
       } finally {

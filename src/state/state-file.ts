@@ -9,6 +9,7 @@ import { LakeupError } from '../errors.js';
 import type { Destination, FileFingerprint, FinishedPart, ProviderName, Session } from '../types.js';
 import { renameWithRetry, writeFileAtomic, writeFileAtomicSync } from './atomic-write.js';
 import { ensureStateDir, ensureStateDirAsync } from './state-dir.js';
+import { removeFile, removeFileSync } from './remove.js';
 
 export { ensureStateDir } from './state-dir.js';
 
@@ -218,13 +219,13 @@ export async function quarantineStateAsync(file: string): Promise<string> {
     return file;
   }
   const urls = file.replace(/\.json$/, '.urls.json');
-  if (urls !== file) await fs.promises.rm(urls, { force: true });
+  if (urls !== file) await removeFile(urls);
   return aside;
 }
 
 export function removeState(dir: string, id: string): void {
-  fs.rmSync(statePath(dir, id), { force: true });
-  fs.rmSync(urlsPath(dir, id), { force: true });
+  removeFileSync(statePath(dir, id));
+  removeFileSync(urlsPath(dir, id));
 }
 
 export function listStates(dir: string): Array<{ id: string; state?: StateFile; invalid?: string }> {
@@ -248,7 +249,7 @@ export function listStates(dir: string): Array<{ id: string; state?: StateFile; 
 
 /** `removeState` on libuv's threads. */
 export async function removeStateAsync(dir: string, id: string): Promise<void> {
-  await Promise.all([fs.promises.rm(statePath(dir, id), { force: true }), fs.promises.rm(urlsPath(dir, id), { force: true })]);
+  await Promise.all([removeFile(statePath(dir, id)), removeFile(urlsPath(dir, id))]);
 }
 
 /** `saveState` on libuv's threads: the URL file (unless `withUrls: false`), then the state. */

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { isTempOfDeadProcess } from './atomic-write.js';
 import { acquireLock } from './lock.js';
 import { judge, readSnapshot } from './lock-owner.js';
+import { removeFile } from './remove.js';
 
 const LOCK_SOURCE = /\.lock\.new-[0-9a-f]+$/;
 const CLAIM = /^(.*\.lock)\.takeover-([0-9a-f]+)-\d+$/;
@@ -30,7 +31,7 @@ export async function sweepStateDir(dir: string): Promise<void> {
     return;
   }
   const present = new Set(names);
-  const rm = (name: string) => fs.promises.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  const rm = (name: string) => removeFile(path.join(dir, name)).catch(() => undefined);
   for (const name of names) {
     try {
       if (name.endsWith('.tmp')) {

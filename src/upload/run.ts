@@ -2,7 +2,6 @@
 // few at a time. The run owns what its files share: the journal of finished files, the pacer for
 // API calls, the pool of part slots, the drive folders. Each file's upload owns its own state.
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import { createDispatcher } from '../http/dispatcher.js';
@@ -26,6 +25,7 @@ import { inspectFile } from './local-file.js';
 import type { PutPlan } from './plan.js';
 import { putFile, type TransferSettings } from './put-file.js';
 import { shardKey, spoolStdin, type Source } from './sources.js';
+import { removeFile } from '../state/remove.js';
 
 export interface RunIO {
   view: ProgressView;
@@ -247,7 +247,7 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
   }
   try {
     if (!plan.resume) {
-      await fs.rm(fresh.file, { force: true });
+      await removeFile(fresh.file);
       return { journal: fresh, lock };
     }
     const loaded = await RunJournal.load(plan.stateDir, identity);
