@@ -9,7 +9,7 @@ import { ApiPacer } from '../http/pacer.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { entryKey, RunJournal, setJournalAside, type JournalEntry, type RunIdentity } from '../state/journal.js';
 import { acquireLock, type Lock } from '../state/lock.js';
-import { listStateFolder } from '../state/state-file.js';
+import { listStateFolder, stateId } from '../state/state-file.js';
 import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
@@ -24,6 +24,7 @@ import { FolderTree } from './folders.js';
 import { inspectFile } from './local-file.js';
 import type { PutPlan } from './plan.js';
 import { putFile, type TransferSettings } from './put-file.js';
+import { forgetLeftState } from './upload-state.js';
 import { shardKey, spoolStdin, type Source } from './sources.js';
 import { removeFile } from '../state/remove.js';
 
@@ -138,6 +139,10 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           if (isUnknown(there)) {
             notice(`${src.display}: cannot tell whether the drive has it (the folder listing is incomplete): uploading it`);
           } else if (there) {
+            // What an earlier attempt left of this file (a big file cut off, even mid-finalize) has
+            // nothing left to do: without this, its state would stay pending for good.
+            const id = stateId(plan.provider, plan.endpoint, item.fp.path, { name: src.name, parent });
+            if (known.states.has(id) || known.locks.has(id)) await forgetLeftState(plan.stateDir, id);
             const skip: SkippedResult = {
               ok: true,
               skipped: true,

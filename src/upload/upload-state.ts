@@ -172,3 +172,24 @@ export class UploadState {
     await lock?.releaseAsync();
   }
 }
+
+/**
+ * Forgets the state an earlier attempt left for upload `id` (used when the file turns out to be in
+ * the drive already): under its lock, so never one a live lakeup is sending. Resolves whatever
+ * happens; a state left behind is harmless, and `lakeup list` still shows it.
+ */
+export async function forgetLeftState(dir: string, id: string): Promise<void> {
+  let lock: Lock;
+  try {
+    lock = await acquireLock(dir, id);
+  } catch {
+    return; // another lakeup is sending it right now: it finishes or keeps it
+  }
+  try {
+    await removeStateAsync(dir, id);
+  } catch {
+    /* left behind */
+  } finally {
+    await lock.releaseAsync();
+  }
+}
