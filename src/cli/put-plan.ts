@@ -2,6 +2,7 @@
 // before a file is opened or a request is made.
 import { LakeupError } from '../errors.js';
 import { DEFAULT_ENDPOINTS } from '../providers/index.js';
+import { checkPartSize } from '../providers/layout.js';
 import { resolveStateDir } from '../state/location.js';
 import type { ProgressMode } from '../ui/progress.js';
 import type { Terminal } from '../ui/terminal.js';
@@ -95,6 +96,10 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
   const progress: ProgressMode = progressFlag === 'auto' ? (term.stderrIsTTY ? 'bar' : 'plain') : (progressFlag as ProgressMode);
   const dryRun = Boolean(f.dryRun);
   const endpoint = parseEndpoint(f.endpoint ?? env.LAKEUP_ENDPOINT ?? DEFAULT_ENDPOINTS[provider]);
+  // Checked here, not when a file's session starts: a run looks its folders up first, and would
+  // then fail every file with this one line.
+  const partSize = f.partSize !== undefined ? parseSize(f.partSize, '--part-size') : undefined;
+  if (partSize !== undefined) checkPartSize(partSize);
   const token = dryRun ? '' : resolveToken(f.token, f.tokenFile, env);
   registerSecret(token);
   return {
@@ -105,7 +110,7 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     name: f.name,
     parent: f.parent,
     onConflict: f.onConflict !== undefined ? parseConflict(f.onConflict) : undefined,
-    partSize: f.partSize !== undefined ? parseSize(f.partSize, '--part-size') : undefined,
+    partSize,
     mimeType: f.mimeType,
     concurrency: parseConcurrency(f.concurrency ?? 'auto'),
     jobs: parseIntInRange(f.jobs ?? String(DEFAULT_JOBS), '--jobs', 1, 64),

@@ -153,6 +153,16 @@ const ROWS: Row[] = [
   { name: 'an unknown flag carrying the token (--tokn=…)', args: [`--tokn=${TOKEN}`], code: 2, kind: 'usage', message: /unknown option '--tokn/ },
   { name: "--part-size 'abc'", provider: 'copera', args: ['--part-size', 'abc'], code: 2, kind: 'usage', message: /--part-size: 'abc' is not a size/ },
   { name: '--part-size 1MiB (below 5 MiB)', provider: 'copera', args: ['--part-size', '1MiB'], code: 2, kind: 'usage', message: /at least 5 MiB/ },
+  // In a run the folders are looked up before any file's session: the size must be refused first.
+  {
+    name: '--part-size 1MiB with a --recursive folder',
+    provider: 'copera',
+    file: () => path.join(work, 'a-folder'),
+    args: ['-r', '--part-size', '1MiB'],
+    code: 2,
+    kind: 'usage',
+    message: /(^|error: )--part-size must be at least 5 MiB/, // the plan's line, not one per file
+  },
   { name: '--concurrency 0', args: ['--concurrency', '0'], code: 2, kind: 'usage', message: /--concurrency: .*1 to 64, got '0'/ },
   { name: '--concurrency 65', args: ['--concurrency', '65'], code: 2, kind: 'usage', message: /--concurrency: .*1 to 64, got '65'/ },
   { name: "--concurrency 'x'", args: ['--concurrency', 'x'], code: 2, kind: 'usage', message: /--concurrency: .*got 'x'/ },
