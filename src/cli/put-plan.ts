@@ -3,6 +3,7 @@
 import { LakeupError } from '../errors.js';
 import { DEFAULT_ENDPOINTS } from '../providers/index.js';
 import { checkPartSize } from '../providers/layout.js';
+import { checkProxyEnv } from '../http/proxy-env.js';
 import { resolveStateDir } from '../state/location.js';
 import type { ProgressMode } from '../ui/progress.js';
 import type { Terminal } from '../ui/terminal.js';
@@ -100,6 +101,7 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
   // then fail every file with this one line.
   const partSize = f.partSize !== undefined ? parseSize(f.partSize, '--part-size') : undefined;
   if (partSize !== undefined) checkPartSize(partSize);
+  if (!dryRun) checkProxyEnv(env);
   const token = dryRun ? '' : resolveToken(f.token, f.tokenFile, env);
   registerSecret(token);
   return {

@@ -167,6 +167,8 @@ const ROWS: Row[] = [
   { name: '--concurrency 65', args: ['--concurrency', '65'], code: 2, kind: 'usage', message: /--concurrency: .*1 to 64, got '65'/ },
   { name: "--concurrency 'x'", args: ['--concurrency', 'x'], code: 2, kind: 'usage', message: /--concurrency: .*got 'x'/ },
   { name: 'no token', env: { LAKEUP_TOKEN: undefined }, code: 2, kind: 'usage', message: /no API token.*LAKEUP_TOKEN/ },
+  // A proxy variable undici cannot use; its value may hold a proxy password, so it is not echoed.
+  { name: 'HTTP_PROXY that is not a URL', env: { HTTP_PROXY: 'proxy do_not_print' }, code: 2, kind: 'usage', message: /HTTP_PROXY is not a proxy URL/ },
   { name: 'a wrong token (MemoryLake 401)', args: ['--token', WRONG_TOKEN], code: 3, kind: 'auth', message: /MemoryLake refused .*HTTP 401.*check the token/ },
   { name: 'a wrong token (Copera 401)', provider: 'copera', args: ['--token', WRONG_TOKEN], code: 3, kind: 'auth', message: /Copera refused .*HTTP 401.*check the token/ },
   {
