@@ -139,6 +139,8 @@ async function rerunFinishes({ sb, stateDir, env, args, expect }: Ctx): Promise<
 const ROWS: Row[] = [
   { name: 'a missing file', file: () => path.join(work, 'no-such.bin'), code: 2, kind: 'input', message: /no-such\.bin: no such file/ },
   { name: 'an empty file', file: () => path.join(work, 'empty.bin'), code: 2, kind: 'input', message: /empty\.bin: the file is empty/ },
+  // Not the private spool file's path, which the user never named and which is gone by then.
+  { name: 'empty standard input', file: () => '-', args: ['--name', 'x.bin'], code: 2, kind: 'input', message: /(^|error: )-: standard input is empty/ },
   {
     name: 'a directory without --recursive',
     file: () => path.join(work, 'a-folder'),
