@@ -123,7 +123,7 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     stateDir: resolveStateDir(f.stateDir, env),
     json: Boolean(f.json),
     progress,
-    progressIntervalMs: f.progressInterval !== undefined ? parseDuration(f.progressInterval, '--progress-interval') : undefined,
+    progressIntervalMs: f.progressInterval !== undefined ? parseProgressInterval(f.progressInterval) : undefined,
     verbose: Boolean(f.verbose),
     dryRun,
     limitRate: f.limitRate !== undefined ? parseRate(f.limitRate, '--limit-rate') : undefined,
@@ -147,6 +147,13 @@ export function parseShard(v: string): { index: number; count: number } {
 /** `auto` (the default: adaptive) or a whole number from 1 to 64 that pins it. */
 function parseConcurrency(v: string): number | 'auto' {
   return v.trim().toLowerCase() === 'auto' ? 'auto' : parseIntInRange(v, '--concurrency', 1, 64);
+}
+
+/** At least 100 ms: 0 would print a progress line on every turn of the event loop, thousands a second. */
+function parseProgressInterval(v: string): number {
+  const ms = parseDuration(v, '--progress-interval');
+  if (ms < 100) throw new LakeupError('usage', `--progress-interval: at least 100ms, got '${v}'`);
+  return ms;
 }
 
 function parseTimeout(v: string): number {

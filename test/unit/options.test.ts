@@ -253,4 +253,13 @@ describe('buildPutPlan', () => {
     expect(thrown(() => plan({ ...base, timeout: '200ms' })).message).toContain('--timeout');
     expect(thrown(() => plan({ ...base, retries: '101' })).message).toContain('--retries');
   });
+
+  it('refuses a --progress-interval of 0 (a line every millisecond) and takes 200ms', () => {
+    expect(plan({ ...base, progressInterval: '200ms' }).progressIntervalMs).toBe(200);
+    for (const v of ['0', '0s', '5ms']) {
+      const e = thrown(() => plan({ ...base, progressInterval: v }));
+      expect(e.kind).toBe('usage');
+      expect(e.message).toContain('--progress-interval');
+    }
+  });
 });
