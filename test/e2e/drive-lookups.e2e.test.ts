@@ -129,6 +129,29 @@ describe('a cut-off finalize is matched only to the item it made', () => {
     expect(line.name).toBe('stranger (1).bin'); // really uploaded, beside the stranger's file
   });
 
+  it("Copera: a file named like our renamed form, made after the cut, is not ours when our name was never taken", async () => {
+    // report.pdf and 'report (1).pdf' side by side (a download saved twice): same size, other bytes.
+    const dir = path.join(work, 'twins');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = await makeFile(path.join(dir, 'twin.pdf'), 5000, 23);
+    const twin = await makeFile(path.join(dir, 'twin (1).pdf'), 5000, 24);
+    const held = sb.stats().held;
+    sb.hold({ route: 'copera.finalize', when: 'before' }); // never reaches the drive
+    const child = startCli(['put', file, '-p', 'copera', '--json'], { env });
+    await waitFor('the finalize to be held', () => sb.stats().held > held);
+    child.kill('SIGKILL');
+    await child.result;
+    const other = await runCli(['put', twin, '-p', 'copera', '--json'], { env });
+    expect(other.code, other.stderr).toBe(0);
+
+    const again = await runCli(['put', file, '-p', 'copera', '--json'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    // Copera renames only a taken name, and twin.pdf never was: 'twin (1).pdf' is the other file.
+    expect(jsonLines(again).pop()).toMatchObject({ ok: true, name: 'twin.pdf' });
+    expect(jsonLines(again).pop()!.recovered).toBeUndefined();
+    expect(await sha256File(storedNamed('copera', 'twin.pdf')[0].path!)).toBe(await sha256File(file));
+  });
+
   it('MemoryLake --on-conflict overwrite: the item keeps its old created_at, and its ETag proves it is ours', async () => {
     const name = 'overwritten.bin';
     const file = await makeFile(path.join(work, name), 3 * MiB, 22);
