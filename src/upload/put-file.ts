@@ -10,7 +10,7 @@ import { uploadParts } from '../transfer/engine.js';
 import type { UploadEvents } from '../events.js';
 import type { AdaptiveLimiter } from '../transfer/limiter.js';
 import type { RateLimiter } from '../transfer/rate-limit.js';
-import type { Destination, FileFingerprint, FinishedPart, PutResult, Session, UploadedItem } from '../types.js';
+import type { Destination, FileFingerprint, FinishedPart, PutResult, Session, SkippedResult, UploadedItem } from '../types.js';
 import { sleep } from '../util/sleep.js';
 import { inspectFileAsync, sameFingerprint } from './local-file.js';
 import { findFinalized, multipartEtag, type CutOffFinalize } from './recover.js';
@@ -74,7 +74,7 @@ function isInProgress(err: unknown): boolean {
   return e?.status === 409 && e.code !== 'DRIVE_ITEM_CONFLICT';
 }
 
-export async function putFile(o: PutFileOptions): Promise<PutResult> {
+export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedResult> {
   const started = performance.now();
   const fingerprint = o.fingerprint ?? (await inspectFileAsync(o.file));
   const req: UploadRequest = { file: fingerprint, dest: o.dest, partSize: o.partSize };
@@ -122,6 +122,24 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     await upload.lockIt(o.run !== undefined && !mayHaveState && !o.known?.locks.has(id));
     const saved = o.resume && mayHaveState ? await upload.find(fingerprint, o.partSize) : undefined;
     if (!o.resume) await upload.discard();
+    if (!saved && o.resume && o.run && o.known?.states.has(id)) {
+      // Its state was there when the run began and is gone now that we hold its lock: whoever
+      // finished it meanwhile (`lakeup resume <id>`, a single put) told the run's journal first.
+      const done = await o.run.journal.finishedElsewhere(o.run.entry);
+      if (done && done.size === fingerprint.size && done.mtimeMs === fingerprint.mtimeMs) {
+        const skip: SkippedResult = {
+          ok: true,
+          skipped: true,
+          reason: 'already-uploaded',
+          provider: o.provider.name,
+          file: display,
+          name: done.name,
+          id: done.id,
+          size: fingerprint.size,
+        };
+        return skip;
+      }
+    }
 
     // An earlier run sent finalize and never heard back: the drive says whether it took effect.
     const cut = saved?.finalizing ? cutOffOf(saved) : o.resume ? o.cutOff : undefined;

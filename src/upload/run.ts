@@ -13,7 +13,7 @@ import { listStateFolder, stateId } from '../state/state-file.js';
 import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
-import type { FileFingerprint, PutResult, SkippedResult } from '../types.js';
+import type { FileFingerprint, SkippedResult } from '../types.js';
 import type { ProgressView } from '../ui/progress.js';
 import type { ResultPrinter } from '../ui/results.js';
 import { RunProgress } from '../ui/run-progress.js';
@@ -161,7 +161,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
         }
         const entry: JournalEntry | undefined = item.fp ? { file: item.fp.path, to: shardKey(src) } : undefined;
         const cut = entry && journal?.finalizing.get(entryKey(entry));
-        const result: PutResult = await putFile({
+        const result = await putFile({
           provider: providerFor(events),
           endpoint: plan.endpoint,
           file,
@@ -180,6 +180,13 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           known,
           cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
         });
+        if ('skipped' in result) {
+          // Finished by another lakeup while this run was going (its journal says so).
+          ended = 'skipped';
+          outcome.skipped++;
+          io.results.skipped(result);
+          return;
+        }
         ended = 'uploaded';
         outcome.uploaded++;
         io.results.uploaded(result);
