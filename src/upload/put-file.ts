@@ -110,7 +110,8 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
   };
   // A state that belongs to a run this put is not: the run must hear that the file is done.
   const tellItsRun = async (saved: StateFile | undefined, item: { id: string; name: string }) => {
-    const r = saved?.run;
+    // (A state dropped because the file changed still named its run: the run wants the new content.)
+    const r = saved?.run ?? upload.droppedRun;
     if (!r || r.key === o.run?.journal.key) return;
     const f = { size: fingerprint.size, mtimeMs: fingerprint.mtimeMs, id: item.id, name: item.name };
     await recordDoneInRun(o.stateDir, r.key, { file: fingerprint.path, to: r.to }, f).catch(() => undefined);

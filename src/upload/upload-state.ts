@@ -34,6 +34,8 @@ export class UploadState {
   private persisted = false;
   private writeFailed = false;
   state!: StateFile;
+  /** The run named by a state `find` dropped because the file changed: it still has to hear when the file is done. */
+  droppedRun: StateFile['run'];
 
   constructor(private readonly c: UploadStateContext) {}
 
@@ -70,6 +72,7 @@ export class UploadState {
     if (!sameFingerprint(s.file, fp)) {
       this.c.notice(`${this.c.display} changed since the interrupted upload (size or modification time differ): uploading the current content from the start`);
       await removeStateAsync(this.c.dir, this.c.id);
+      this.droppedRun = s.run;
       return undefined;
     }
     if (partSize !== undefined && s.partSize !== undefined && partSize !== s.partSize) {

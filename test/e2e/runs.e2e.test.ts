@@ -320,3 +320,31 @@ describe('a run and a resume of one of its files at the same time', () => {
     }
   });
 });
+
+describe('a big file of a run, changed, then resumed on its own', () => {
+  it('the run hears of it and does not send it again', async () => {
+    const root = path.join(work, 'changed-aside');
+    fs.mkdirSync(root, { recursive: true });
+    const files = [await makeFile(path.join(root, 'a.txt'), 900, 71), await makeFile(path.join(root, 'big.bin'), 3 * MiB, 72)];
+    const args = ['put', root, '-r', '-p', 'memorylake', '-j', '1', '--json'];
+    const first = startCli(args, { env });
+    let stateFile = '';
+    const watcher = fs.watch(stateDir, (_ev, name) => {
+      if (stateFile || !name || !/^[0-9a-f]{16}\.json$/.test(name) || !fs.existsSync(path.join(stateDir, name))) return;
+      stateFile = name;
+      first.kill('SIGKILL');
+    });
+    await first.result;
+    watcher.close();
+    expect(stateFile, 'big.bin kept a state of the run').not.toBe('');
+
+    await makeFile(files[1], 3 * MiB, 73); // new content, same size, a new mtime
+    fs.utimesSync(files[1], new Date(), new Date(Date.now() + 5_000));
+    const aside = await runCli(['resume', stateFile.slice(0, 16), '--json'], { env });
+    expect(aside.code, aside.stderr).toBe(0);
+    const again = await runCli(args, { env });
+    expect(again.code, again.stderr).toBe(0);
+    await expectExactlyOnce('memorylake', root, files);
+    expect(fs.readdirSync(stateDir)).toEqual([]);
+  });
+});
