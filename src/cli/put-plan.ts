@@ -2,6 +2,8 @@
 // before a file is opened or a request is made.
 import { LakeupError } from '../errors.js';
 import { DEFAULT_ENDPOINTS } from '../providers/index.js';
+import { checkPartSize } from '../providers/layout.js';
+import { checkProxyEnv } from '../http/proxy-env.js';
 import { resolveStateDir } from '../state/location.js';
 import type { ProgressMode } from '../ui/progress.js';
 import type { Terminal } from '../ui/terminal.js';
@@ -95,6 +97,11 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
   const progress: ProgressMode = progressFlag === 'auto' ? (term.stderrIsTTY ? 'bar' : 'plain') : (progressFlag as ProgressMode);
   const dryRun = Boolean(f.dryRun);
   const endpoint = parseEndpoint(f.endpoint ?? env.LAKEUP_ENDPOINT ?? DEFAULT_ENDPOINTS[provider]);
+  // Checked here, not when a file's session starts: a run looks its folders up first, and would
+  // then fail every file with this one line.
+  const partSize = f.partSize !== undefined ? parseSize(f.partSize, '--part-size') : undefined;
+  if (partSize !== undefined) checkPartSize(partSize);
+  if (!dryRun) checkProxyEnv(env);
   const token = dryRun ? '' : resolveToken(f.token, f.tokenFile, env);
   registerSecret(token);
   return {
@@ -105,7 +112,7 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     name: f.name,
     parent: f.parent,
     onConflict: f.onConflict !== undefined ? parseConflict(f.onConflict) : undefined,
-    partSize: f.partSize !== undefined ? parseSize(f.partSize, '--part-size') : undefined,
+    partSize,
     mimeType: f.mimeType,
     concurrency: parseConcurrency(f.concurrency ?? 'auto'),
     jobs: parseIntInRange(f.jobs ?? String(DEFAULT_JOBS), '--jobs', 1, 64),
@@ -116,7 +123,7 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     stateDir: resolveStateDir(f.stateDir, env),
     json: Boolean(f.json),
     progress,
-    progressIntervalMs: f.progressInterval !== undefined ? parseDuration(f.progressInterval, '--progress-interval') : undefined,
+    progressIntervalMs: f.progressInterval !== undefined ? parseProgressInterval(f.progressInterval) : undefined,
     verbose: Boolean(f.verbose),
     dryRun,
     limitRate: f.limitRate !== undefined ? parseRate(f.limitRate, '--limit-rate') : undefined,
@@ -140,6 +147,13 @@ export function parseShard(v: string): { index: number; count: number } {
 /** `auto` (the default: adaptive) or a whole number from 1 to 64 that pins it. */
 function parseConcurrency(v: string): number | 'auto' {
   return v.trim().toLowerCase() === 'auto' ? 'auto' : parseIntInRange(v, '--concurrency', 1, 64);
+}
+
+/** At least 100 ms: 0 would print a progress line on every turn of the event loop, thousands a second. */
+function parseProgressInterval(v: string): number {
+  const ms = parseDuration(v, '--progress-interval');
+  if (ms < 100) throw new LakeupError('usage', `--progress-interval: at least 100ms, got '${v}'`);
+  return ms;
 }
 
 function parseTimeout(v: string): number {

@@ -129,24 +129,30 @@ export async function runAbort(id: string | undefined, flags: StateFlags, env: N
     const aborted: string[] = [];
     for (const t of targets) {
       // Holding the upload's lock while forgetting it: refused while a live lakeup sends it (the
-      // lock module's rule), a stale lock is taken over, and no upload can start meanwhile.
-      let lock: Lock;
+      // lock module's rule), a stale lock is taken over, and no upload can start meanwhile. A run
+      // takes its big files' locks too: one of them may be sent on its own right now (`lakeup
+      // resume <id>`, a single put), without the run's lock.
+      const what = t.run ? 'run' : 'upload';
+      const files = t.run ? listStates(dir).filter((e) => e.state?.run?.key === t.id) : [];
+      const locks: Lock[] = [];
       try {
-        lock = await acquireLock(dir, t.run ? `${t.id}-run` : t.id);
-      } catch (e) {
-        const err = e as LakeupError;
-        if (err?.code !== 'LOCKED') throw e;
-        const what = t.run ? 'run' : 'upload';
-        throw new LakeupError('state', `cannot forget ${what} ${t.id}: ${err.message.replace('uploading this file', t.run ? 'running this upload' : 'uploading this file')}`, { code: 'LOCKED' });
-      }
-      try {
+        for (const lockId of [t.run ? `${t.id}-run` : t.id, ...files.map((e) => e.id)]) {
+          try {
+            locks.push(await acquireLock(dir, lockId));
+          } catch (e) {
+            const err = e as LakeupError;
+            if (err?.code !== 'LOCKED') throw e;
+            const msg = lockId === `${t.id}-run` ? err.message.replace('uploading this file', 'running this upload') : err.message;
+            throw new LakeupError('state', `cannot forget ${what} ${t.id}: ${msg}`, { code: 'LOCKED' });
+          }
+        }
         if (t.run) {
           removeFileSync(journalPath(dir, t.id));
           // Its big files' own states go with it: nothing would resume them as files of this run.
-          for (const e of listStates(dir)) if (e.state?.run?.key === t.id) removeState(dir, e.id);
+          for (const e of files) removeState(dir, e.id);
         } else removeState(dir, t.id);
       } finally {
-        await lock.releaseAsync();
+        for (const l of locks) await l.releaseAsync();
       }
       aborted.push(t.id);
       if (!flags.json) {

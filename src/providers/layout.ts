@@ -54,12 +54,7 @@ export function checkServerLayout(items: unknown, fileSize: number, service: str
  * a bigger default would buy little and make a resume start further back.
  */
 export function choosePartSize(fileSize: number, requested = COPERA_DEFAULT_PART): number {
-  if (requested < S3_MIN_PART) {
-    throw new LakeupError('usage', `--part-size must be at least 5 MiB (S3 rule), got ${formatSize(requested)}`);
-  }
-  if (requested > S3_MAX_PART) {
-    throw new LakeupError('usage', `--part-size must be at most 5 GiB (S3 rule), got ${formatSize(requested)}`);
-  }
+  checkPartSize(requested);
   let size = requested;
   if (Math.ceil(fileSize / size) > S3_MAX_PARTS) {
     size = Math.ceil(fileSize / S3_MAX_PARTS / MiB) * MiB;
@@ -68,6 +63,16 @@ export function choosePartSize(fileSize: number, requested = COPERA_DEFAULT_PART
     throw new LakeupError('input', `the file is too large for 10,000 parts of at most 5 GiB (${formatSize(fileSize)})`);
   }
   return size;
+}
+
+/** A --part-size S3 accepts (5 MiB to 5 GiB), or a usage error naming the flag. */
+export function checkPartSize(requested: number): void {
+  if (requested < S3_MIN_PART) {
+    throw new LakeupError('usage', `--part-size must be at least 5 MiB (S3 rule), got ${formatSize(requested)}`);
+  }
+  if (requested > S3_MAX_PART) {
+    throw new LakeupError('usage', `--part-size must be at most 5 GiB (S3 rule), got ${formatSize(requested)}`);
+  }
 }
 
 export function splitParts(fileSize: number, partSize: number): PartSpec[] {

@@ -236,6 +236,36 @@ export class RunJournal {
     return this.append({ t: 'done', f: e.file, to: e.to, ...f });
   }
 
+  /**
+   * A `done` record for `e` that another process appended since the journal was read: `lakeup
+   * resume <id>` or a single put that finished one of the run's big files while the run was going
+   * (recordDoneInRun). Reads the file again; only asked when a file's state vanished meanwhile.
+   */
+  async finishedElsewhere(e: JournalEntry): Promise<FinishedFile | undefined> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const key = entryKey(e);
+    let found: FinishedFile | undefined;
+    for (const line of text.split('\n')) {
+      if (!line.includes('"done"')) continue;
+      try {
+        const r = JSON.parse(line) as JournalRecord;
+        if (r.t !== 'done' || !isEntry(r) || entryKey({ file: r.f, to: r.to }) !== key) continue;
+        if (isCount(r.size) && isCount(r.mtimeMs) && typeof r.id === 'string' && typeof r.name === 'string') {
+          found = { size: r.size, mtimeMs: r.mtimeMs, id: r.id, name: r.name };
+        }
+      } catch {
+        /* a damaged line: not this record */
+      }
+    }
+    if (found) this.finished.set(key, found);
+    return found;
+  }
+
   /** Resolves when every record so far is written; rejects if writing failed. */
   async flush(): Promise<void> {
     while (this.writing) await this.writing;

@@ -9,7 +9,11 @@
 //    repeat), and a living one that holds such a claim only re-reads and gives up (lock-takeover.ts);
 //  - a lock whose process is gone and that guards nothing (no state file or run journal beside it):
 //    taken over the ordinary way, then released, so a lakeup starting at that moment on the same
-//    upload meets a lock that is live for a few milliseconds at worst, never two holders.
+//    upload meets a lock that is live for a few milliseconds at worst, never two holders;
+//  - a URL file (`<id>.urls.json`) without its state file: a kill between writing the two (the URL
+//    file goes first) or between removing them. It holds presigned URLs, write credentials, and
+//    nothing reads it without its state. Removed under the upload's lock, which every writer of
+//    the pair holds, so never one a living upload is writing.
 // Everything of another host, or of a process that is still running, is left alone.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +25,7 @@ import { removeFile } from './remove.js';
 const LOCK_SOURCE = /\.lock\.new-[0-9a-f]+$/;
 const CLAIM = /^(.*\.lock)\.takeover-([0-9a-f]+)-\d+$/;
 const LOCK = /^(.+)\.lock$/;
+const URLS = /^(.+)\.urls\.json$/;
 
 /** Clears the leftovers of killed processes from `dir`. Never throws: a leftover kept is harmless. */
 export async function sweepStateDir(dir: string): Promise<void> {
@@ -49,6 +54,19 @@ export async function sweepStateDir(dir: string): Promise<void> {
         if (!snap || judge(snap).live) continue;
         const lock = await readSnapshot(path.join(dir, claim[1]));
         if (lock?.key !== claim[2]) await rm(name);
+        continue;
+      }
+      const urls = URLS.exec(name);
+      if (urls) {
+        const id = urls[1];
+        if (present.has(`${id}.json`)) continue;
+        const held = await acquireLock(dir, id); // LOCKED: a living upload is writing the pair
+        try {
+          const stateThere = await fs.promises.access(path.join(dir, `${id}.json`)).then(() => true, () => false);
+          if (!stateThere) await rm(name);
+        } finally {
+          await held.releaseAsync();
+        }
         continue;
       }
       const lock = LOCK.exec(name);

@@ -10,7 +10,7 @@ import { uploadParts } from '../transfer/engine.js';
 import type { UploadEvents } from '../events.js';
 import type { AdaptiveLimiter } from '../transfer/limiter.js';
 import type { RateLimiter } from '../transfer/rate-limit.js';
-import type { Destination, FileFingerprint, FinishedPart, PutResult, Session, UploadedItem } from '../types.js';
+import type { Destination, FileFingerprint, FinishedPart, PutResult, Session, SkippedResult, UploadedItem } from '../types.js';
 import { sleep } from '../util/sleep.js';
 import { inspectFileAsync, sameFingerprint } from './local-file.js';
 import { findFinalized, multipartEtag, type CutOffFinalize } from './recover.js';
@@ -74,7 +74,7 @@ function isInProgress(err: unknown): boolean {
   return e?.status === 409 && e.code !== 'DRIVE_ITEM_CONFLICT';
 }
 
-export async function putFile(o: PutFileOptions): Promise<PutResult> {
+export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedResult> {
   const started = performance.now();
   const fingerprint = o.fingerprint ?? (await inspectFileAsync(o.file));
   const req: UploadRequest = { file: fingerprint, dest: o.dest, partSize: o.partSize };
@@ -110,7 +110,8 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
   };
   // A state that belongs to a run this put is not: the run must hear that the file is done.
   const tellItsRun = async (saved: StateFile | undefined, item: { id: string; name: string }) => {
-    const r = saved?.run;
+    // (A state dropped because the file changed still named its run: the run wants the new content.)
+    const r = saved?.run ?? upload.droppedRun;
     if (!r || r.key === o.run?.journal.key) return;
     const f = { size: fingerprint.size, mtimeMs: fingerprint.mtimeMs, id: item.id, name: item.name };
     await recordDoneInRun(o.stateDir, r.key, { file: fingerprint.path, to: r.to }, f).catch(() => undefined);
@@ -122,6 +123,24 @@ export async function putFile(o: PutFileOptions): Promise<PutResult> {
     await upload.lockIt(o.run !== undefined && !mayHaveState && !o.known?.locks.has(id));
     const saved = o.resume && mayHaveState ? await upload.find(fingerprint, o.partSize) : undefined;
     if (!o.resume) await upload.discard();
+    if (!saved && o.resume && o.run && o.known?.states.has(id)) {
+      // Its state was there when the run began and is gone now that we hold its lock: whoever
+      // finished it meanwhile (`lakeup resume <id>`, a single put) told the run's journal first.
+      const done = await o.run.journal.finishedElsewhere(o.run.entry);
+      if (done && done.size === fingerprint.size && done.mtimeMs === fingerprint.mtimeMs) {
+        const skip: SkippedResult = {
+          ok: true,
+          skipped: true,
+          reason: 'already-uploaded',
+          provider: o.provider.name,
+          file: display,
+          name: done.name,
+          id: done.id,
+          size: fingerprint.size,
+        };
+        return skip;
+      }
+    }
 
     // An earlier run sent finalize and never heard back: the drive says whether it took effect.
     const cut = saved?.finalizing ? cutOffOf(saved) : o.resume ? o.cutOff : undefined;

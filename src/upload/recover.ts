@@ -36,14 +36,20 @@ export async function findFinalized(
   clock: { offsetMs: number | undefined } = serverClock,
 ): Promise<DriveEntry | undefined> {
   // The listing answer itself tells the server's clock, if nothing before it did.
-  const candidates = (await provider.findInFolder(dest.parent, dest.name, { signal })).filter((e) => e.type === 'file' && e.size === cut.size);
+  const named = await provider.findInFolder(dest.parent, dest.name, { signal });
+  const candidates = named.filter((e) => e.type === 'file' && e.size === cut.size);
   const proven = candidates.find((e) => etagProves(e.etag, cut));
   if (proven) return proven;
+  // Without proof, a renamed form (big_1.zip, big (1).zip) is ours only if our name was taken: the
+  // server renames nothing else. Otherwise it is another file of that name and size (a download
+  // saved twice, another file of the same run), and taking it would leave ours never sent. (If the
+  // item holding our name was deleted since, the file is sent again: a copy, never a loss.)
+  const taken = named.some((e) => e.name === dest.name);
   const offset = clock.offsetMs;
   // `at` by the server's clock, less what the clocks may disagree by.
   const since = offset !== undefined ? cut.at + offset - CLOCK_MARGIN_MS : cut.at - UNKNOWN_SKEW_MS;
   const touched = (e: DriveEntry) => Math.max(e.createdAt ?? -Infinity, e.updatedAt ?? -Infinity);
-  const fits = candidates.filter((e) => touched(e) >= since && etagAllows(e.etag, cut));
+  const fits = candidates.filter((e) => (taken || e.name === dest.name) && touched(e) >= since && etagAllows(e.etag, cut));
   // Several (unlikely): the one touched closest after finalize was sent.
   fits.sort((a, b) => touched(a) - touched(b));
   return fits[0];

@@ -9,11 +9,11 @@ import { ApiPacer } from '../http/pacer.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { entryKey, RunJournal, setJournalAside, type JournalEntry, type RunIdentity } from '../state/journal.js';
 import { acquireLock, type Lock } from '../state/lock.js';
-import { listStateFolder } from '../state/state-file.js';
+import { listStateFolder, stateId } from '../state/state-file.js';
 import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
-import type { FileFingerprint, PutResult, SkippedResult } from '../types.js';
+import type { FileFingerprint, SkippedResult } from '../types.js';
 import type { ProgressView } from '../ui/progress.js';
 import type { ResultPrinter } from '../ui/results.js';
 import { RunProgress } from '../ui/run-progress.js';
@@ -24,6 +24,7 @@ import { FolderTree } from './folders.js';
 import { inspectFile } from './local-file.js';
 import type { PutPlan } from './plan.js';
 import { putFile, type TransferSettings } from './put-file.js';
+import { forgetLeftState } from './upload-state.js';
 import { shardKey, spoolStdin, type Source } from './sources.js';
 import { removeFile } from '../state/remove.js';
 
@@ -138,6 +139,10 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           if (isUnknown(there)) {
             notice(`${src.display}: cannot tell whether the drive has it (the folder listing is incomplete): uploading it`);
           } else if (there) {
+            // What an earlier attempt left of this file (a big file cut off, even mid-finalize) has
+            // nothing left to do: without this, its state would stay pending for good.
+            const id = stateId(plan.provider, plan.endpoint, item.fp.path, { name: src.name, parent });
+            if (known.states.has(id) || known.locks.has(id)) await forgetLeftState(plan.stateDir, id);
             const skip: SkippedResult = {
               ok: true,
               skipped: true,
@@ -156,7 +161,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
         }
         const entry: JournalEntry | undefined = item.fp ? { file: item.fp.path, to: shardKey(src) } : undefined;
         const cut = entry && journal?.finalizing.get(entryKey(entry));
-        const result: PutResult = await putFile({
+        const result = await putFile({
           provider: providerFor(events),
           endpoint: plan.endpoint,
           file,
@@ -175,6 +180,13 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           known,
           cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
         });
+        if ('skipped' in result) {
+          // Finished by another lakeup while this run was going (its journal says so).
+          ended = 'skipped';
+          outcome.skipped++;
+          io.results.skipped(result);
+          return;
+        }
         ended = 'uploaded';
         outcome.uploaded++;
         io.results.uploaded(result);

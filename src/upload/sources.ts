@@ -48,6 +48,11 @@ export async function spoolStdin(
     if (signal?.aborted) throw signal.reason;
     throw new LakeupError('input', `could not read standard input: ${(err as Error).message}`);
   }
+  // Said here, of what the user named: the spool's own path means nothing to them.
+  if ((await fs.stat(file)).size === 0) {
+    await cleanup();
+    throw new LakeupError('input', '-: standard input is empty; neither provider stores empty files');
+  }
   return { file, cleanup };
 }
 

@@ -34,6 +34,8 @@ export class UploadState {
   private persisted = false;
   private writeFailed = false;
   state!: StateFile;
+  /** The run named by a state `find` dropped because the file changed: it still has to hear when the file is done. */
+  droppedRun: StateFile['run'];
 
   constructor(private readonly c: UploadStateContext) {}
 
@@ -70,6 +72,7 @@ export class UploadState {
     if (!sameFingerprint(s.file, fp)) {
       this.c.notice(`${this.c.display} changed since the interrupted upload (size or modification time differ): uploading the current content from the start`);
       await removeStateAsync(this.c.dir, this.c.id);
+      this.droppedRun = s.run;
       return undefined;
     }
     if (partSize !== undefined && s.partSize !== undefined && partSize !== s.partSize) {
@@ -170,5 +173,26 @@ export class UploadState {
     const lock = this.lock;
     this.lock = undefined;
     await lock?.releaseAsync();
+  }
+}
+
+/**
+ * Forgets the state an earlier attempt left for upload `id` (used when the file turns out to be in
+ * the drive already): under its lock, so never one a live lakeup is sending. Resolves whatever
+ * happens; a state left behind is harmless, and `lakeup list` still shows it.
+ */
+export async function forgetLeftState(dir: string, id: string): Promise<void> {
+  let lock: Lock;
+  try {
+    lock = await acquireLock(dir, id);
+  } catch {
+    return; // another lakeup is sending it right now: it finishes or keeps it
+  }
+  try {
+    await removeStateAsync(dir, id);
+  } catch {
+    /* left behind */
+  } finally {
+    await lock.releaseAsync();
   }
 }

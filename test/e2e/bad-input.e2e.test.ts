@@ -139,6 +139,8 @@ async function rerunFinishes({ sb, stateDir, env, args, expect }: Ctx): Promise<
 const ROWS: Row[] = [
   { name: 'a missing file', file: () => path.join(work, 'no-such.bin'), code: 2, kind: 'input', message: /no-such\.bin: no such file/ },
   { name: 'an empty file', file: () => path.join(work, 'empty.bin'), code: 2, kind: 'input', message: /empty\.bin: the file is empty/ },
+  // Not the private spool file's path, which the user never named and which is gone by then.
+  { name: 'empty standard input', file: () => '-', args: ['--name', 'x.bin'], code: 2, kind: 'input', message: /(^|error: )-: standard input is empty/ },
   {
     name: 'a directory without --recursive',
     file: () => path.join(work, 'a-folder'),
@@ -153,10 +155,22 @@ const ROWS: Row[] = [
   { name: 'an unknown flag carrying the token (--tokn=…)', args: [`--tokn=${TOKEN}`], code: 2, kind: 'usage', message: /unknown option '--tokn/ },
   { name: "--part-size 'abc'", provider: 'copera', args: ['--part-size', 'abc'], code: 2, kind: 'usage', message: /--part-size: 'abc' is not a size/ },
   { name: '--part-size 1MiB (below 5 MiB)', provider: 'copera', args: ['--part-size', '1MiB'], code: 2, kind: 'usage', message: /at least 5 MiB/ },
+  // In a run the folders are looked up before any file's session: the size must be refused first.
+  {
+    name: '--part-size 1MiB with a --recursive folder',
+    provider: 'copera',
+    file: () => path.join(work, 'a-folder'),
+    args: ['-r', '--part-size', '1MiB'],
+    code: 2,
+    kind: 'usage',
+    message: /(^|error: )--part-size must be at least 5 MiB/, // the plan's line, not one per file
+  },
   { name: '--concurrency 0', args: ['--concurrency', '0'], code: 2, kind: 'usage', message: /--concurrency: .*1 to 64, got '0'/ },
   { name: '--concurrency 65', args: ['--concurrency', '65'], code: 2, kind: 'usage', message: /--concurrency: .*1 to 64, got '65'/ },
   { name: "--concurrency 'x'", args: ['--concurrency', 'x'], code: 2, kind: 'usage', message: /--concurrency: .*got 'x'/ },
   { name: 'no token', env: { LAKEUP_TOKEN: undefined }, code: 2, kind: 'usage', message: /no API token.*LAKEUP_TOKEN/ },
+  // A proxy variable undici cannot use; its value may hold a proxy password, so it is not echoed.
+  { name: 'HTTP_PROXY that is not a URL', env: { HTTP_PROXY: 'proxy do_not_print' }, code: 2, kind: 'usage', message: /HTTP_PROXY is not a proxy URL/ },
   { name: 'a wrong token (MemoryLake 401)', args: ['--token', WRONG_TOKEN], code: 3, kind: 'auth', message: /MemoryLake refused .*HTTP 401.*check the token/ },
   { name: 'a wrong token (Copera 401)', provider: 'copera', args: ['--token', WRONG_TOKEN], code: 3, kind: 'auth', message: /Copera refused .*HTTP 401.*check the token/ },
   {

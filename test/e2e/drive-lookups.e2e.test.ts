@@ -129,6 +129,29 @@ describe('a cut-off finalize is matched only to the item it made', () => {
     expect(line.name).toBe('stranger (1).bin'); // really uploaded, beside the stranger's file
   });
 
+  it("Copera: a file named like our renamed form, made after the cut, is not ours when our name was never taken", async () => {
+    // report.pdf and 'report (1).pdf' side by side (a download saved twice): same size, other bytes.
+    const dir = path.join(work, 'twins');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = await makeFile(path.join(dir, 'twin.pdf'), 5000, 23);
+    const twin = await makeFile(path.join(dir, 'twin (1).pdf'), 5000, 24);
+    const held = sb.stats().held;
+    sb.hold({ route: 'copera.finalize', when: 'before' }); // never reaches the drive
+    const child = startCli(['put', file, '-p', 'copera', '--json'], { env });
+    await waitFor('the finalize to be held', () => sb.stats().held > held);
+    child.kill('SIGKILL');
+    await child.result;
+    const other = await runCli(['put', twin, '-p', 'copera', '--json'], { env });
+    expect(other.code, other.stderr).toBe(0);
+
+    const again = await runCli(['put', file, '-p', 'copera', '--json'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    // Copera renames only a taken name, and twin.pdf never was: 'twin (1).pdf' is the other file.
+    expect(jsonLines(again).pop()).toMatchObject({ ok: true, name: 'twin.pdf' });
+    expect(jsonLines(again).pop()!.recovered).toBeUndefined();
+    expect(await sha256File(storedNamed('copera', 'twin.pdf')[0].path!)).toBe(await sha256File(file));
+  });
+
   it('MemoryLake --on-conflict overwrite: the item keeps its old created_at, and its ETag proves it is ours', async () => {
     const name = 'overwritten.bin';
     const file = await makeFile(path.join(work, name), 3 * MiB, 22);
@@ -257,6 +280,33 @@ describe('--skip-existing, folders found before made, --shard', () => {
     expect(sb.stats().foldersCreated.filter((f) => f.name === 'folder-cut' || f.name === 'folder-cut_1').map((f) => f.name)).toEqual(['folder-cut']);
     expect(inDrive('memorylake', root)).toEqual(expected(root, files));
   });
+
+  it.each(['memorylake', 'copera'] as const)(
+    'a big file whose finalize was cut off by a kill, found in the drive by --skip-existing on the rerun: its state goes too (%s)',
+    async (provider) => {
+      const root = path.join(work, `skip-cut-${provider}`);
+      fs.mkdirSync(root, { recursive: true });
+      const big = await makeFile(path.join(root, 'big.bin'), provider === 'copera' ? 12 * MiB : 3 * MiB, 31);
+      await makeFile(path.join(root, 'small.txt'), 500, 32);
+      // The folder exists already: the held call is big.bin's finalize (sorted first, one job).
+      sb.seed([{ provider, type: 'folder', name: `skip-cut-${provider}` }]);
+      const held = sb.stats().held;
+      sb.hold({ route: FINALIZE[provider], when: 'after' });
+      const args = ['put', root, '-r', '-p', provider, '-j', '1', '--skip-existing', '--json'];
+      const child = startCli(args, { env });
+      await waitFor('the finalize to be held', () => sb.stats().held > held);
+      child.kill('SIGKILL');
+      await child.result;
+      expect(fs.readdirSync(stateDir).some((n) => /^[0-9a-f]{16}\.json$/.test(n)), 'the big file kept a state').toBe(true);
+
+      const again = await runCli(args, { env });
+      expect(again.code, again.stderr).toBe(0);
+      expect(storedLike(provider, 'big.bin').filter((x) => x.path?.includes(`skip-cut-${provider}`))).toHaveLength(1);
+      expect(await sha256File(storedNamed(provider, 'big.bin').filter((x) => x.path?.includes(`skip-cut-${provider}`))[0].path!)).toBe(await sha256File(big));
+      // Nothing is left pending: `lakeup list` would otherwise show the file as an upload to resume.
+      expect(fs.readdirSync(stateDir)).toEqual([]);
+    },
+  );
 
   it.each(['0/3', '4/3', 'a/b', '1/0'])('--shard %s is one line and exit 2', async (bad) => {
     const r = await runCli(['put', path.join(work, 'x'), '-p', 'memorylake', '--shard', bad], { env });

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
+import { startApiTap, type TapCall } from '../helpers/api-tap.mjs';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
@@ -269,5 +270,81 @@ describe('a run of many files resumes as a whole', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/is a directory \(use --recursive/);
+  });
+});
+
+describe('a run and a resume of one of its files at the same time', () => {
+  it('the run does not send again a big file that `lakeup resume <id>` finished while the run was going', async () => {
+    const tap = await startApiTap(sb.origin);
+    try {
+      const root = path.join(work, 'resumed-aside');
+      fs.mkdirSync(root, { recursive: true });
+      const files = [await makeFile(path.join(root, 'a.txt'), 700, 61), await makeFile(path.join(root, 'big.bin'), 3 * MiB, 62)];
+      const tapped = { ...env, LAKEUP_ENDPOINT: tap.origin };
+      const args = ['put', root, '-r', '-p', 'memorylake', '-j', '1', '--json'];
+      // First run: a.txt is refused (so the rerun has it to send first); killed once big.bin keeps a state.
+      sb.script({ route: 'memorylake.create', status: 400, body: { success: false, message: 'try later', error_code: 'INVALID_ARGUMENT' } });
+      const first = startCli(args, { env: tapped });
+      let stateFile = '';
+      const watcher = fs.watch(stateDir, (_ev, name) => {
+        if (stateFile || !name || !/^[0-9a-f]{16}\.json$/.test(name) || !fs.existsSync(path.join(stateDir, name))) return;
+        stateFile = name;
+        first.kill('SIGKILL');
+      });
+      await first.result;
+      watcher.close();
+      expect(stateFile, 'big.bin kept a state of the run').not.toBe('');
+
+      // The rerun of the run is held at a.txt's session; meanwhile big.bin is resumed on its own.
+      let open!: () => void;
+      tap.slow('session', { until: new Promise<void>((r) => (open = r)) });
+      const atSession = new Promise<void>((resolve) => {
+        const l = (c: TapCall) => {
+          if (c.moment !== 'session') return;
+          tap.events.off('request', l);
+          resolve();
+        };
+        tap.events.on('request', l);
+      });
+      const rerun = startCli(args, { env: tapped });
+      await atSession;
+      const aside = await runCli(['resume', stateFile.slice(0, 16), '--json'], { env: tapped });
+      expect(aside.code, aside.stderr).toBe(0);
+      open();
+      const r = await rerun.result;
+      expect(r.code, r.stderr).toBe(0);
+      await expectExactlyOnce('memorylake', root, files);
+      expect(fs.readdirSync(stateDir)).toEqual([]);
+    } finally {
+      await tap.close();
+    }
+  });
+});
+
+describe('a big file of a run, changed, then resumed on its own', () => {
+  it('the run hears of it and does not send it again', async () => {
+    const root = path.join(work, 'changed-aside');
+    fs.mkdirSync(root, { recursive: true });
+    const files = [await makeFile(path.join(root, 'a.txt'), 900, 71), await makeFile(path.join(root, 'big.bin'), 3 * MiB, 72)];
+    const args = ['put', root, '-r', '-p', 'memorylake', '-j', '1', '--json'];
+    const first = startCli(args, { env });
+    let stateFile = '';
+    const watcher = fs.watch(stateDir, (_ev, name) => {
+      if (stateFile || !name || !/^[0-9a-f]{16}\.json$/.test(name) || !fs.existsSync(path.join(stateDir, name))) return;
+      stateFile = name;
+      first.kill('SIGKILL');
+    });
+    await first.result;
+    watcher.close();
+    expect(stateFile, 'big.bin kept a state of the run').not.toBe('');
+
+    await makeFile(files[1], 3 * MiB, 73); // new content, same size, a new mtime
+    fs.utimesSync(files[1], new Date(), new Date(Date.now() + 5_000));
+    const aside = await runCli(['resume', stateFile.slice(0, 16), '--json'], { env });
+    expect(aside.code, aside.stderr).toBe(0);
+    const again = await runCli(args, { env });
+    expect(again.code, again.stderr).toBe(0);
+    await expectExactlyOnce('memorylake', root, files);
+    expect(fs.readdirSync(stateDir)).toEqual([]);
   });
 });

@@ -193,6 +193,14 @@ describe('buildPutPlan', () => {
     expect(plan({ provider: 'copera', token: 't', partSize: '16MiB' }).partSize).toBe(16 * MiB);
   });
 
+  it('refuses a Copera --part-size outside the S3 limits (5 MiB to 5 GiB) here, before any file or call', () => {
+    for (const [size, why] of [['4MiB', 'at least 5 MiB'], ['6GiB', 'at most 5 GiB']]) {
+      const e = thrown(() => plan({ provider: 'copera', token: 't', partSize: size }));
+      expect(e.kind).toBe('usage');
+      expect(e.message).toContain(why);
+    }
+  });
+
   it('rejects --on-conflict with copera and accepts it with memorylake', () => {
     expect(thrown(() => plan({ provider: 'copera', token: 't', onConflict: 'deny' })).message).toContain('--on-conflict');
     expect(plan({ ...base, onConflict: 'deny' }).onConflict).toBe('deny');
@@ -244,5 +252,14 @@ describe('buildPutPlan', () => {
     expect(p.stateDir).toBe(path.join(tmp, 's'));
     expect(thrown(() => plan({ ...base, timeout: '200ms' })).message).toContain('--timeout');
     expect(thrown(() => plan({ ...base, retries: '101' })).message).toContain('--retries');
+  });
+
+  it('refuses a --progress-interval of 0 (a line every millisecond) and takes 200ms', () => {
+    expect(plan({ ...base, progressInterval: '200ms' }).progressIntervalMs).toBe(200);
+    for (const v of ['0', '0s', '5ms']) {
+      const e = thrown(() => plan({ ...base, progressInterval: v }));
+      expect(e.kind).toBe('usage');
+      expect(e.message).toContain('--progress-interval');
+    }
   });
 });

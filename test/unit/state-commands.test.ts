@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runAbort, runList } from '../../src/cli/state-commands.js';
+import { RunJournal } from '../../src/state/journal.js';
 import { saveState, stateId, statePath, type StateFile } from '../../src/state/state-file.js';
 
 let dir: string;
@@ -41,8 +42,9 @@ const ABS = path.resolve('/data/big.zip');
 const ID = stateId('memorylake', 'https://app.memorylake.ai', ABS, { name: 'big.zip' });
 const env = () => ({ LAKEUP_STATE_DIR: dir, NO_COLOR: '1' });
 
-function pending(): void {
+function pending(run?: StateFile['run']): void {
   const state: StateFile = {
+    run,
     version: 1,
     id: ID,
     provider: 'memorylake',
@@ -90,5 +92,17 @@ describe('lakeup abort', () => {
     expect(await runAbort(ID, { json: true }, env())).toBe(0);
     expect(JSON.parse(out.join(''))).toEqual({ ok: true, aborted: [ID] });
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it("refuses to forget a run while a live lakeup sends one of its files (its state stays)", async () => {
+    const journal = RunJournal.create(dir, { provider: 'memorylake', endpoint: 'https://app.memorylake.ai', parent: undefined, sources: ['/data'] });
+    await journal.addFolder(['data'], 'folder-1');
+    await journal.close();
+    pending({ key: journal.key, to: 'data/big.zip' });
+    lockOf(sleeper.pid!); // e.g. `lakeup resume <id>` of that file, running now
+    expect(await runAbort(journal.key, {}, env())).toBe(1);
+    expect(err.join('')).toContain(`cannot forget run ${journal.key}: another lakeup (pid ${sleeper.pid}) is already uploading`);
+    expect(fs.existsSync(statePath(dir, ID))).toBe(true);
+    expect(fs.existsSync(journal.file)).toBe(true);
   });
 });

@@ -112,6 +112,17 @@ describe('sweeping the state folder', () => {
     expect(names()).toEqual([`${A}.json`]);
   });
 
+  it("removes a URL file left without its state (a kill between writing or removing the two), never a living upload's", async () => {
+    const dead = await deadPid();
+    put(`${A}.urls.json`, '{"uploadId":"u","urls":["https://s3/1?X-Amz-Signature=x"]}'); // no lock: the writer is gone
+    put(`${B}.urls.json`, '{}');
+    put(`${B}.lock`, owner(dead));
+    put(`${C}.urls.json`, '{}'); // a living process between writing the URL file and the state
+    put(`${C}.lock`, owner(sleeper.pid!));
+    await sweepStateDir(dir);
+    expect(names()).toEqual([`${C}.lock`, `${C}.urls.json`]);
+  });
+
   it('is quiet about a folder that does not exist', async () => {
     await expect(sweepStateDir(path.join(dir, 'nope'))).resolves.toBeUndefined();
   });
