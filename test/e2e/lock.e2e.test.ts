@@ -11,8 +11,8 @@ import { stateId } from '../../src/state/state-file.js';
 import { lastJson, startCli, type CliResult } from '../helpers/cli.js';
 import { makeFile, tempDir } from '../helpers/files.js';
 import { startGateProxy, type GateProxy } from '../helpers/gate-proxy.js';
-import { waitFor } from '../helpers/outcome.js';
 import { deadPid } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 3 * MiB + 17;
