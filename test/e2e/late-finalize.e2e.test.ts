@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TapCall } from '../helpers/api-tap.mjs';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { makeFile, sha256File } from '../helpers/files.js';
 import { jsonLines } from '../helpers/outcome.js';
 import { useTappedSandboxBed } from '../helpers/sandbox-bed.js';
@@ -48,6 +48,21 @@ async function killWithFinalizeAtServer(args: string[]): Promise<{ open: () => v
   return { open: first.open, landed };
 }
 
+/** How a row puts `file` (in `dir`): as a run of its folder, or alone; and where it lands in the drive. */
+function putOf(provider: Provider, inRun: boolean, dir: string, file: string): { args: string[]; rel: string } {
+  return inRun
+    ? { args: ['put', dir, '-r', '-p', provider, '-j', '1', '--json'], rel: `${path.basename(dir)}/${path.basename(file)}` }
+    : { args: ['put', file, '-p', provider, '--json'], rel: path.basename(file) };
+}
+
+/** The rerun `again` reported `file` recovered, it is in the drive once under `rel`, and no state is left. */
+function expectRecoveredOnce(provider: Provider, rel: string, file: string, again: CliResult): void {
+  const there = stored(provider, rel);
+  expect(there.map((x) => x.name)).toEqual([path.basename(file)]);
+  expect(jsonLines(again.stdout).find((l) => String(l.file).endsWith(path.basename(file)))).toMatchObject({ ok: true, recovered: true, id: there[0].id });
+  expect(fs.readdirSync(bed.stateDir)).toEqual([]);
+}
+
 const IN_PROGRESS: Record<Provider, { route: 'memorylake.item' | 'copera.finalize'; body: object }> = {
   memorylake: { route: 'memorylake.item', body: { success: false, message: 'upload is being finalized by another request', error_code: 'UPLOAD_IN_PROGRESS' } },
   copera: { route: 'copera.finalize', body: { error: 'this upload is being finalized by another request', code: 'UPLOAD_IN_PROGRESS' } },
@@ -83,7 +98,7 @@ describe.each(['memorylake', 'copera'] as const)('a finalize still at the server
     const file = inRun
       ? await makeFile(path.join(dir, 'small.txt'), 1500, 3)
       : await makeFile(path.join(dir, `big-${provider}.bin`), provider === 'copera' ? 12 * MiB : 3 * MiB, 4);
-    const args = inRun ? ['put', dir, '-r', '-p', provider, '-j', '1', '--json'] : ['put', file, '-p', provider, '--json'];
+    const { args, rel } = putOf(provider, inRun, dir, file);
     const late = await killWithFinalizeAtServer(args);
 
     // The rerun looks (nothing there yet) and sends finalize again; before the server gets to it,
@@ -100,15 +115,7 @@ describe.each(['memorylake', 'copera'] as const)('a finalize still at the server
     expect(again.code, again.stderr).toBe(0);
     await bed.tap.idle();
 
-    const rel = inRun ? `${path.basename(dir)}/${path.basename(file)}` : path.basename(file);
-    const there = stored(provider, rel);
-    expect(there.map((x) => x.name)).toEqual([path.basename(file)]);
-    expect(jsonLines(again.stdout).find((l) => String(l.file).endsWith(path.basename(file)))).toMatchObject({
-      ok: true,
-      recovered: true,
-      id: there[0].id,
-    });
-    expect(fs.readdirSync(bed.stateDir)).toEqual([]);
+    expectRecoveredOnce(provider, rel, file, again);
   });
 
   it.each([
@@ -120,7 +127,7 @@ describe.each(['memorylake', 'copera'] as const)('a finalize still at the server
     const file = inRun
       ? await makeFile(path.join(dir, 'small.txt'), 1700, 5)
       : await makeFile(path.join(dir, `busy-${provider}.bin`), provider === 'copera' ? 12 * MiB : 3 * MiB, 6);
-    const args = inRun ? ['put', dir, '-r', '-p', provider, '-j', '1', '--json'] : ['put', file, '-p', provider, '--json'];
+    const { args, rel } = putOf(provider, inRun, dir, file);
     const late = await killWithFinalizeAtServer(args);
 
     // The rerun's finalize is answered 409 "being finalized by another request": that other request
@@ -135,10 +142,6 @@ describe.each(['memorylake', 'copera'] as const)('a finalize still at the server
     expect(again.code, again.stderr).toBe(0);
     await bed.tap.idle();
 
-    const rel = inRun ? `${path.basename(dir)}/${path.basename(file)}` : path.basename(file);
-    const there = stored(provider, rel);
-    expect(there.map((x) => x.name)).toEqual([path.basename(file)]);
-    expect(jsonLines(again.stdout).find((l) => String(l.file).endsWith(path.basename(file)))).toMatchObject({ ok: true, recovered: true, id: there[0].id });
-    expect(fs.readdirSync(bed.stateDir)).toEqual([]);
+    expectRecoveredOnce(provider, rel, file, again);
   });
 });
