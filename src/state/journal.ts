@@ -156,6 +156,12 @@ export class RunJournal {
     // Drops the empty string after the final newline, or a last line without its newline: one
     // torn by a crash mid-write, which never counted.
     lines.pop();
+    if (lines.length === 0) {
+      // Not even its header was whole: a run killed while it wrote its first line. It holds no
+      // record, so it is as good as missing (and set aside it would only be debris).
+      await removeFile(file);
+      return { status: 'missing' };
+    }
     let header: Partial<Header>;
     try {
       header = JSON.parse(lines[0] ?? '');

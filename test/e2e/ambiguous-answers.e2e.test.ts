@@ -3,28 +3,14 @@
 // ends up with one file and one folder, and the run exits 0.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { makeFile, tempDir } from '../helpers/files.js';
+import { makeFile } from '../helpers/files.js';
 import { startLyingGateway, type Lie } from '../helpers/lying-gateway.js';
+import { useSandboxBed } from '../helpers/sandbox-bed.js';
 
 const MiB = 1024 * 1024;
-let sb: SandboxHandle;
-let work: string;
-let stateDir: string;
-
-beforeAll(async () => {
-  work = await tempDir();
-  sb = await startSandbox({ port: 0, dir: path.join(work, 'store'), memorylakePartSize: 1 * MiB });
-});
-afterAll(async () => {
-  await sb?.close();
-  fs.rmSync(work, { recursive: true, force: true });
-});
-beforeEach(() => {
-  stateDir = fs.mkdtempSync(path.join(work, 'state-'));
-});
+const bed = useSandboxBed({ memorylakePartSize: 1 * MiB });
 
 const isFinalize = (provider: string, method: string, p: string, body: unknown) =>
   method === 'POST' &&
@@ -44,15 +30,15 @@ describe.each([
 ] as const)('%s: the answer to finalize is lost (%s) after the file was made', (provider, lie: Lie) => {
   it('looks the item up, reports it (recovered) and makes no second copy', async () => {
     let once = false;
-    const gw = await startLyingGateway(sb.origin, (m, p, b) => (!once && isFinalize(provider, m, p, b) ? ((once = true), lie) : undefined));
+    const gw = await startLyingGateway(bed.sb.origin, (m, p, b) => (!once && isFinalize(provider, m, p, b) ? ((once = true), lie) : undefined));
     try {
       const name = `lost-${provider}-${lie}.bin`;
-      const file = await makeFile(path.join(work, name), provider === 'copera' ? 6 * MiB : 3 * MiB, 3);
-      const r = await runCli(['put', file, '-p', provider, '--json'], { env: { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: gw.origin, LAKEUP_STATE_DIR: stateDir } });
+      const file = await makeFile(path.join(bed.work, name), provider === 'copera' ? 6 * MiB : 3 * MiB, 3);
+      const r = await runCli(['put', file, '-p', provider, '--json'], { env: { ...bed.env, LAKEUP_ENDPOINT: gw.origin } });
       expect(r.code, r.stderr).toBe(0);
       expect(gw.lied).toBe(1);
       expect(JSON.parse(r.stdout.trim())).toMatchObject({ ok: true, name, recovered: true });
-      expect(sb.stats().finalized.filter((f) => f.provider === provider && f.name.startsWith(`lost-${provider}-${lie}`))).toHaveLength(1);
+      expect(bed.sb.stats().finalized.filter((f) => f.provider === provider && f.name.startsWith(`lost-${provider}-${lie}`))).toHaveLength(1);
     } finally {
       await gw.close();
     }
@@ -62,18 +48,18 @@ describe.each([
 describe.each(['memorylake', 'copera'] as const)('%s: the answer to a folder creation is lost after the folder was made', (provider) => {
   it('finds that folder and uses it: one folder, every file in it', async () => {
     let once = false;
-    const gw = await startLyingGateway(sb.origin, (m, p, b) => (!once && isFolder(provider, m, p, b) ? ((once = true), '503') : undefined));
+    const gw = await startLyingGateway(bed.sb.origin, (m, p, b) => (!once && isFolder(provider, m, p, b) ? ((once = true), '503') : undefined));
     try {
-      const root = path.join(work, `gw-tree-${provider}`);
+      const root = path.join(bed.work, `gw-tree-${provider}`);
       fs.mkdirSync(root, { recursive: true });
       await makeFile(path.join(root, 'a.txt'), 100, 1);
       await makeFile(path.join(root, 'b.txt'), 200, 2);
-      const r = await runCli(['put', root, '-r', '-p', provider, '--json'], { env: { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: gw.origin, LAKEUP_STATE_DIR: stateDir } });
+      const r = await runCli(['put', root, '-r', '-p', provider, '--json'], { env: { ...bed.env, LAKEUP_ENDPOINT: gw.origin } });
       expect(r.code, r.stderr).toBe(0);
       expect(gw.lied).toBe(1);
-      const folders = sb.stats().foldersCreated.filter((f) => f.provider === provider && f.name.startsWith(`gw-tree-${provider}`));
+      const folders = bed.sb.stats().foldersCreated.filter((f) => f.provider === provider && f.name.startsWith(`gw-tree-${provider}`));
       expect(folders.map((f) => f.name)).toEqual([`gw-tree-${provider}`]);
-      const files = sb.stats().finalized.filter((f) => f.provider === provider && f.parentId === folders[0].id);
+      const files = bed.sb.stats().finalized.filter((f) => f.provider === provider && f.parentId === folders[0].id);
       expect(files.map((f) => f.name).sort()).toEqual(['a.txt', 'b.txt']);
     } finally {
       await gw.close();

@@ -14,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type FaultKind, type FaultOptions, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server.js';
 import { lastJson, runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
-import { STACK_TRACE, errorLines, jsonLines, readStates, waitFor } from '../helpers/outcome.js';
+import { STACK_TRACE, errorLines, jsonLines, readStates } from '../helpers/outcome.js';
 import { storedPath } from '../helpers/sandbox.js';
+import { waitFor } from '../helpers/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

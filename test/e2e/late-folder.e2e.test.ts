@@ -6,73 +6,39 @@
 // into the folder of the right name.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
-import { startApiTap, type ApiTap, type TapCall } from '../helpers/api-tap.mjs';
+import { describe, expect, it } from 'vitest';
+import type { TapCall } from '../helpers/api-tap.mjs';
 import { startCli } from '../helpers/cli.js';
-import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+import { makeFile, sha256File } from '../helpers/files.js';
+import { useTappedSandboxBed } from '../helpers/sandbox-bed.js';
+import { gate } from '../helpers/wait.js';
 
-let sb: SandboxHandle;
-let tap: ApiTap;
-let work: string;
-let stateDir: string;
-let env: Record<string, string>;
+const bed = useTappedSandboxBed();
 
-beforeAll(async () => {
-  work = await tempDir();
-  sb = await startSandbox({ port: 0, dir: path.join(work, 'store') });
-  tap = await startApiTap(sb.origin);
-});
-afterAll(async () => {
-  await tap?.close();
-  await sb?.close();
-  fs.rmSync(work, { recursive: true, force: true });
-});
-beforeEach(() => {
-  tap.reset();
-  stateDir = fs.mkdtempSync(path.join(work, 'state-'));
-  env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: tap.origin, LAKEUP_STATE_DIR: stateDir };
-});
-
-function gate(): { promise: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const promise = new Promise<void>((r) => (open = r));
-  return { promise, open };
-}
-
-function next(event: 'server-busy' | 'answered', moment: TapCall['moment']): Promise<TapCall> {
-  return new Promise((resolve) => {
-    const l = (c: TapCall) => {
-      if (c.moment !== moment) return;
-      tap.events.off(event, l);
-      resolve(c);
-    };
-    tap.events.on(event, l);
-  });
-}
+const next = (event: 'server-busy' | 'answered', moment: TapCall['moment']): Promise<TapCall> => bed.nextCall(event, (c) => c.moment === moment);
 
 describe.each(['memorylake', 'copera'] as const)('a folder creation still at the server when lakeup was killed (%s)', (provider) => {
   it('lands between the rerun’s lookup and its own creation: the files go into the folder of the right name', async () => {
-    const root = path.join(work, `late-folder-${provider}`);
+    const root = path.join(bed.work, `late-folder-${provider}`);
     fs.mkdirSync(root, { recursive: true });
     const files = [await makeFile(path.join(root, 'one.txt'), 1000, 1), await makeFile(path.join(root, 'two.txt'), 2000, 2)];
     const args = ['put', root, '-r', '-p', provider, '-j', '1', '--json'];
 
     // The first run's folder creation reaches the server, which has not made it yet; the run is killed.
     const first = gate();
-    tap.slow('folder', { until: first.promise });
+    bed.tap.slow('folder', { until: first.promise });
     const busy = next('server-busy', 'folder');
-    const child = startCli(args, { env });
+    const child = startCli(args, { env: bed.env });
     await busy;
     child.kill('SIGKILL');
     await child.result;
-    tap.reset();
+    bed.tap.reset();
 
     // The rerun finds no folder and creates one; before the server gets to it, the first is made.
     const second = gate();
-    tap.slow('folder', { until: second.promise });
+    bed.tap.slow('folder', { until: second.promise });
     const rerunBusy = next('server-busy', 'folder');
-    const rerun = startCli(args, { env });
+    const rerun = startCli(args, { env: bed.env });
     await rerunBusy;
     const landed = next('answered', 'folder');
     first.open();
@@ -80,17 +46,17 @@ describe.each(['memorylake', 'copera'] as const)('a folder creation still at the
     second.open();
     const r = await rerun.result;
     expect(r.code, r.stderr).toBe(0);
-    await tap.idle();
+    await bed.tap.idle();
 
     for (const f of files) {
       const rel = `late-folder-${provider}/${path.basename(f)}`;
-      const there = sb.stats().finalized.filter((x) => x.provider === provider && x.path && path.relative(sb.dir, x.path).split(path.sep).join('/') === rel);
+      const there = bed.sb.stats().finalized.filter((x) => x.provider === provider && x.path && path.relative(bed.sb.dir, x.path).split(path.sep).join('/') === rel);
       expect(there, rel).toHaveLength(1);
       expect(await sha256File(there[0].path!)).toBe(await sha256File(f));
     }
     // Nothing went into a renamed folder.
-    const stray = sb.stats().finalized.filter((x) => x.provider === provider && x.path?.includes(`late-folder-${provider} (`));
+    const stray = bed.sb.stats().finalized.filter((x) => x.provider === provider && x.path?.includes(`late-folder-${provider} (`));
     expect(stray).toEqual([]);
-    expect(fs.readdirSync(stateDir)).toEqual([]);
+    expect(fs.readdirSync(bed.stateDir)).toEqual([]);
   });
 });

@@ -2,7 +2,6 @@
 // file. A proxy in front of the sandbox holds every API request until each process has either
 // stopped or reached the API (only a lock holder gets that far), so the winner cannot finish and
 // release the lock before a slow starter looks at it: the test measures the lock, not the timing.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +11,8 @@ import { stateId } from '../../src/state/state-file.js';
 import { lastJson, startCli, type CliResult } from '../helpers/cli.js';
 import { makeFile, tempDir } from '../helpers/files.js';
 import { startGateProxy, type GateProxy } from '../helpers/gate-proxy.js';
-import { waitFor } from '../helpers/outcome.js';
+import { deadPid } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 3 * MiB + 17;
@@ -35,13 +35,6 @@ afterAll(async () => {
   await sb?.close();
   fs.rmSync(work, { recursive: true, force: true });
 });
-
-/** The pid of a process that has certainly exited. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
-  await new Promise((r) => child.once('exit', r));
-  return child.pid!;
-}
 
 /** Starts PROCESSES uploads of `file` at once and checks that exactly one of them sent it. */
 async function race(round: string, stateDir: string): Promise<void> {

@@ -2,64 +2,36 @@
 // damaged state files, two processes on one file, and the list/resume/abort commands.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
+import { describe, expect, it } from 'vitest';
+import { startSandbox } from '../../src/sandbox/server.js';
 import { lastJson, runCli, startCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
-import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+import { makeFile, sha256File } from '../helpers/files.js';
+import { readStates, type SavedState } from '../helpers/outcome.js';
 import { storedPath as storedIn } from '../helpers/sandbox.js';
+import { useSandboxBed } from '../helpers/sandbox-bed.js';
 
 const MiB = 1024 * 1024;
-let sb: SandboxHandle;
-let work: string;
-let stateDir: string;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  work = await tempDir();
-  sb = await startSandbox({ port: 0, dir: path.join(work, 'store'), memorylakePartSize: 1 * MiB });
-});
-afterAll(async () => {
-  await sb?.close();
-  fs.rmSync(work, { recursive: true, force: true });
-});
-beforeEach(() => {
-  stateDir = fs.mkdtempSync(path.join(work, 'state-'));
-  env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
-});
-
-interface SavedState {
-  id: string;
-  session: { uploadId: string; parts: unknown[] };
-  done: Array<{ number: number }>;
-}
-
-function readStates(): SavedState[] {
-  if (!fs.existsSync(stateDir)) return [];
-  return fs
-    .readdirSync(stateDir)
-    .filter((f) => /^[0-9a-f]{16}\.json$/.test(f))
-    .map((f) => JSON.parse(fs.readFileSync(path.join(stateDir, f), 'utf8')) as SavedState);
-}
+const bed = useSandboxBed({ memorylakePartSize: 1 * MiB });
 
 
 const doneParts = (n: number) => () => {
-  const s = readStates()[0];
+  const s = readStates(bed.stateDir)[0];
   return s && s.done.length >= n ? s : undefined;
 };
 
 function storedOnce(uploadId: string, numbers: number[]): void {
-  const stored = sb.stats().partsStored[uploadId] ?? {};
+  const stored = bed.sb.stats().partsStored[uploadId] ?? {};
   for (const n of numbers) expect(stored[String(n)], `part ${n} stored once`).toBe(1);
 }
 
-const storedPath = (provider: string, name: string): string => storedIn(sb, provider, name);
+const storedPath = (provider: string, name: string): string => storedIn(bed.sb, provider, name);
 
 describe('interrupted uploads resume', () => {
   // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
   it.skipIf(process.platform === 'win32')('SIGINT stops cleanly with exit 130 and a resume hint; the rerun sends only missing parts', async () => {
-    const file = await makeFile(path.join(work, 'int.bin'), 24 * MiB + 5, 3);
-    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s', '--progress', 'plain'], { env });
+    const file = await makeFile(path.join(bed.work, 'int.bin'), 24 * MiB + 5, 3);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s', '--progress', 'plain'], { env: bed.env });
     const before = await waitFor('3 finished parts', doneParts(3));
     child.kill('SIGINT');
     const r = await child.result;
@@ -67,35 +39,35 @@ describe('interrupted uploads resume', () => {
     expect(r.stderr).toMatch(/interrupted; finished parts are saved\. Run the same command again/);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
 
-    const saved = readStates()[0];
+    const saved = readStates(bed.stateDir)[0];
     expect(saved.done.length).toBeGreaterThanOrEqual(before.done.length);
-    const mode = fs.statSync(path.join(stateDir, `${saved.id}.json`)).mode & 0o777;
+    const mode = fs.statSync(path.join(bed.stateDir, `${saved.id}.json`)).mode & 0o777;
     if (process.platform !== 'win32') expect(mode).toBe(0o600);
-    expect(fs.readFileSync(path.join(stateDir, `${saved.id}.json`), 'utf8')).not.toContain(sb.token);
+    expect(fs.readFileSync(path.join(bed.stateDir, `${saved.id}.json`), 'utf8')).not.toContain(bed.sb.token);
 
-    const again = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
+    const again = await runCli(['put', file, '-p', 'memorylake', '--json'], { env: bed.env });
     expect(again.code, again.stderr).toBe(0);
     const out = lastJson(again.stdout);
     expect(out.resumed).toBe(true);
     storedOnce(saved.session.uploadId, saved.done.map((d) => d.number));
     expect(await sha256File(storedPath('memorylake', out.name as string))).toBe(await sha256File(file));
-    expect(readStates()).toEqual([]);
+    expect(readStates(bed.stateDir)).toEqual([]);
   });
 
   it('SIGKILL loses at most the parts in flight; the rerun takes over the stale lock', async () => {
-    const file = await makeFile(path.join(work, 'kill.bin'), 24 * MiB, 4);
-    const child = startCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--limit-rate', '8MiB/s', '-c', '2'], { env });
+    const file = await makeFile(path.join(bed.work, 'kill.bin'), 24 * MiB, 4);
+    const child = startCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--limit-rate', '8MiB/s', '-c', '2'], { env: bed.env });
     await waitFor('2 finished parts', doneParts(2));
     child.kill('SIGKILL');
     await child.result;
-    const saved = readStates()[0];
-    expect(fs.existsSync(path.join(stateDir, `${saved.id}.lock`))).toBe(true);
+    const saved = readStates(bed.stateDir)[0];
+    expect(fs.existsSync(path.join(bed.stateDir, `${saved.id}.lock`))).toBe(true);
 
-    const again = await runCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--json'], { env });
+    const again = await runCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--json'], { env: bed.env });
     expect(again.code, again.stderr).toBe(0);
     expect(lastJson(again.stdout).resumed).toBe(true);
     storedOnce(saved.session.uploadId, saved.done.map((d) => d.number));
-    const puts = sb.stats().partPuts[saved.session.uploadId];
+    const puts = bed.sb.stats().partPuts[saved.session.uploadId];
     const total = Object.values(puts).reduce((a, b) => a + b, 0);
     // 5 parts; at most the 2 in flight at the kill are sent twice.
     expect(total).toBeLessThanOrEqual(5 + 2);
@@ -104,14 +76,14 @@ describe('interrupted uploads resume', () => {
 
   // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
   it.skipIf(process.platform === 'win32')('never stitches a changed file: says so and uploads the current content from the start', async () => {
-    const file = await makeFile(path.join(work, 'changed.bin'), 16 * MiB, 5);
-    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s'], { env });
+    const file = await makeFile(path.join(bed.work, 'changed.bin'), 16 * MiB, 5);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s'], { env: bed.env });
     await waitFor('2 finished parts', doneParts(2));
     child.kill('SIGINT');
     expect((await child.result).code).toBe(130);
     await makeFile(file, 16 * MiB + 10, 99); // new content, new size, new mtime
 
-    const again = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
+    const again = await runCli(['put', file, '-p', 'memorylake', '--json'], { env: bed.env });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/changed since the interrupted upload/);
     const out = lastJson(again.stdout);
@@ -121,12 +93,12 @@ describe('interrupted uploads resume', () => {
 
   // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
   it.skipIf(process.platform === 'win32')('--no-resume starts over', async () => {
-    const file = await makeFile(path.join(work, 'noresume.bin'), 12 * MiB, 6);
-    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s'], { env });
+    const file = await makeFile(path.join(bed.work, 'noresume.bin'), 12 * MiB, 6);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '6MiB/s'], { env: bed.env });
     await waitFor('2 finished parts', doneParts(2));
     child.kill('SIGINT');
     await child.result;
-    const again = await runCli(['put', file, '-p', 'memorylake', '--json', '--no-resume'], { env });
+    const again = await runCli(['put', file, '-p', 'memorylake', '--json', '--no-resume'], { env: bed.env });
     expect(again.code, again.stderr).toBe(0);
     expect(lastJson(again.stdout).resumed).toBe(false);
   });
@@ -136,39 +108,39 @@ describe('expired URLs', () => {
   it('Copera: fresh URLs for the same upload, no finished part sent again', async () => {
     // 8 parts, 2 in flight: when the URLs expire after 2 parts, at least 4 parts still need one.
     // (With every remaining part already in flight, no request would meet an expired URL.)
-    const file = await makeFile(path.join(work, 'exp-copera.bin'), 40 * MiB, 7);
-    const presignsBefore = sb.stats().apiCalls['copera.presign'] ?? 0;
-    const child = startCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--limit-rate', '10MiB/s', '-c', '2', '--json'], { env });
+    const file = await makeFile(path.join(bed.work, 'exp-copera.bin'), 40 * MiB, 7);
+    const presignsBefore = bed.sb.stats().apiCalls['copera.presign'] ?? 0;
+    const child = startCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--limit-rate', '10MiB/s', '-c', '2', '--json'], { env: bed.env });
     const saved = await waitFor('2 finished parts', doneParts(2));
-    sb.expireAllUrls();
+    bed.sb.expireAllUrls();
     const r = await child.result;
     expect(r.code, r.stderr).toBe(0);
-    expect((sb.stats().apiCalls['copera.presign'] ?? 0) - presignsBefore).toBeGreaterThanOrEqual(2);
+    expect((bed.sb.stats().apiCalls['copera.presign'] ?? 0) - presignsBefore).toBeGreaterThanOrEqual(2);
     storedOnce(saved.session.uploadId, [1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(sb.stats().sessions).toBeGreaterThan(0);
+    expect(bed.sb.stats().sessions).toBeGreaterThan(0);
     expect(await sha256File(storedPath('copera', lastJson(r.stdout).name as string))).toBe(await sha256File(file));
   });
 
   it('MemoryLake: a new session, said once, still byte-exact', async () => {
-    const file = await makeFile(path.join(work, 'exp-ml.bin'), 12 * MiB, 8);
-    const sessionsBefore = sb.stats().sessions;
+    const file = await makeFile(path.join(bed.work, 'exp-ml.bin'), 12 * MiB, 8);
+    const sessionsBefore = bed.sb.stats().sessions;
     // -c 4: parts must still be waiting for a URL when the URLs expire (not all in flight at once).
-    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '8MiB/s', '-c', '4', '--json'], { env });
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '8MiB/s', '-c', '4', '--json'], { env: bed.env });
     await waitFor('2 finished parts', doneParts(2));
-    sb.expireAllUrls();
+    bed.sb.expireAllUrls();
     const r = await child.result;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr.match(/starting a new upload session/g)).toHaveLength(1);
-    expect(sb.stats().sessions - sessionsBefore).toBe(2);
+    expect(bed.sb.stats().sessions - sessionsBefore).toBe(2);
     expect(await sha256File(storedPath('memorylake', lastJson(r.stdout).name as string))).toBe(await sha256File(file));
   });
 
   // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
   it.skipIf(process.platform === 'win32')('Copera: URLs near their expiry in an old state are refreshed before sending', async () => {
-    const short = await startSandbox({ port: 0, dir: path.join(work, 'store-ttl'), urlTtlMs: 3000 });
+    const short = await startSandbox({ port: 0, dir: path.join(bed.work, 'store-ttl'), urlTtlMs: 3000 });
     try {
-      const e = { ...env, LAKEUP_ENDPOINT: short.origin };
-      const file = await makeFile(path.join(work, 'ttl.bin'), 15 * MiB, 9);
+      const e = { ...bed.env, LAKEUP_ENDPOINT: short.origin };
+      const file = await makeFile(path.join(bed.work, 'ttl.bin'), 15 * MiB, 9);
       const child = startCli(['put', file, '-p', 'copera', '--part-size', '5MiB', '--limit-rate', '4MiB/s', '-c', '1'], { env: e });
       await waitFor('1 finished part', doneParts(1));
       child.kill('SIGINT');
@@ -187,8 +159,8 @@ describe('expired URLs', () => {
 
 describe('state files that cannot be trusted', () => {
   async function interruptedUpload(name: string): Promise<{ file: string; state: SavedState }> {
-    const file = await makeFile(path.join(work, name), 8 * MiB, 10);
-    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env });
+    const file = await makeFile(path.join(bed.work, name), 8 * MiB, 10);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env: bed.env });
     const state = await waitFor('1 finished part', doneParts(1));
     child.kill('SIGINT');
     await child.result;
@@ -197,21 +169,21 @@ describe('state files that cannot be trusted', () => {
 
   it('a corrupt state file is reported in one line, kept aside, and the upload starts over', async () => {
     const { file, state } = await interruptedUpload('corrupt.bin');
-    fs.writeFileSync(path.join(stateDir, `${state.id}.json`), '{"version":1,"id":"', { mode: 0o600 });
-    const r = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
+    fs.writeFileSync(path.join(bed.stateDir, `${state.id}.json`), '{"version":1,"id":"', { mode: 0o600 });
+    const r = await runCli(['put', file, '-p', 'memorylake', '--json'], { env: bed.env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/ignoring the saved state of an earlier upload because it is not valid JSON/);
     expect(lastJson(r.stdout).resumed).toBe(false);
-    expect(fs.readdirSync(stateDir).some((f) => f.includes('.invalid-'))).toBe(true);
+    expect(fs.readdirSync(bed.stateDir).some((f) => f.includes('.invalid-'))).toBe(true);
   });
 
   it('a foreign state file (another upload\'s) is not trusted', async () => {
     const { file, state } = await interruptedUpload('foreign.bin');
-    const p = path.join(stateDir, `${state.id}.json`);
+    const p = path.join(bed.stateDir, `${state.id}.json`);
     const json = JSON.parse(fs.readFileSync(p, 'utf8'));
     json.id = '0123456789abcdef';
     fs.writeFileSync(p, JSON.stringify(json));
-    const r = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
+    const r = await runCli(['put', file, '-p', 'memorylake', '--json'], { env: bed.env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/belongs to another upload/);
     expect(lastJson(r.stdout).resumed).toBe(false);
@@ -221,10 +193,10 @@ describe('state files that cannot be trusted', () => {
 describe('two processes, one file', () => {
   // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
   it.skipIf(process.platform === 'win32')('the second one stops with a clear error naming the first one\'s pid', async () => {
-    const file = await makeFile(path.join(work, 'two.bin'), 8 * MiB, 11);
-    const first = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env });
+    const file = await makeFile(path.join(bed.work, 'two.bin'), 8 * MiB, 11);
+    const first = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env: bed.env });
     await waitFor('1 finished part', doneParts(1));
-    const second = await runCli(['put', file, '-p', 'memorylake'], { env });
+    const second = await runCli(['put', file, '-p', 'memorylake'], { env: bed.env });
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`another lakeup \\(pid ${first.pid}\\) is already uploading this file`));
     first.kill('SIGINT');
@@ -235,35 +207,35 @@ describe('two processes, one file', () => {
 describe('list, resume, abort', () => {
   // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
   it.skipIf(process.platform === 'win32')('lists a pending upload, resumes it by id prefix, and aborts forget state', async () => {
-    const file = await makeFile(path.join(work, 'cmds.bin'), 10 * MiB, 12);
-    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '5MiB/s'], { env });
+    const file = await makeFile(path.join(bed.work, 'cmds.bin'), 10 * MiB, 12);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '5MiB/s'], { env: bed.env });
     const state = await waitFor('2 finished parts', doneParts(2));
     child.kill('SIGINT');
     await child.result;
 
-    const list = await runCli(['list', '--json'], { env });
+    const list = await runCli(['list', '--json'], { env: bed.env });
     expect(list.code).toBe(0);
     const uploads = lastJson(list.stdout).uploads as Array<Record<string, unknown>>;
     expect(uploads).toHaveLength(1);
     expect(uploads[0]).toMatchObject({ id: state.id, provider: 'memorylake', file, size: 10 * MiB });
     expect(uploads[0].percent as number).toBeGreaterThan(0);
-    const human = await runCli(['list'], { env });
+    const human = await runCli(['list'], { env: bed.env });
     expect(human.stdout).toMatch(new RegExp(`${state.id}\\s+memorylake\\s+\\d+\\.\\d%`));
 
-    const resumed = await runCli(['resume', state.id.slice(0, 6), '--json'], { env });
+    const resumed = await runCli(['resume', state.id.slice(0, 6), '--json'], { env: bed.env });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(lastJson(resumed.stdout)).toMatchObject({ ok: true, resumed: true });
-    expect(lastJson((await runCli(['list', '--json'], { env })).stdout).uploads).toEqual([]);
+    expect(lastJson((await runCli(['list', '--json'], { env: bed.env })).stdout).uploads).toEqual([]);
 
-    const child2 = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '5MiB/s', '--name', 'other.bin'], { env });
+    const child2 = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '5MiB/s', '--name', 'other.bin'], { env: bed.env });
     await waitFor('1 finished part', doneParts(1));
     child2.kill('SIGINT');
     await child2.result;
-    const aborted = await runCli(['abort', '--all', '--json'], { env });
+    const aborted = await runCli(['abort', '--all', '--json'], { env: bed.env });
     expect(aborted.code).toBe(0);
     expect((lastJson(aborted.stdout).aborted as string[]).length).toBe(1);
-    expect(readStates()).toEqual([]);
-    const none = await runCli(['resume', 'ffff'], { env });
+    expect(readStates(bed.stateDir)).toEqual([]);
+    const none = await runCli(['resume', 'ffff'], { env: bed.env });
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/no pending upload with id 'ffff'/);
   });
@@ -272,26 +244,26 @@ describe('list, resume, abort', () => {
 describe('edges of interruption and state', () => {
   // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
   it.skipIf(process.platform === 'win32')('a second Ctrl-C exits at once with 130 and leaves a readable state file', async () => {
-    const file = await makeFile(path.join(work, 'twice.bin'), 16 * MiB, 13);
-    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env });
+    const file = await makeFile(path.join(bed.work, 'twice.bin'), 16 * MiB, 13);
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env: bed.env });
     await waitFor('1 finished part', doneParts(1));
     child.kill('SIGINT');
     child.kill('SIGINT');
     const r = await child.result;
     expect(r.code).toBe(130);
-    const states = readStates();
+    const states = readStates(bed.stateDir);
     expect(states).toHaveLength(1);
     expect(states[0].done.length).toBeGreaterThanOrEqual(1);
   });
 
   it('a state folder that cannot be written is one clear line and exit 2, before any byte is sent', async () => {
-    const file = await makeFile(path.join(work, 'nostate.bin'), 1000, 14);
-    const blocker = path.join(work, 'a-file');
+    const file = await makeFile(path.join(bed.work, 'nostate.bin'), 1000, 14);
+    const blocker = path.join(bed.work, 'a-file');
     fs.writeFileSync(blocker, 'x');
-    const puts = sb.stats().totalPartPuts;
-    const r = await runCli(['put', file, '-p', 'memorylake', '--state-dir', path.join(blocker, 'state')], { env });
+    const puts = bed.sb.stats().totalPartPuts;
+    const r = await runCli(['put', file, '-p', 'memorylake', '--state-dir', path.join(blocker, 'state')], { env: bed.env });
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toMatch(/^lakeup: error: cannot write resumable state in .*a-file.*; choose another folder with --state-dir/);
-    expect(sb.stats().totalPartPuts).toBe(puts);
+    expect(bed.sb.stats().totalPartPuts).toBe(puts);
   });
 });

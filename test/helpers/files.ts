@@ -5,23 +5,10 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fillBytes } from './fill-bytes.mjs';
 
 export async function tempDir(prefix = 'lakeup-test-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
-}
-
-/** Bytes that differ at every offset: a counter-seeded xorshift, fast and repeatable. */
-function fill(buf: Buffer, seed: number, offset: number): void {
-  let x = (seed ^ Math.floor(offset / 4) ^ 0x9e3779b9) >>> 0 || 1;
-  for (let i = 0; i + 4 <= buf.length; i += 4) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    buf.writeUInt32LE(x, i);
-  }
-  for (let i = buf.length - (buf.length % 4); i < buf.length; i++) buf[i] = (x >>> ((i % 4) * 8)) & 0xff;
 }
 
 export async function makeFile(file: string, size: number, seed = 1): Promise<string> {
@@ -29,7 +16,7 @@ export async function makeFile(file: string, size: number, seed = 1): Promise<st
   const chunk = 1024 * 1024;
   for (let off = 0; off < size; off += chunk) {
     const buf = Buffer.allocUnsafe(Math.min(chunk, size - off));
-    fill(buf, seed, off);
+    fillBytes(buf, seed ^ Math.floor(off / 4)); // each chunk its own seed
     if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())));

@@ -33,13 +33,3 @@ export function readStates(stateDir: string): SavedState[] {
     .filter((f) => /^[0-9a-f]{16}\.json$/.test(f))
     .map((f) => JSON.parse(fs.readFileSync(path.join(stateDir, f), 'utf8')) as SavedState);
 }
-
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApiTap } from './api-tap.mjs';
+import { fillBytes } from './fill-bytes.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(ROOT, 'bin', 'lakeup.js');
@@ -73,26 +74,12 @@ export function roundSeed(seed, r) {
 // ---------------------------------------------------------------------------------------------
 // Trees
 
-/** Bytes that differ at every offset (a seeded xorshift), so a shifted or swapped part is caught. */
-function fill(buf, seed) {
-  let x = (seed ^ 0x9e3779b9) >>> 0 || 1;
-  for (let i = 0; i + 4 <= buf.length; i += 4) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    buf.writeUInt32LE(x, i);
-  }
-  for (let i = buf.length - (buf.length % 4); i < buf.length; i++) buf[i] = (x >>> ((i % 4) * 8)) & 0xff;
-}
-
 async function writeFile(file, size, seed) {
   const fh = await fsp.open(file, 'w');
   try {
     for (let off = 0; off < size; off += MiB) {
       const buf = Buffer.allocUnsafe(Math.min(MiB, size - off));
-      fill(buf, (seed + off) >>> 0);
+      fillBytes(buf, (seed + off) >>> 0);
       await fh.write(buf);
     }
   } finally {

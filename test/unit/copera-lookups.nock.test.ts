@@ -1,10 +1,11 @@
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { treeListing } from '../../src/providers/copera-listing.js';
 import { Copera } from '../../src/providers/copera.js';
 import { registerSecret } from '../../src/util/redact.js';
 import { fixture } from './fixtures.js';
 import { rejection, thrown } from './helpers.js';
+import { useNock } from './nock.js';
 
 const CP = 'https://cp.test';
 const TOKEN = 'cp_pat_lookups_0123456789abcdef';
@@ -38,15 +39,8 @@ const REPORT_3 = { id: '65a1b2c3d4e5f60718293b07', name: 'report (3).pdf', type:
 
 beforeAll(() => {
   registerSecret(TOKEN);
-  nock.disableNetConnect();
 });
-afterEach(() => {
-  nock.cleanAll();
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
-});
+useNock({ loopback: false });
 
 describe('Copera: list a folder', () => {
   it.each(['tree-folder.json', 'tree-folder-sdk.json'])(

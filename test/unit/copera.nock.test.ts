@@ -1,5 +1,5 @@
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Copera, COPERA_ORIGIN, presignedUrls } from '../../src/providers/copera.js';
 import type { UploadRequest } from '../../src/providers/provider.js';
 import type { FinishedPart, Session } from '../../src/types.js';
@@ -8,6 +8,7 @@ import { MiB } from '../../src/util/sizes.js';
 import { compareShape } from '../contract/shape.js';
 import { fixture } from './fixtures.js';
 import { closedPort, rejection, thrown } from './helpers.js';
+import { capture, useNock } from './nock.js';
 
 const CP = 'https://cp.test';
 const TOKEN = 'cp_pat_0123456789abcdef';
@@ -25,16 +26,6 @@ function req(size: number, dest: Partial<UploadRequest['dest']> = {}, partSize?:
 
 const s3url = (n: number) => `https://bucket.s3-accelerate.amazonaws.com/k?partNumber=${n}&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=s${n}`;
 
-function capture(): { body?: unknown; fn: (b: unknown) => boolean } {
-  const c: { body?: unknown; fn: (b: unknown) => boolean } = {
-    fn: (b) => {
-      c.body = b;
-      return true;
-    },
-  };
-  return c;
-}
-
 function session(n = 3): Session {
   return {
     uploadId: 'up-1',
@@ -48,16 +39,8 @@ function session(n = 3): Session {
 
 beforeAll(() => {
   registerSecret(TOKEN);
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
 });
-afterEach(() => {
-  nock.cleanAll();
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
-});
+useNock({ loopback: true });
 
 describe('Copera: start and presigned URLs', () => {
   it('starts with fileName, fileSize, mimeType (no parentId when none is given), then asks for N URLs', async () => {

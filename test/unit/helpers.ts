@@ -32,3 +32,14 @@ export function thrown(fn: () => unknown): LakeupError {
   }
   throw new Error('expected a LakeupError, nothing was thrown');
 }
+
+/** Runs `fn` while process.platform says `platform` (for code that reads it at each call: samePath, stateId). */
+export function onPlatform<T>(platform: NodeJS.Platform, fn: () => T): T {
+  const real = Object.getOwnPropertyDescriptor(process, 'platform')!;
+  Object.defineProperty(process, 'platform', { ...real, value: platform });
+  try {
+    return fn();
+  } finally {
+    Object.defineProperty(process, 'platform', real);
+  }
+}

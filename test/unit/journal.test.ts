@@ -117,6 +117,14 @@ describe('run journal', () => {
     expect([...r.journal.finished.keys()].sort()).toEqual([k('/data/a.txt'), k('/data/b.txt')]);
   });
 
+  it('a journal killed before its first line was whole holds nothing: it is missing, and removed (no debris)', async () => {
+    for (const text of ['', '{"kind":"lakeup-run","v":']) {
+      fs.writeFileSync(journalPath(dir, runKey(ID)), text);
+      expect(await RunJournal.load(dir, ID)).toEqual({ status: 'missing' });
+      expect(fs.existsSync(journalPath(dir, runKey(ID)))).toBe(false);
+    }
+  });
+
   it('reports a journal of another run, or one without a header, as unusable', async () => {
     const other = { ...ID, sources: [path.resolve('/elsewhere')] };
     const j = RunJournal.create(dir, other);

@@ -1,17 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sameFingerprint, samePath } from '../../src/upload/local-file.js';
-
-/** Runs `fn` while process.platform says `platform` (samePath reads it at each call). */
-function onPlatform<T>(platform: NodeJS.Platform, fn: () => T): T {
-  const real = Object.getOwnPropertyDescriptor(process, 'platform')!;
-  Object.defineProperty(process, 'platform', { ...real, value: platform });
-  try {
-    return fn();
-  } finally {
-    Object.defineProperty(process, 'platform', real);
-  }
-}
+import { onPlatform } from './helpers.js';
 
 describe('samePath / sameFingerprint: whether a saved state is about this file', () => {
   it('win32: paths that differ only in case are one file (a state saved as C:\\Data\\a.bin resumes for c:\\data\\A.BIN)', () => {

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { acquireLock, readLock, UNREADABLE_STALE_MS, type Lock } from '../../src/state/lock.js';
 import { readSnapshot } from '../../src/state/lock-owner.js';
 import { claimPath } from '../../src/state/lock-takeover.js';
+import { deadPid, useSleeper } from '../helpers/processes.js';
 import { rejection } from './helpers.js';
 
 let dir: string;
@@ -22,21 +22,7 @@ afterEach(() => {
 const ID = '0123456789abcdef';
 
 /** A process that stays alive for the whole file: its pid is a live lock owner that is not us. */
-let sleeper: ChildProcess;
-beforeAll(async () => {
-  sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  await new Promise((r) => sleeper.once('spawn', r));
-});
-afterAll(() => {
-  sleeper.kill();
-});
-
-/** The pid of a process that has certainly exited. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
-  await new Promise((r) => child.once('exit', r));
-  return child.pid!;
-}
+const sleeper = useSleeper();
 
 /** Puts a lock file in place the way another process would (atomically, by rename). */
 function placeLock(content: string | object, at = file): void {

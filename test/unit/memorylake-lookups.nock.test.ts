@@ -1,10 +1,11 @@
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryLake } from '../../src/providers/memorylake.js';
 import { listChildren, MAX_PAGES } from '../../src/providers/memorylake-listing.js';
 import { registerSecret } from '../../src/util/redact.js';
 import { fixture } from './fixtures.js';
 import { rejection } from './helpers.js';
+import { useNock } from './nock.js';
 
 const ML = 'https://ml.test';
 const TOKEN = 'sk_test_lookups_0123456789';
@@ -50,15 +51,10 @@ function threePages() {
 
 beforeAll(() => {
   registerSecret(TOKEN);
-  nock.disableNetConnect();
 });
+useNock({ loopback: false });
 afterEach(() => {
-  nock.cleanAll();
   vi.restoreAllMocks();
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
 });
 
 describe('MemoryLake: list a folder', () => {

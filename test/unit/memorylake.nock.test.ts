@@ -1,5 +1,5 @@
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLake, MEMORYLAKE_ORIGIN } from '../../src/providers/memorylake.js';
 import type { UploadRequest } from '../../src/providers/provider.js';
 import type { FinishedPart, Session } from '../../src/types.js';
@@ -8,6 +8,7 @@ import { MiB } from '../../src/util/sizes.js';
 import { compareShape } from '../contract/shape.js';
 import { fixture } from './fixtures.js';
 import { closedPort, rejection } from './helpers.js';
+import { capture, useNock } from './nock.js';
 
 const ML = 'https://ml.test';
 const TOKEN = 'sk_test_123';
@@ -34,29 +35,10 @@ function session(parts = 2): Session {
   };
 }
 
-/** Captures the JSON body of the next matching request. */
-function capture(): { body?: unknown; fn: (b: unknown) => boolean } {
-  const c: { body?: unknown; fn: (b: unknown) => boolean } = {
-    fn: (b) => {
-      c.body = b;
-      return true;
-    },
-  };
-  return c;
-}
-
 beforeAll(() => {
   registerSecret(TOKEN);
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
 });
-afterEach(() => {
-  nock.cleanAll();
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
-});
+useNock({ loopback: true });
 
 describe('MemoryLake: create the upload session', () => {
   it('sends exactly {"file_size":N} with the bearer token and maps the server layout', async () => {

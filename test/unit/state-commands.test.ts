@@ -1,12 +1,12 @@
 // `lakeup list` and `lakeup abort` decide what is live with the lock module's rule.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runAbort, runList } from '../../src/cli/state-commands.js';
 import { RunJournal } from '../../src/state/journal.js';
 import { saveState, stateId, statePath, type StateFile } from '../../src/state/state-file.js';
+import { deadPid, useSleeper } from '../helpers/processes.js';
 
 let dir: string;
 let out: string[];
@@ -23,20 +23,7 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-let sleeper: ChildProcess;
-beforeAll(async () => {
-  sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  await new Promise((r) => sleeper.once('spawn', r));
-});
-afterAll(() => {
-  sleeper.kill();
-});
-
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
-  await new Promise((r) => child.once('exit', r));
-  return child.pid!;
-}
+const sleeper = useSleeper();
 
 const ABS = path.resolve('/data/big.zip');
 const ID = stateId('memorylake', 'https://app.memorylake.ai', ABS, { name: 'big.zip' });

@@ -14,6 +14,7 @@ import {
   validateState,
   type StateFile,
 } from '../../src/state/state-file.js';
+import { onPlatform } from './helpers.js';
 
 let dir: string;
 beforeEach(() => {
@@ -101,17 +102,6 @@ describe('stateId', () => {
     expect(id('/data/Big.zip')).not.toBe(id('/data/big.zip'));
   });
 });
-
-/** Runs `fn` while process.platform says `platform` (stateId and samePath read it at each call). */
-function onPlatform<T>(platform: NodeJS.Platform, fn: () => T): T {
-  const real = Object.getOwnPropertyDescriptor(process, 'platform')!;
-  Object.defineProperty(process, 'platform', { ...real, value: platform });
-  try {
-    return fn();
-  } finally {
-    Object.defineProperty(process, 'platform', real);
-  }
-}
 
 describe('saveState / loadState', () => {
   it('round-trips a state file', () => {

@@ -1,17 +1,17 @@
 // What a killed lakeup leaves in the state folder is cleared by the next one (found by the
 // kill-anywhere soak: temp files and lock leftovers stayed forever); what belongs to a living
 // process, another host, or an upload that can still resume, stays.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTempOfDeadProcess, tempPathFor } from '../../src/state/atomic-write.js';
 import { acquireLock } from '../../src/state/lock.js';
 import { readSnapshot } from '../../src/state/lock-owner.js';
 import { claimPath } from '../../src/state/lock-takeover.js';
 import { sweepStateDir } from '../../src/state/sweep.js';
+import { deadPid, useSleeper } from '../helpers/processes.js';
 
 let dir: string;
 beforeEach(() => {
@@ -21,20 +21,7 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-let sleeper: ChildProcess;
-beforeAll(async () => {
-  sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  await new Promise((r) => sleeper.once('spawn', r));
-});
-afterAll(() => {
-  sleeper.kill();
-});
-
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
-  await new Promise((r) => child.once('exit', r));
-  return child.pid!;
-}
+const sleeper = useSleeper();
 
 const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
 const A = 'aaaaaaaaaaaaaaaa';
