@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startApiTap, type TapCall } from '../helpers/api-tap.mjs';
-import { jsonLines, runCli, startCli } from '../helpers/cli.js';
+import { jsonLines, killWhenAppears, runCli, startCli } from '../helpers/cli.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeFile, sha256File } from '../helpers/files.js';
@@ -268,15 +268,7 @@ describe('a run and a resume of one of its files at the same time', () => {
       const args = ['put', root, '-r', '-p', 'memorylake', '-j', '1', '--json'];
       // First run: a.txt is refused (so the rerun has it to send first); killed once big.bin keeps a state.
       bed.sb.script({ route: 'memorylake.create', status: 400, body: { success: false, message: 'try later', error_code: 'INVALID_ARGUMENT' } });
-      const first = startCli(args, { env: tapped });
-      let stateFile = '';
-      const watcher = fs.watch(bed.stateDir, (_ev, name) => {
-        if (stateFile || !name || !/^[0-9a-f]{16}\.json$/.test(name) || !fs.existsSync(path.join(bed.stateDir, name))) return;
-        stateFile = name;
-        first.kill('SIGKILL');
-      });
-      await first.result;
-      watcher.close();
+      const { seen: stateFile } = await killWhenAppears(args, { env: tapped }, bed.stateDir, /^[0-9a-f]{16}\.json$/);
       expect(stateFile, 'big.bin kept a state of the run').not.toBe('');
 
       // The rerun of the run is held at a.txt's session; meanwhile big.bin is resumed on its own.
@@ -311,15 +303,7 @@ describe('a big file of a run, changed, then resumed on its own', () => {
     fs.mkdirSync(root, { recursive: true });
     const files = [await makeFile(path.join(root, 'a.txt'), 900, 71), await makeFile(path.join(root, 'big.bin'), 3 * MiB, 72)];
     const args = ['put', root, '-r', '-p', 'memorylake', '-j', '1', '--json'];
-    const first = startCli(args, { env: bed.env });
-    let stateFile = '';
-    const watcher = fs.watch(bed.stateDir, (_ev, name) => {
-      if (stateFile || !name || !/^[0-9a-f]{16}\.json$/.test(name) || !fs.existsSync(path.join(bed.stateDir, name))) return;
-      stateFile = name;
-      first.kill('SIGKILL');
-    });
-    await first.result;
-    watcher.close();
+    const { seen: stateFile } = await killWhenAppears(args, { env: bed.env }, bed.stateDir, /^[0-9a-f]{16}\.json$/);
     expect(stateFile, 'big.bin kept a state of the run').not.toBe('');
 
     await makeFile(files[1], 3 * MiB, 73); // new content, same size, a new mtime

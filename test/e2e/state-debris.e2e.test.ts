@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { killWhenAppears, runCli, startCli } from '../helpers/cli.js';
 import { makeFile, tempDir } from '../helpers/files.js';
 
 const MiB = 1024 * 1024;
@@ -66,15 +66,8 @@ describe('a lock left empty by a lakeup killed between creating and filling it',
     const stateDir = fs.mkdtempSync(path.join(work, 'state-'));
     const env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
     const before = sb.stats().finalized.length;
-    const child = startCli(args, { env });
-    let lock = '';
-    const watcher = fs.watch(stateDir, (_ev, name) => {
-      if (lock || !name || !/^[0-9a-f]{16}\.lock$/.test(name) || !fs.existsSync(path.join(stateDir, name))) return;
-      lock = path.join(stateDir, name);
-      child.kill('SIGKILL');
-    });
-    const r = await child.result;
-    watcher.close();
+    const { result: r, seen } = await killWhenAppears(args, { env }, stateDir, /^[0-9a-f]{16}\.lock$/);
+    const lock = path.join(stateDir, seen);
     expect(r.signal, r.stderr).toBe('SIGKILL');
     expect(fs.existsSync(lock), 'the killed run left its lock').toBe(true);
     fs.truncateSync(lock, 0);

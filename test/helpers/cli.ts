@@ -1,5 +1,6 @@
 // Runs the built CLI (bin/lakeup.js → dist/) as a child process, the way users run it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -73,4 +74,23 @@ export function jsonLines(r: Pick<CliResult, 'stdout'>): Array<Record<string, un
     .split(/\r?\n/)
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * Runs the CLI and SIGKILLs it the moment a file whose name matches `match` appears in `dir` (its
+ * state folder). Resolves with how it ended and the name seen ('' if none appeared before it ended).
+ */
+export async function killWhenAppears(args: string[], o: CliOptions, dir: string, match: RegExp): Promise<{ result: CliResult; seen: string }> {
+  const child = startCli(args, o);
+  let seen = '';
+  const watcher = fs.watch(dir, (_ev, name) => {
+    if (seen || !name || !match.test(name) || !fs.existsSync(path.join(dir, name))) return;
+    seen = name;
+    child.kill('SIGKILL');
+  });
+  try {
+    return { result: await child.result, seen };
+  } finally {
+    watcher.close();
+  }
 }
