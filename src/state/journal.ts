@@ -113,6 +113,13 @@ export function runKey(id: RunIdentity): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
+/** A whole `done` record: the file it finished, under its entry's key; undefined for anything else. */
+function finishedOf(r: JournalRecord): { key: string; file: FinishedFile } | undefined {
+  if (!r || typeof r !== 'object' || r.t !== 'done') return undefined;
+  if (!isEntry(r) || !isCount(r.size) || !isCount(r.mtimeMs) || typeof r.id !== 'string' || typeof r.name !== 'string') return undefined;
+  return { key: entryKey({ file: r.f, to: r.to }), file: { size: r.size, mtimeMs: r.mtimeMs, id: r.id, name: r.name } };
+}
+
 export function journalPath(dir: string, key: string): string {
   return path.join(dir, `${key}.run.ndjson`);
 }
@@ -206,13 +213,13 @@ export class RunJournal {
         if (!isEntry(r)) return 'is an incomplete record';
         this.finalizing.delete(entryKey({ file: r.f, to: r.to }));
         return undefined;
-      case 'done':
-        if (!isEntry(r) || !isCount(r.size) || !isCount(r.mtimeMs) || typeof r.id !== 'string' || typeof r.name !== 'string') {
-          return 'is an incomplete file record';
-        }
-        this.finalizing.delete(entryKey({ file: r.f, to: r.to }));
-        this.finished.set(entryKey({ file: r.f, to: r.to }), { size: r.size, mtimeMs: r.mtimeMs, id: r.id, name: r.name });
+      case 'done': {
+        const done = finishedOf(r);
+        if (!done) return 'is an incomplete file record';
+        this.finalizing.delete(done.key);
+        this.finished.set(done.key, done.file);
         return undefined;
+      }
       default:
         return 'has an unknown record type';
     }
@@ -259,11 +266,8 @@ export class RunJournal {
     for (const line of text.split('\n')) {
       if (!line.includes('"done"')) continue;
       try {
-        const r = JSON.parse(line) as JournalRecord;
-        if (r.t !== 'done' || !isEntry(r) || entryKey({ file: r.f, to: r.to }) !== key) continue;
-        if (isCount(r.size) && isCount(r.mtimeMs) && typeof r.id === 'string' && typeof r.name === 'string') {
-          found = { size: r.size, mtimeMs: r.mtimeMs, id: r.id, name: r.name };
-        }
+        const done = finishedOf(JSON.parse(line) as JournalRecord);
+        if (done?.key === key) found = done.file;
       } catch {
         /* a damaged line: not this record */
       }
