@@ -24,13 +24,17 @@ export class RunProgress {
     this.active.add(t);
   }
 
-  /** A file ended: its bytes count as ended whatever the outcome (for the ETA); an interrupted one is not counted as failed. */
+  /**
+   * A file ended: its bytes count as ended whatever the outcome (for the ETA), except an
+   * interrupted one's, which count as far as they got (after Ctrl-C the bar said 100%) and which
+   * is not counted as failed.
+   */
   end(t: ProgressTracker | undefined, size: number, outcome: 'uploaded' | 'skipped' | 'failed' | 'interrupted'): void {
     if (t) {
       this.active.delete(t);
       this.sentEnded += t.done - t.resumedBytes;
     }
-    this.bytesEnded += size;
+    this.bytesEnded += outcome === 'interrupted' ? (t?.done ?? 0) : size;
     if (outcome === 'failed') this.filesFailed++;
     else if (outcome !== 'interrupted') {
       this.filesDone++;

@@ -111,3 +111,20 @@ describe('plain lines for a run', () => {
     expect((view as unknown as { trackers: Set<unknown> }).trackers.size).toBe(2);
   });
 });
+
+describe('run totals', () => {
+  it('a file cut off by Ctrl-C counts as far as it got, not as whole (the bar said 100% after an interrupt)', async () => {
+    const view = await createProgressView('none', fakeTerminal(), {});
+    const run = new RunProgress(2, 200);
+    const ev = new UploadEvents();
+    const t = view.track('f0', ev);
+    run.start(t);
+    ev.emit('session:ready', { uploadId: 'u0', parts: 1, total: 100, doneBytes: 0, resumed: false });
+    ev.emit('part:progress', { number: 1, bytes: 40 });
+    run.end(t, 100, 'interrupted');
+    run.end(undefined, 100, 'failed');
+    expect(run.bytesDone()).toBe(140);
+    expect(run.filesEnded).toBe(1);
+  });
+});
+
