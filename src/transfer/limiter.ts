@@ -7,23 +7,27 @@
 // that is about one per round of parts in flight, up to where it was. New parts also wait out any
 // Retry-After pause.
 //
-// Adaptive mode (`--concurrency auto`) also finds the link's best: it starts at AUTO_START and,
-// estimating throughput per window from the parts sent at the window's limit (Little's law: limit
-// × the median of their size / duration, which parts finishing in bunches cannot skew), doubles
-// the limit while that throughput grows in proportion, goes back to the level that did as well
-// when it does not, and from there probes a quarter higher or lower now and then (keeping the
-// higher level only if it paid, the lower one if it cost nothing). It never exceeds `max`.
-//
-// Why start at 32 and not lower: a window needs one round of finished parts, and on a long path
-// with per-connection limits a round of 10-16 MiB parts takes a second or more, so a small start
-// would reach the right level only after the parts of a file of a few hundred MiB are all sent.
-// 32 parts in flight cost nothing on a fast link (measured on loopback: same time as 4) and at
-// most 8 MiB of buffers (send-part sizes its reads to the number of parts in flight).
+// Adaptive mode (`--concurrency auto`) also finds the link's best, without putting more bytes at
+// risk than a few seconds of sending:
+// - It starts at AUTO_START and doubles while the bytes handed to the sockets (`sent`, measured
+//   over steps of STEP_MS while every slot is busy) grow in proportion; the first step that does not
+//   pay goes back to the level before it. Measuring bytes as they go, not finished parts, is what
+//   lets a long path with per-connection limits reach 32 within a fraction of a second (a round of
+//   16 MiB parts there takes a second or more) while a slow link never starts more than a few parts.
+// - After that, per window of finished parts (Little's law: limit × the median of their size /
+//   duration, which parts finishing in bunches cannot skew) it probes a quarter higher or lower now
+//   and then, keeping the higher level only if it paid, the lower one if it cost nothing.
+// - Whatever the phase, the parts in flight hold at most about RISK_SECONDS of sending at the rate
+//   measured (at least RISK_FLOOR parts): a part that has not finished is what Ctrl-C must wait for
+//   and kill -9 loses, so on a slow or rate-limited link few parts go at once and each finishes
+//   soon. `--limit-rate` tells the rate before a byte is sent (`rateHint`).
+// It never exceeds `max`. Bytes are measured as they leave, so a window's socket buffers filling
+// count as sending; that overstates a slow link's rate only in the first step.
 
 /** The longest pause a Retry-After can impose on new parts. */
 export const MAX_PAUSE_MS = 60_000;
 /** Parts in flight at the start under `--concurrency auto`. */
-export const AUTO_START = 32;
+export const AUTO_START = 8;
 /** The most parts in flight `--concurrency auto` ever reaches. */
 export const AUTO_MAX = 64;
 /** Probes never go below this (a cut can: the server asked). */
@@ -33,19 +37,29 @@ const AUTO_MIN = 4;
 const WINDOW_PARTS = 8;
 /** In hold, a probe a quarter higher or lower every this many windows. */
 const PROBE_EVERY = 3;
+/** How long the start phase measures each level (every slot busy) before it doubles or settles. */
+export const STEP_MS = 200;
+/** The sending rate is sampled this often (a gap without sending starts a new sample). */
+const SAMPLE_MS = 250;
+/** Parts in flight hold at most this many seconds of sending at the measured rate (auto only)… */
+export const RISK_SECONDS = 2;
+/** …but never fewer parts than this. */
+export const RISK_FLOOR = 2;
 
 export interface LimiterOptions {
   /** Find the best limit from measured throughput (`--concurrency auto`). Default false: `max` is pinned. */
   adaptive?: boolean;
   /** Adaptive mode's first limit; default AUTO_START (never above `max`). */
   initial?: number;
+  /** The most bytes per second the sending can reach, when known in advance (`--limit-rate`). */
+  rateHint?: number;
   /** Clock (tests). */
   now?: () => number;
 }
 
 /** The run's limiter for `--concurrency`: a number pins the parts in flight, 'auto' adapts up to AUTO_MAX. */
-export function limiterFor(concurrency: number | 'auto'): AdaptiveLimiter {
-  return concurrency === 'auto' ? new AdaptiveLimiter(AUTO_MAX, { adaptive: true }) : new AdaptiveLimiter(concurrency);
+export function limiterFor(concurrency: number | 'auto', rateHint?: number): AdaptiveLimiter {
+  return concurrency === 'auto' ? new AdaptiveLimiter(AUTO_MAX, { adaptive: true, rateHint }) : new AdaptiveLimiter(concurrency);
 }
 
 interface Waiter {
@@ -75,6 +89,20 @@ export class AdaptiveLimiter {
 
   // Adaptive measurement.
   private phase: 'start' | 'hold' | 'probe' = 'start';
+  /** Bytes handed to the sockets so far (`sent`). */
+  private sentTotal = 0;
+  /** The start phase's current step: since when every slot has been busy, and the bytes sent by then. */
+  private stepAt = -1;
+  private stepBytes = 0;
+  /** The rate sample under way, and the smoothed rate (bytes/ms; 0: not known yet). */
+  private sampleAt = -1;
+  private sampleBytes = 0;
+  private lastSentAt = -1;
+  private rate = 0;
+  /** The most the sending can reach, told in advance (`--limit-rate`; bytes/ms, 0: not told). */
+  private readonly ceilingRate: number = 0;
+  /** Smoothed size of the parts asked for (bytes; 0: not known yet). */
+  private partBytes = 0;
   private winRates: number[] = [];
   private winLimit: number;
   private baseLimit = 0;
@@ -89,6 +117,7 @@ export class AdaptiveLimiter {
     this.current = this.adaptive ? Math.min(this.max, Math.max(1, Math.floor(opts.initial ?? AUTO_START))) : this.max;
     this.ceiling = this.current;
     this.winLimit = this.current;
+    if (this.adaptive && opts.rateHint && opts.rateHint > 0) this.rate = this.ceilingRate = opts.rateHint / 1000;
   }
 
   get limit(): number {
@@ -103,10 +132,15 @@ export class AdaptiveLimiter {
    * Waits for a slot; resolves to a ticket to hand back to `throttle` / `failed`. Rejects with the
    * signal's reason when it aborts. Slots are granted in the order asked for.
    */
-  acquire(signal?: AbortSignal): Promise<number> {
+  acquire(signal?: AbortSignal, bytes = 0): Promise<number> {
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.adaptive && bytes > 0) {
+      this.partBytes = this.partBytes > 0 ? this.partBytes * 0.8 + bytes * 0.2 : bytes;
+      this.capAtRisk();
+    }
     if (this.waiters.length === 0 && this.inUse < this.current && this.now() >= this.pausedUntil) {
       this.inUse++;
+      this.noteBusy();
       return Promise.resolve(this.epoch);
     }
     return new Promise<number>((resolve, reject) => {
@@ -129,6 +163,31 @@ export class AdaptiveLimiter {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.grant();
     });
+  }
+
+  /**
+   * `bytes` more of a part were handed to its socket. Adaptive mode measures the sending rate from
+   * these: the start phase's steps, and the bound on what parts in flight may hold.
+   */
+  sent(bytes: number): void {
+    if (!this.adaptive) return;
+    const now = this.now();
+    this.sentTotal += bytes;
+    // A pause in sending (between files, waiting out a throttle) is not a slow link.
+    if (this.lastSentAt < 0 || now - this.lastSentAt > SAMPLE_MS) {
+      this.sampleAt = now;
+      this.sampleBytes = this.sentTotal;
+    } else if (now - this.sampleAt >= SAMPLE_MS) {
+      const r = (this.sentTotal - this.sampleBytes) / (now - this.sampleAt);
+      this.rate = this.rate > 0 ? this.rate * 0.6 + r * 0.4 : r;
+      this.sampleAt = now;
+      this.sampleBytes = this.sentTotal;
+      this.capAtRisk();
+    }
+    this.lastSentAt = now;
+    if (this.phase === 'start' && this.stepAt >= 0 && now - this.stepAt >= STEP_MS) {
+      this.step((this.sentTotal - this.stepBytes) / (now - this.stepAt));
+    }
   }
 
   /**
@@ -158,6 +217,56 @@ export class AdaptiveLimiter {
   /** An attempt failed in a way that may mean an overloaded link or server (adaptive mode backs off; a pinned limit does not). */
   failed(ticket?: number): void {
     if (this.adaptive) this.cut(ticket);
+  }
+
+  /** The most parts in flight that hold no more than RISK_SECONDS of sending at `rate` (bytes/ms). */
+  private atRiskAt(rate: number): number {
+    if (!(rate > 0) || !(this.partBytes > 0)) return this.max;
+    return Math.max(RISK_FLOOR, Math.floor((rate * RISK_SECONDS * 1000) / this.partBytes));
+  }
+
+  private get atRisk(): number {
+    return this.atRiskAt(this.rate);
+  }
+
+  /**
+   * Lowers the limit to what the bound on bytes at risk allows (never raises it). In the start
+   * phase only a rate told in advance counts: the steps judge the rest from their own fresher
+   * measurement, since the smoothed rate lags a doubling that paid and would undo it.
+   */
+  private capAtRisk(): void {
+    if (this.phase === 'start' && !this.ceilingRate) return;
+    const cap = this.phase === 'start' ? this.atRiskAt(this.ceilingRate) : this.atRisk;
+    if (cap >= this.current) return;
+    this.setLimit(cap);
+    this.stepAt = -1;
+    this.resetWindow();
+  }
+
+  /** Every slot has just become busy: the start phase's step at this level can begin. */
+  private noteBusy(): void {
+    if (this.phase === 'start' && this.stepAt < 0 && this.inUse >= this.current) {
+      this.stepAt = this.now();
+      this.stepBytes = this.sentTotal;
+    }
+  }
+
+  /** The start phase: one step of `rate` (bytes/ms) at the current limit, every slot busy. */
+  private step(rate: number): void {
+    this.stepAt = -1;
+    const grewEnough = rate > this.baseRate * (1 + (this.current / Math.max(1, this.baseLimit) - 1) / 2);
+    if (this.baseRate > 0 && !grewEnough) return this.settle(this.baseLimit);
+    // Parts that take more than RISK_SECONDS at this level: come down to the ones that do not.
+    const cap = this.atRiskAt(rate);
+    if (cap < this.current) return this.settle(cap);
+    this.baseLimit = this.current;
+    this.baseRate = rate;
+    // More parts in flight cannot beat a rate told in advance.
+    const next = Math.min(this.max, this.current * 2, this.ceilingRate ? this.atRiskAt(this.ceilingRate) : Infinity);
+    if (next <= this.current) return this.settle(this.current);
+    this.setLimit(next);
+    this.resetWindow();
+    this.grant();
   }
 
   private cut(ticket: number | undefined): void {
@@ -198,14 +307,7 @@ export class AdaptiveLimiter {
   private decide(rate: number): void {
     const grewEnough = (from: number, to: number) => rate > this.baseRate * (1 + (to / from - 1) / 2);
     if (this.phase === 'start') {
-      if (this.baseRate > 0 && !grewEnough(this.baseLimit, this.winLimit)) {
-        this.settle(this.baseLimit);
-        return;
-      }
-      this.baseLimit = this.winLimit;
-      this.baseRate = rate;
-      if (this.current >= this.max) return this.settle(this.current, rate);
-      this.setLimit(Math.min(this.max, this.current * 2));
+      return; // the start phase moves on bytes sent (`step`), not on finished parts
     } else if (this.phase === 'probe') {
       // (after the start phase settled, the first probe goes down: the start may have overshot)
       const up = this.winLimit > this.baseLimit;
@@ -225,8 +327,9 @@ export class AdaptiveLimiter {
       this.baseLimit = this.current;
       if (++this.windowsInHold >= PROBE_EVERY) {
         const step = Math.max(1, Math.ceil(this.current / 4));
-        const up = this.probeUp ? this.current < this.max : this.current <= AUTO_MIN;
-        const next = up ? Math.min(this.max, this.current + step) : Math.max(AUTO_MIN, this.current - step);
+        const top = Math.min(this.max, this.atRisk);
+        const up = this.probeUp ? this.current < top : this.current <= AUTO_MIN;
+        const next = up ? Math.min(top, this.current + step) : Math.max(AUTO_MIN, this.current - step);
         if (next !== this.current) {
           this.phase = 'probe';
           this.setLimit(next);
@@ -235,11 +338,12 @@ export class AdaptiveLimiter {
     }
   }
 
-  private settle(limit: number, rate?: number): void {
+  private settle(limit: number): void {
     this.phase = 'hold';
     this.windowsInHold = 0;
+    this.baseRate = 0; // the windows of finished parts measure afresh
     this.setLimit(limit);
-    if (rate !== undefined) this.baseRate = rate;
+    this.resetWindow();
   }
 
   private setLimit(n: number): void {
@@ -270,5 +374,6 @@ export class AdaptiveLimiter {
       this.inUse++;
       this.waiters.shift()!.grant(this.epoch);
     }
+    this.noteBusy();
   }
 }

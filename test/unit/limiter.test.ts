@@ -227,69 +227,102 @@ describe('AdaptiveLimiter', () => {
   });
 
   describe('adaptive (--concurrency auto)', () => {
+    const MiB = 2 ** 20;
     /**
-     * A fluid model of a link on a fake clock: `rate(n)` bytes/ms in all when n parts are in flight,
-     * shared equally; parts start as the limiter grants slots. Returns the limit after each part.
+     * A fluid model of a link on a fake clock, in steps of 10 ms: `rate(n)` bytes/ms in all when n
+     * parts are in flight, shared equally, told to the limiter as `sent` bytes; parts start as the
+     * limiter grants slots. Returns the limit after each step (with its time) and, after the first
+     * second, the most seconds of sending that the parts in flight ever had left.
      */
     async function run(l: AdaptiveLimiter, parts: number, size: number, rate: (inFlight: number) => number, clock: { t: number }) {
       const inFlight: Array<{ left: number; t0: number; ticket: number }> = [];
       let started = 0;
-      const limits: number[] = [];
+      const limits: Array<{ t: number; limit: number }> = [];
+      let mostSecondsLeft = 0;
       while (started < parts || inFlight.length > 0) {
-        while (started < parts && inFlight.length < l.limit) {
-          const ticket = await l.acquire();
+        while (started < parts && l.active < l.limit) {
+          const ticket = await l.acquire(undefined, size);
           inFlight.push({ left: size, t0: clock.t, ticket });
           started++;
         }
-        const each = rate(inFlight.length) / inFlight.length;
-        const first = Math.min(...inFlight.map((p) => p.left));
-        clock.t += first / each;
-        for (const p of inFlight) p.left -= first;
+        const r = rate(inFlight.length);
+        if (clock.t >= 1000) mostSecondsLeft = Math.max(mostSecondsLeft, inFlight.reduce((n, p) => n + p.left, 0) / r / 1000);
+        clock.t += 10;
+        const each = (r * 10) / inFlight.length;
         for (let i = inFlight.length - 1; i >= 0; i--) {
-          if (inFlight[i]!.left <= 1e-6) {
-            const [done] = inFlight.splice(i, 1);
-            l.release(true, size, clock.t - done!.t0, done!.ticket);
-            limits.push(l.limit);
+          const p = inFlight[i]!;
+          const n = Math.min(each, p.left);
+          p.left -= n;
+          l.sent(n);
+          if (p.left <= 1e-6) {
+            inFlight.splice(i, 1);
+            l.release(true, size, clock.t - p.t0, p.ticket);
           }
         }
+        limits.push({ t: clock.t, limit: l.limit });
       }
-      return limits;
+      return { limits, mostSecondsLeft, top: Math.max(...limits.map((x) => x.limit)), last: limits.at(-1)!.limit };
     }
 
-    it('starts at 32 and doubles while throughput grows in proportion (per-connection capped link)', async () => {
+    it('starts at 8 and doubles within a fraction of a second while throughput grows in proportion (a distant link, per-connection limits)', async () => {
       const clock = { t: 0 };
-      const l = new AdaptiveLimiter(64, { adaptive: true, initial: 8, now: () => clock.t });
-      expect(new AdaptiveLimiter(64, { adaptive: true }).limit).toBe(32);
+      const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
       expect(l.limit).toBe(8);
       // 16 MiB/s per connection, no cap in all: more connections, more throughput.
-      const limits = await run(l, 400, 16 * 2 ** 20, (n) => n * 16 * 2 ** 20 / 1000, clock);
-      expect(Math.max(...limits)).toBe(64);
+      const r = await run(l, 400, 16 * MiB, (n) => (n * 16 * MiB) / 1000, clock);
+      // 8 → 16 → 32 → 64, a step of 200 ms each: at the top before the first part is even done (1 s).
+      expect(r.limits.find((x) => x.limit === 64)!.t).toBeLessThan(1000);
+      expect(r.top).toBe(64);
     });
 
     it('holds where more parts in flight stop paying (a shared bottleneck)', async () => {
       const clock = { t: 0 };
-      const l = new AdaptiveLimiter(64, { adaptive: true, initial: 8, now: () => clock.t });
+      const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
       // 600 MiB/s in all, however many connections (loopback bound by CPU): it doubles once, sees
       // no gain, goes back to 8, and from there probes down (free) rather than up (no gain).
-      const limits = await run(l, 1000, 16 * 2 ** 20, () => 600 * 2 ** 20 / 1000, clock);
-      expect(Math.max(...limits)).toBe(16);
-      expect(limits.at(-1)).toBeLessThanOrEqual(8);
-      expect(Math.min(...limits)).toBeGreaterThanOrEqual(4); // probes stop at 4
+      const r = await run(l, 1000, 16 * MiB, () => (600 * MiB) / 1000, clock);
+      expect(r.top).toBe(16);
+      expect(r.last).toBeLessThanOrEqual(8);
+      expect(Math.min(...r.limits.map((x) => x.limit))).toBeGreaterThanOrEqual(4); // probes stop at 4
     });
 
-    it('comes down to the few parts in flight a slow shared link needs', async () => {
+    it('on a slow link keeps at most ~2 s of sending in flight, so Ctrl-C and kill -9 lose little', async () => {
       const clock = { t: 0 };
       const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
-      // 2 MiB/s in all (a home uplink): 32 parts in flight only make each part slower.
-      const limits = await run(l, 600, 5 * 2 ** 20, () => 2 * 2 ** 20 / 1000, clock);
-      expect(limits.at(-1)).toBeLessThanOrEqual(8);
+      // 20 MiB/s in all (a rate-limited link), 10 MiB parts: 8 parts at once would be 4 s of sending.
+      const r = await run(l, 60, 10 * MiB, () => (20 * MiB) / 1000, clock);
+      expect(r.last).toBeLessThanOrEqual(4);
+      expect(r.top).toBe(8); // the start, before the first measurement
+      expect(r.mostSecondsLeft).toBeLessThanOrEqual(4.5); // the start's parts, then ≤ 2 s a round
+    });
+
+    it('with the rate known in advance (--limit-rate) never starts more than ~2 s of sending', async () => {
+      const clock = { t: 0 };
+      const l = new AdaptiveLimiter(64, { adaptive: true, rateHint: 20 * MiB, now: () => clock.t });
+      const r = await run(l, 60, 10 * MiB, () => (20 * MiB) / 1000, clock);
+      expect(r.top).toBe(4);
+      expect(r.mostSecondsLeft).toBeLessThanOrEqual(2.01);
+    });
+
+    it('a slow link leaves at least 2 parts in flight', async () => {
+      const clock = { t: 0 };
+      const l = new AdaptiveLimiter(64, { adaptive: true, rateHint: 1 * MiB, now: () => clock.t });
+      const r = await run(l, 6, 10 * MiB, () => (1 * MiB) / 1000, clock);
+      expect(r.last).toBe(2);
+    });
+
+    it('does not double while fewer parts than the limit are in flight (nothing to measure)', async () => {
+      const clock = { t: 0 };
+      const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
+      const r = await run(l, 5, 16 * MiB, (n) => (n * 16 * MiB) / 1000, clock);
+      expect(r.top).toBe(8);
     });
 
     it('a pinned limit never moves on throughput', async () => {
       const clock = { t: 0 };
       const l = new AdaptiveLimiter(4, { now: () => clock.t });
-      const limits = await run(l, 100, 2 ** 20, (n) => n * 2 ** 20 / 1000, clock);
-      expect(new Set(limits)).toEqual(new Set([4]));
+      const r = await run(l, 100, 2 ** 20, (n) => (n * 2 ** 20) / 1000, clock);
+      expect(new Set(r.limits.map((x) => x.limit))).toEqual(new Set([4]));
     });
   });
 });
