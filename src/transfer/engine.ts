@@ -49,7 +49,14 @@ export interface EngineOptions {
   verify: boolean;
   events: UploadEvents;
   dispatcher?: Dispatcher;
+  /**
+   * Stop: no new part starts, no failed part is tried again, and the upload rejects with the
+   * signal's reason once the parts in flight are over. Those are not cut short unless `abortNow`
+   * fires too (without `abortNow`, this signal does both).
+   */
   signal?: AbortSignal;
+  /** Stop at once: the parts in flight are abandoned. */
+  abortNow?: AbortSignal;
   rateLimiter?: RateLimiter;
   /** Shared across files when several upload at once; otherwise one is made from `concurrency`. */
   limiter?: AdaptiveLimiter;
@@ -64,13 +71,22 @@ export interface EngineOptions {
 /** Uploads every part not yet in `done`. Resolves when all are done; rejects on the first fatal failure. */
 export async function uploadParts(o: EngineOptions): Promise<Map<number, FinishedPart>> {
   const limiter = o.limiter ?? new AdaptiveLimiter(o.concurrency);
+  // `stop` ends what is in flight (a fatal failure, or `abortNow`); `halt` only keeps new parts
+  // and new attempts from starting (the caller's `signal`: Ctrl-C lets the parts in flight finish).
   const stop = new AbortController();
-  // Every part in flight or waiting for a slot listens on `stop` (its attempt, its retry loop, its
+  const halt = new AbortController();
+  // Every part in flight or waiting for a slot listens on these (its attempt, its retry loop, its
   // place in the queue): their number is bounded by the pool, not a leak, so no warning applies.
   setMaxListeners(0, stop.signal);
-  const onOuterAbort = () => stop.abort(o.signal!.reason);
+  setMaxListeners(0, halt.signal);
+  stop.signal.addEventListener('abort', () => halt.abort(stop.signal.reason), { once: true });
+  const now = o.abortNow ?? o.signal;
+  const onHalt = () => halt.abort(o.signal!.reason);
+  const onAbortNow = () => stop.abort(now!.reason);
   if (o.signal?.aborted) throw o.signal.reason;
-  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (now?.aborted) throw now.reason;
+  o.signal?.addEventListener('abort', onHalt, { once: true });
+  now?.addEventListener('abort', onAbortNow, { once: true });
 
   const queue = o.parts.filter((p) => !o.done.has(p.number));
   const md5Pool = o.verify ? (o.md5Pool ?? sharedMd5Pool()) : undefined;
@@ -118,7 +134,7 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
       async () => {
         attempt++;
         progressed = false;
-        const ticket = await limiter.acquire(stop.signal);
+        const ticket = await limiter.acquire(halt.signal, part.size);
         let sent = 0;
         let released = false;
         const t0 = performance.now();
@@ -144,6 +160,7 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
             readChunkSize: readChunkFor(limiter.limit),
             onProgress: (n) => {
               sent += n;
+              limiter.sent(n);
               o.events.emit('part:progress', { number: part.number, bytes: n });
             },
           });
@@ -213,14 +230,14 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
         minTimeout: o.minBackoffMs ?? 250,
         maxTimeout: o.maxBackoffMs ?? 20_000,
         randomize: true,
-        signal: stop.signal,
+        signal: halt.signal,
         shouldConsumeRetry: ({ error }) => {
           const v = classify(error);
           // Refreshed URLs and progress-making attempts renew rather than spend the budget.
           return !(v.action === 'refresh' || progressed);
         },
         shouldRetry: async ({ error, retriesConsumed }) => {
-          if (stop.signal.aborted) return false;
+          if (halt.signal.aborted) return false;
           const v = classify(error);
           if (v.action === 'fatal') return false;
           if (attempt >= hardCap) return false;
@@ -232,7 +249,7 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
           if (progressed || v.action === 'refresh') {
             renewals++;
             const base = Math.min(o.maxBackoffMs ?? 20_000, (o.minBackoffMs ?? 250) * 2 ** Math.min(renewals - 1, 6));
-            await sleep(base * (0.5 + Math.random() / 2), stop.signal);
+            await sleep(base * (0.5 + Math.random() / 2), halt.signal);
           }
           return true;
         },
@@ -257,15 +274,19 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
   };
 
   const worker = async (): Promise<void> => {
-    while (!failure && !stop.signal.aborted) {
+    while (!failure && !halt.signal.aborted) {
       const part = queue.shift();
       if (!part) return;
       try {
         await sendWithRetries(part);
       } catch (err) {
+        // p-retry checks its signal after a successful attempt too: a part stored as the
+        // interrupt came is done, not failed.
+        if (o.done.has(part.number)) return;
         if (!failure) {
-          failure = stop.signal.aborted && o.signal?.aborted ? o.signal.reason : err;
-          stop.abort(failure);
+          failure = halt.signal.aborted && o.signal?.aborted ? o.signal.reason : err;
+          // An interruption lets the other parts in flight finish (unless it is `abortNow`).
+          if (failure !== o.signal?.reason) stop.abort(failure);
         }
         return;
       }
@@ -280,9 +301,11 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
     await Promise.all(workers);
     while (persisting.size > 0) await Promise.all([...persisting]);
   } finally {
-    o.signal?.removeEventListener('abort', onOuterAbort);
+    o.signal?.removeEventListener('abort', onHalt);
+    now?.removeEventListener('abort', onAbortNow);
   }
   if (failure) throw failure;
-  if (o.signal?.aborted) throw o.signal.reason;
+  // Interrupted after the last part started: every part is in, so the upload is whole.
+  if (o.signal?.aborted && o.done.size < o.parts.length) throw o.signal.reason;
   return o.done;
 }

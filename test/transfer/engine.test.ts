@@ -215,6 +215,56 @@ describe('uploadParts', () => {
     expect(performance.now() - t0).toBeLessThan(2000);
   });
 
+  it('an interrupt starts no new part, lets the parts in flight finish and keeps them, then rejects with it', async () => {
+    bed.server.behave = () => ({ kind: 'slow', chunkDelayMs: 5 });
+    const ac = new AbortController();
+    const interrupt = Object.assign(new Error('interrupted'), { kind: 'interrupted' });
+    const o = opts({ concurrency: 3, signal: ac.signal, abortNow: new AbortController().signal });
+    const started = new Set<number>();
+    o.events.on('part:progress', (p) => {
+      started.add(p.number);
+      if (started.size === 3 && !ac.signal.aborted) ac.abort(interrupt); // three parts in flight
+    });
+    const recorded: number[] = [];
+    o.onPartDone = (p) => void recorded.push(p.number);
+    const err = await uploadParts(o).catch((e) => e);
+    expect(err).toBe(interrupt);
+    expect([...started].sort()).toEqual([1, 2, 3]);
+    expect([...o.done.keys()].sort()).toEqual([1, 2, 3]);
+    expect(recorded.sort()).toEqual([1, 2, 3]);
+    expect(new Set(bed.server.arrived.map((a) => a.part))).toEqual(new Set([1, 2, 3]));
+    expect(bed.server.arrived.every((a) => a.answered === 200)).toBe(true);
+  });
+
+  it('abortNow stops the parts in flight too', async () => {
+    bed.server.behave = () => ({ kind: 'slow', chunkDelayMs: 50 });
+    const soft = new AbortController();
+    const hard = new AbortController();
+    const interrupt = Object.assign(new Error('interrupted'), { kind: 'interrupted' });
+    const o = opts({ concurrency: 3, signal: soft.signal, abortNow: hard.signal });
+    o.events.on('part:progress', () => {
+      if (soft.signal.aborted) return;
+      soft.abort(interrupt);
+      hard.abort(interrupt);
+    });
+    const err = await uploadParts(o).catch((e) => e);
+    expect(err).toBe(interrupt);
+    expect(o.done.size).toBe(0);
+  });
+
+  it('an interrupt after the last part started still completes the upload', async () => {
+    bed.server.behave = () => ({ kind: 'slow', chunkDelayMs: 5 });
+    const ac = new AbortController();
+    const o = opts({ concurrency: 7, signal: ac.signal, abortNow: new AbortController().signal });
+    const started = new Set<number>();
+    o.events.on('part:progress', (p) => {
+      started.add(p.number);
+      if (started.size === 7) ac.abort(new Error('interrupted'));
+    });
+    await uploadParts(o);
+    await expectStored(o.done);
+  });
+
   it('reports progress that adds up to the file size, minus nothing once done', async () => {
     bed.server.behave = (part, attempt) => (part === 2 && attempt === 1 ? { kind: 'reset', afterBytes: 30000 } : { kind: 'ok' });
     const o = opts();
