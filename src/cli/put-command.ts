@@ -8,7 +8,9 @@ import { expandSources, selectShard, type Source } from '../upload/sources.js';
 import { envSaysYes } from './options.js';
 import { buildPutPlan, type PutFlags, type PutPlan } from './put-plan.js';
 import { reportError } from './report.js';
-import { watchInterrupts } from './signals.js';
+import { GRACE_MS, watchInterrupts } from './signals.js';
+import type { KeptParts } from '../upload/put-file.js';
+import { formatSize } from '../util/sizes.js';
 
 export type { PutFlags } from './put-plan.js';
 
@@ -45,7 +47,10 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   // Temp files, lock sources and dead locks an earlier lakeup left when it was killed mid-step.
   await (await import('../state/sweep.js')).sweepStateDir(plan.stateDir);
   const view = await createProgressView(plan.progress, term, { intervalMs: plan.progressIntervalMs });
-  const interrupts = watchInterrupts(() => view.notice('lakeup: stopping: saving state (press Ctrl-C again to quit at once)'));
+  // The run says what it is finishing when the first Ctrl-C comes (it knows the parts in flight).
+  const interrupts = watchInterrupts({
+    onGraceOver: () => view.notice(`lakeup: parts still in flight after ${GRACE_MS / 1000} s: stopping them`),
+  });
   // A live bar redraws stderr's lines; result lines for a terminal stdout wait until it stops.
   const results = new ResultPrinter(term, plan.json, plan.progress === 'bar' && term.stdoutIsTTY);
   let outcome;
@@ -55,7 +60,14 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     const live = plan.progress === 'bar';
     const reportFailure = (e: unknown, file?: string) =>
       reportError(e, { json: plan.json, verbose: plan.verbose, file, err: live ? (l) => view.notice(l) : term.err, out: (l) => results.line(l) });
-    outcome = await runUploads(plan, sources, { view, results, signal: interrupts.signal, stdin: process.stdin, reportFailure });
+    outcome = await runUploads(plan, sources, {
+      view,
+      results,
+      signal: interrupts.signal,
+      abortNow: interrupts.abortNow,
+      stdin: process.stdin,
+      reportFailure,
+    });
   } finally {
     view.stop();
     interrupts.dispose();
@@ -71,10 +83,16 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     term.err(`lakeup: ${outcome.total} files: ${parts.join(', ')}`);
   }
   if (outcome.interrupted) {
-    term.err('lakeup: interrupted; finished parts are saved. Run the same command again (or `lakeup resume`) to continue.');
+    term.err(`lakeup: ${interruptedLine(outcome.kept)} Run the same command again (or \`lakeup resume\`) to continue.`);
     if (plan.json) results.line(JSON.stringify({ ok: false, error: { kind: 'interrupted', message: 'interrupted' } }));
     return 130;
   }
   return outcome.failed > 0 ? outcome.exitCode || 1 : 0;
 }
 
+
+/** `interrupted: 14 of 30 parts saved (140 MiB of 300 MiB).`: what a rerun will not send again. */
+export function interruptedLine(k: KeptParts): string {
+  if (k.of === 0) return 'interrupted.';
+  return `interrupted: ${k.parts} of ${k.of} parts saved (${formatSize(k.bytes)} of ${formatSize(k.total)}).`;
+}

@@ -44,7 +44,10 @@ export interface PutFileOptions {
   events: UploadEvents;
   /** One-line notices for the user (stderr). */
   notice: (line: string) => void;
+  /** Stop starting work (the first Ctrl-C): the parts in flight still finish, unless `abortNow` fires. */
   signal?: AbortSignal;
+  /** Stop the parts in flight too (a second Ctrl-C, or the grace time over). */
+  abortNow?: AbortSignal;
   /** Refresh Copera URLs when less than this share of their lifetime is left (default 0.2). */
   refreshMargin?: number;
   /** A spooled temp file (stdin): its state is forgotten when the upload fails. */
@@ -64,6 +67,24 @@ export interface PutFileOptions {
 }
 
 const MAX_SESSION_RESTARTS = 3;
+
+/** What an interrupted upload kept for the next run: its finished parts, on disk. */
+export interface KeptParts {
+  parts: number;
+  of: number;
+  bytes: number;
+  total: number;
+}
+
+/** The upload stopped on Ctrl-C / SIGTERM; `kept` is what a rerun will not send again. */
+export class UploadInterrupted extends LakeupError {
+  constructor(
+    readonly kept: KeptParts,
+    cause: LakeupError,
+  ) {
+    super('interrupted', cause.message, { cause });
+  }
+}
 
 /** How long to wait, one step after another (~1 min in all), while an earlier finalize of the session is under way. */
 const IN_PROGRESS_WAITS_MS = [250, 500, 1000, 2000, 4000, 8000, 8000, 8000, 8000, 8000, 8000];
@@ -233,7 +254,10 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
   } catch (err) {
     if (o.ephemeral) await upload.forget().catch(() => undefined);
     else await upload.settle();
-    throw err;
+    if ((err as LakeupError)?.kind !== 'interrupted' || err instanceof UploadInterrupted) throw err;
+    const s = upload.onDisk && !o.ephemeral ? upload.state : undefined;
+    const kept = { parts: s?.done.length ?? 0, of: s?.session.parts.length ?? 0, bytes: s?.done.reduce((n, d) => n + d.size, 0) ?? 0, total: fingerprint.size };
+    throw new UploadInterrupted(kept, err as LakeupError);
   } finally {
     await upload.release();
   }
@@ -408,6 +432,7 @@ async function sendAll(o: PutFileOptions, upload: UploadState, resumed: boolean)
       events: o.events,
       dispatcher: t.dispatcher,
       signal: o.signal,
+      abortNow: o.abortNow,
       rateLimiter: t.rateLimiter,
       limiter: t.limiter,
       minBackoffMs: t.minBackoffMs,

@@ -23,7 +23,7 @@ import { DriveIndex, isUnknown } from './drive-index.js';
 import { FolderTree } from './folders.js';
 import { inspectFile } from './local-file.js';
 import type { PutPlan } from './plan.js';
-import { putFile, type TransferSettings } from './put-file.js';
+import { putFile, UploadInterrupted, type KeptParts, type TransferSettings } from './put-file.js';
 import { forgetLeftState } from './upload-state.js';
 import { shardKey, spoolStdin, type Source } from './sources.js';
 import { removeFile } from '../state/remove.js';
@@ -31,8 +31,10 @@ import { removeFile } from '../state/remove.js';
 export interface RunIO {
   view: ProgressView;
   results: ResultPrinter;
-  /** Ctrl-C: stop starting files, let the ones in flight save their state. */
+  /** Ctrl-C: stop starting files and parts; the parts in flight finish and are saved. */
   signal: AbortSignal;
+  /** A second Ctrl-C, or the grace time over: stop the parts in flight too. */
+  abortNow?: AbortSignal;
   stdin: NodeJS.ReadableStream;
   /** Says why a file failed (one line) and returns the exit code its failure calls for. */
   reportFailure: (e: unknown, file?: string) => number;
@@ -49,6 +51,8 @@ export interface RunOutcome {
   /** The exit code of the worst failure (auth wins), 0 when none. */
   exitCode: number;
   interrupted: boolean;
+  /** What the files cut off by an interruption kept: their finished parts. */
+  kept: KeptParts;
 }
 
 /** A file of the run after the scan: what to send, and what is known of it already. */
@@ -63,7 +67,7 @@ interface Item {
 const SEVERITY = [0, 2, 1, 3];
 
 export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): Promise<RunOutcome> {
-  const outcome: RunOutcome = { total: sources.length, uploaded: 0, skipped: 0, existing: 0, failed: 0, exitCode: 0, interrupted: false };
+  const outcome: RunOutcome = { total: sources.length, uploaded: 0, skipped: 0, existing: 0, failed: 0, exitCode: 0, interrupted: false, kept: { parts: 0, of: 0, bytes: 0, total: 0 } };
   const isRun = sources.length > 1 || sources.some((s) => s.root !== undefined);
   const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
   const fail = (e: unknown, src: Source | undefined) => {
@@ -86,7 +90,12 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
     }
   }
 
-  const limiter = limiterFor(plan.concurrency);
+  const limiter = limiterFor(plan.concurrency, plan.limitRate);
+  const onInterrupt = () => {
+    const n = limiter.active;
+    notice(n > 0 ? `stopping: finishing ${n} part${n === 1 ? '' : 's'} in flight — Ctrl-C again to stop now` : 'stopping: saving state');
+  };
+  io.signal.addEventListener('abort', onInterrupt, { once: true });
   const dispatcher = createDispatcher({ connections: Math.max(8, limiter.max + plan.jobs + 2) });
   const pacer = new ApiPacer();
   const providerFor = (events?: UploadEvents): Provider =>
@@ -176,6 +185,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           events,
           notice,
           signal: io.signal,
+          abortNow: io.abortNow,
           run: journal && entry && !src.ephemeral ? { journal, entry } : undefined,
           known,
           cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
@@ -201,6 +211,12 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
         if ((e as LakeupError)?.kind === 'interrupted') {
           outcome.interrupted = true;
           ended = 'interrupted';
+          if (e instanceof UploadInterrupted) {
+            outcome.kept.parts += e.kept.parts;
+            outcome.kept.of += e.kept.of;
+            outcome.kept.bytes += e.kept.bytes;
+            outcome.kept.total += e.kept.total;
+          }
         } else fail(e, src);
       } finally {
         progress?.end(tracker, item.fp?.size ?? 0, ended);
@@ -216,6 +232,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
     await Promise.all(workers);
     if (io.signal.aborted && outcome.uploaded + outcome.skipped + outcome.existing + outcome.failed < outcome.total) outcome.interrupted = true;
   } finally {
+    io.signal.removeEventListener('abort', onInterrupt);
     await dispatcher.close().catch(() => undefined);
     if (journal) {
       const complete = !outcome.interrupted && outcome.failed === 0 && outcome.uploaded + outcome.skipped + outcome.existing === outcome.total;

@@ -36,7 +36,7 @@ describe('interrupted uploads resume', () => {
     child.kill('SIGINT');
     const r = await child.result;
     expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(/interrupted; finished parts are saved\. Run the same command again/);
+    expect(r.stderr).toMatch(/interrupted: \d+ of 25 parts saved \([\d.]+ MiB of 24 MiB\)\. Run the same command again/);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
 
     const saved = readStates(bed.stateDir)[0];
@@ -159,7 +159,7 @@ describe('expired URLs', () => {
 
 describe('state files that cannot be trusted', () => {
   async function interruptedUpload(name: string): Promise<{ file: string; state: SavedState }> {
-    const file = await makeFile(path.join(bed.work, name), 8 * MiB, 10);
+    const file = await makeFile(path.join(bed.work, name), 24 * MiB, 10);
     const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env: bed.env });
     const state = await waitFor('1 finished part', doneParts(1));
     child.kill('SIGINT');
@@ -207,7 +207,7 @@ describe('two processes, one file', () => {
 describe('list, resume, abort', () => {
   // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
   it.skipIf(process.platform === 'win32')('lists a pending upload, resumes it by id prefix, and aborts forget state', async () => {
-    const file = await makeFile(path.join(bed.work, 'cmds.bin'), 10 * MiB, 12);
+    const file = await makeFile(path.join(bed.work, 'cmds.bin'), 30 * MiB, 12);
     const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '5MiB/s'], { env: bed.env });
     const state = await waitFor('2 finished parts', doneParts(2));
     child.kill('SIGINT');
@@ -217,7 +217,7 @@ describe('list, resume, abort', () => {
     expect(list.code).toBe(0);
     const uploads = lastJson(list.stdout).uploads as Array<Record<string, unknown>>;
     expect(uploads).toHaveLength(1);
-    expect(uploads[0]).toMatchObject({ id: state.id, provider: 'memorylake', file, size: 10 * MiB });
+    expect(uploads[0]).toMatchObject({ id: state.id, provider: 'memorylake', file, size: 30 * MiB });
     expect(uploads[0].percent as number).toBeGreaterThan(0);
     const human = await runCli(['list'], { env: bed.env });
     expect(human.stdout).toMatch(new RegExp(`${state.id}\\s+memorylake\\s+\\d+\\.\\d%`));

@@ -35,7 +35,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.
   return env;
 }
 
-export function startCli(args: string[], o: CliOptions = {}): ChildProcess & { result: Promise<CliResult> } {
+export function startCli(args: string[], o: CliOptions = {}): ChildProcess & { result: Promise<CliResult>; output: () => { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: o.cwd ?? ROOT,
     env: baseEnv(o.env),
@@ -54,7 +54,7 @@ export function startCli(args: string[], o: CliOptions = {}): ChildProcess & { r
       resolve({ code, signal, stdout, stderr });
     });
   });
-  return Object.assign(child, { result });
+  return Object.assign(child, { result, output: () => ({ stdout, stderr }) });
 }
 
 export function runCli(args: string[], o: CliOptions = {}): Promise<CliResult> {

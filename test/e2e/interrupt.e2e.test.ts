@@ -1,0 +1,78 @@
+// Ctrl-C, CI cancellation and kill -9 with the default flags: what was sent is kept. A link of
+// 20 MiB/s (--limit-rate, the scenario under test) and Copera's default 10 MiB parts; every moment
+// is aimed at by watching the storage's byte count, never a clock.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, startCli } from '../helpers/cli.js';
+import { makeFile, sha256File } from '../helpers/files.js';
+import { readStates } from '../helpers/outcome.js';
+import { storedPath } from '../helpers/sandbox.js';
+import { useSandboxBed } from '../helpers/sandbox-bed.js';
+import { waitFor } from '../helpers/wait.js';
+
+const MiB = 1024 * 1024;
+const SIZE = 120 * MiB; // twelve parts of 10 MiB: at 40%, a round of parts is done
+const bed = useSandboxBed();
+
+/** Bytes the storage has received since `from` (aborted parts included). */
+const received = (from: number) => bed.sb.stats().bytesReceived - from;
+
+/** Starts `put` with the defaults (and the slow link) and resolves once 40% of the file reached the storage. */
+async function startAt40(name: string, seed: number) {
+  const file = await makeFile(path.join(bed.work, name), SIZE, seed);
+  const from = bed.sb.stats().bytesReceived;
+  const child = startCli(['put', file, '-p', 'copera', '--limit-rate', '20MiB/s'], { env: bed.env });
+  await waitFor('40% at the storage', () => received(from) >= 0.4 * SIZE);
+  return { file, from, child };
+}
+
+/** What the state folder keeps for the next run, in bytes. */
+function keptBytes(): number {
+  const s = readStates(bed.stateDir)[0] as unknown as { done: Array<{ size: number }> } | undefined;
+  return s ? s.done.reduce((n, d) => n + d.size, 0) : 0;
+}
+
+describe.skipIf(process.platform === 'win32')('an interruption keeps what was sent (default flags)', () => {
+  it('Ctrl-C lets the parts in flight finish, keeps ≥ 90% of what was sent, says so in numbers; the rerun sends only the rest', async () => {
+    const { file, from, child } = await startAt40('ctrl-c.bin', 31);
+    child.kill('SIGINT');
+    const r = await child.result;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/stopping: finishing \d+ parts? in flight — Ctrl-C again to stop now/);
+    const m = /interrupted: (\d+) of 12 parts saved \(([\d.]+) MiB of 120 MiB\)\. Run the same command again/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const sent = received(from);
+    const kept = keptBytes();
+    expect(kept).toBe(Number(m![1]) * 10 * MiB);
+    expect(kept / sent, `kept ${kept} of ${sent} bytes sent`).toBeGreaterThanOrEqual(0.9);
+
+    const before = bed.sb.stats().bytesReceived;
+    const again = await runCli(['put', file, '-p', 'copera'], { env: bed.env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(bed.sb.stats().bytesReceived - before).toBe(SIZE - kept);
+    expect(await sha256File(storedPath(bed.sb, 'copera', 'ctrl-c.bin'))).toBe(await sha256File(file));
+    expect(readStates(bed.stateDir)).toEqual([]);
+  });
+
+  it('SIGINT then SIGTERM (how CI cancels a job) stops at once and still keeps every part the storage has', async () => {
+    const { child } = await startAt40('ci-cancel.bin', 32);
+    child.kill('SIGINT');
+    await waitFor('the first signal taken', () => /finishing \d+ parts? in flight/.test(child.output().stderr));
+    child.kill('SIGTERM');
+    const r = await child.result;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/interrupted again: stopping the parts in flight/);
+    const saved = readStates(bed.stateDir)[0]!;
+    const stored = Object.keys(bed.sb.stats().partsStored[saved.session.uploadId] ?? {}).map(Number);
+    expect(saved.done.map((d) => d.number).sort()).toEqual(stored.sort());
+    expect(stored.length).toBeGreaterThan(0);
+  });
+
+  it('kill -9 at 40% keeps at least half of what was sent', async () => {
+    const { from, child } = await startAt40('kill-9.bin', 33);
+    child.kill('SIGKILL');
+    await child.result;
+    const sent = received(from);
+    expect(keptBytes() / sent, `kept ${keptBytes()} of ${sent} bytes sent`).toBeGreaterThanOrEqual(0.5);
+  });
+});
