@@ -15,6 +15,7 @@ import { ProgressTracker } from './tracker.js';
 export const MAX_FILE_BARS = 4;
 /** In a run, a file gets a bar of its own only from this size (smaller ones are over too soon to read). */
 export const FILE_BAR_MIN_BYTES = 8 * 1024 * 1024;
+const RUN_STEPS = 1000;
 
 /** What of cli-progress's MultiBar the view reaches past its typings for: its cursor and its bars. */
 interface MultiInternals {
@@ -34,7 +35,7 @@ export class BarView implements ProgressView {
     const c = term.chalk;
     this.multi = new cliProgress.MultiBar(
       {
-        format: `${c.cyan('{label}')} ${c.green('{bar}')} {percentage}% | {done}/{size} | {speed} | ETA {eta_h}`,
+        format: `${c.cyan('{label}')} ${c.green('{bar}')} {percentage}% | {done}/{size} | {speed} | {eta_h}`,
         barCompleteChar: '█',
         barIncompleteChar: '░',
         // Leave room for "label 100% | 1023.9 MiB/1023.9 MiB | 1023.9 MiB/s | ETA 59m59s" (~64 columns).
@@ -54,7 +55,8 @@ export class BarView implements ProgressView {
 
   showRun(run: RunProgress): void {
     this.run = run;
-    this.runBar = this.multi.create(Math.max(1, run.bytesTotal), 0, runPayload(run));
+    // The run's bar moves by its share done (bytes and files both count), in thousandths.
+    this.runBar = this.multi.create(RUN_STEPS, 0, runPayload(run));
     // The totals move with every file; a few redraws a second are plenty.
     this.timer = setInterval(() => this.renderRun(), 250);
     this.timer.unref();
@@ -100,7 +102,7 @@ export class BarView implements ProgressView {
   private renderRun(): void {
     if (this.stopped || !this.run || !this.runBar) return;
     this.run.sample();
-    this.runBar.update(this.run.bytesDone(), runPayload(this.run));
+    this.runBar.update(Math.round(this.run.fraction() * RUN_STEPS), runPayload(this.run));
   }
 
   notice(line: string): void {
@@ -151,7 +153,7 @@ function filePayload(t: ProgressTracker) {
     done: formatSize(t.done),
     size: formatSize(t.total),
     speed: `${formatSize(Math.round(t.rate()))}/s`,
-    eta_h: t.finished ? '0s' : formatDuration(t.etaMs()),
+    eta_h: t.finalizing ? 'finalizing' : `ETA ${t.finished ? '0s' : formatDuration(t.etaMs())}`,
   };
 }
 
@@ -162,7 +164,7 @@ function runPayload(r: RunProgress) {
     done: formatSize(r.bytesDone()),
     size: formatSize(r.bytesTotal),
     speed: `${formatSize(Math.round(r.rate()))}/s`,
-    eta_h: r.filesEnded >= r.filesTotal ? '0s' : formatDuration(r.etaMs()),
+    eta_h: r.finalizing() ? 'finalizing' : `ETA ${r.filesEnded >= r.filesTotal ? '0s' : formatDuration(r.etaMs())}`,
   };
 }
 

@@ -131,9 +131,8 @@ class PlainView extends IntervalView {
 
   protected report(t: ProgressTracker): void {
     const pct = ((t.done / t.total) * 100).toFixed(1);
-    this.term.err(
-      `lakeup: ${t.label}: ${pct}% ${formatSize(t.done)}/${formatSize(t.total)} ${formatSize(Math.round(t.rate()))}/s ETA ${formatDuration(t.etaMs())}`,
-    );
+    const eta = t.finalizing ? 'finalizing' : `ETA ${formatDuration(t.etaMs())}`;
+    this.term.err(`lakeup: ${t.label}: ${pct}% ${formatSize(t.done)}/${formatSize(t.total)} ${formatSize(Math.round(t.rate()))}/s ${eta}`);
   }
 
   protected reportRun(r: RunProgress): void {

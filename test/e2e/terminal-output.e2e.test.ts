@@ -1,6 +1,6 @@
 // What a person sees on a real terminal with default flags, and what a merged `2>&1` log shows:
 // every failure line is there, each file's result line is said once, as the file ends, above the
-// bar.
+// bar; a file being finalized says so.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -70,6 +70,22 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     const bar = seen.findIndex((l) => /^2\/2 files .*100%/.test(l));
     expect(bar, seen.join('\n')).toBeGreaterThan(seen.findIndex((l) => /b\.bin/.test(l)));
     expect(seen.slice(bar + 1)).toEqual(['lakeup: 2 files: 2 uploaded']);
+  });
+
+  it('says "finalizing" while the server assembles the file, not a percentage short of it and ETA 0s', async () => {
+    const file = await makeFile(path.join(bed.work, 'fin.bin'), 12 * MiB);
+    const held = gate();
+    bed.tap.slow('finalize', { until: held.promise });
+    const atServer = bed.nextCall('server-busy', (c) => c.moment === 'finalize');
+    const run = runInPty(['put', file, '-p', 'copera'], { env: bed.env });
+    try {
+      await atServer;
+      const frame = await waitFor('the bar to say finalizing', () => screen(run.raw()).find((l) => /finalizing/.test(l)));
+      expect(frame).toMatch(/^fin\.bin .* 100% \| 12 MiB\/12 MiB \| .* \| finalizing$/);
+    } finally {
+      held.open();
+    }
+    expect((await run.result).code).toBe(0);
   });
 });
 
