@@ -17,6 +17,8 @@ export interface UploadEventMap {
   'session:restart': [{ reason: string }];
   'api:call': [{ method: string; url: string; status?: number; ms: number; attempt: number; error?: string }];
   'part:http': [{ number: number; url: string; status?: number; ms: number; attempt: number; error?: string }];
+  /** Every part is in: the upload is being finalized (the server assembles the file). */
+  'upload:finalizing': [];
   'upload:done': [PutResult];
 }
 

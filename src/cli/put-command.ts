@@ -51,12 +51,12 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   const interrupts = watchInterrupts({
     onGraceOver: () => view.notice(`lakeup: parts still in flight after ${GRACE_MS / 1000} s: stopping them`),
   });
-  // A live bar redraws stderr's lines; result lines for a terminal stdout wait until it stops.
-  const results = new ResultPrinter(term, plan.json, plan.progress === 'bar' && term.stdoutIsTTY);
+  // Result lines go out as files end, through the view (above a live bar, which redraws below).
+  const results = new ResultPrinter(term, plan.json, (l) => view.result(l));
   let outcome;
   try {
     // While a bar is live, failure lines go above it (a redraw would erase a line written under
-    // it) and their JSON lines wait with the results.
+    // it), as their JSON lines and the results do.
     const live = plan.progress === 'bar';
     const reportFailure = (e: unknown, file?: string) =>
       reportError(e, { json: plan.json, verbose: plan.verbose, file, err: live ? (l) => view.notice(l) : term.err, out: (l) => results.line(l) });
@@ -72,7 +72,6 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     view.stop();
     interrupts.dispose();
   }
-  results.flush();
   if (outcome.total > 1) {
     const parts = [`${outcome.uploaded} uploaded`];
     if (outcome.skipped) parts.push(`${outcome.skipped} already uploaded`);

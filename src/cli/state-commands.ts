@@ -73,19 +73,28 @@ export async function runList(flags: StateFlags, env: NodeJS.ProcessEnv = proces
       term.err(`lakeup: no pending uploads in ${dir}`);
       return 0;
     }
-    for (const r of runs) {
-      if (r.invalid) term.out(`${r.key}  run (unusable journal: ${r.invalid})`);
-      else
-        term.out(
-          `${r.key}  run ${String(r.provider).padEnd(10)} ${r.finished} file(s) done${r.finalizing ? `, ${r.finalizing} finalizing` : ''}  ${formatDuration(Date.now() - r.updatedAt)} ago  ${(r.sources ?? []).join(' ')}`,
-        );
+    // Two tables, each under its header: runs (a folder or several files), then single uploads.
+    if (runs.length) {
+      const table = runs.map((r) =>
+        r.invalid
+          ? [r.key, `(unusable journal: ${r.invalid})`]
+          : [
+              r.key,
+              String(r.provider),
+              `${r.finished} file(s) done${r.finalizing ? `, ${r.finalizing} finalizing` : ''}`,
+              `${formatDuration(Date.now() - r.updatedAt)} ago`,
+              (r.sources ?? []).join(' '),
+            ],
+      );
+      for (const line of columns([['RUN', 'PROVIDER', 'DONE', 'UPDATED', 'SOURCES'], ...table])) term.out(line);
     }
-    for (const r of rows) {
-      if (r.invalid) term.out(`${r.id}  (unusable state: ${r.invalid})`);
-      else
-        term.out(
-          `${r.id}  ${r.provider.padEnd(10)} ${`${r.percent.toFixed(1)}%`.padStart(6)}  ${formatSize(r.doneBytes)}/${formatSize(r.size)}  ${formatDuration(r.ageMs)} ago  ${r.file}${sendingNote(r)}`,
-        );
+    if (rows.length) {
+      const table = rows.map((r) =>
+        r.invalid
+          ? [r.id, `(unusable state: ${r.invalid})`]
+          : [r.id, r.provider, `${r.percent.toFixed(1)}%`, `${formatSize(r.doneBytes)}/${formatSize(r.size)}`, `${formatDuration(r.ageMs)} ago`, `${r.file}${sendingNote(r)}`],
+      );
+      for (const line of columns([['UPLOAD', 'PROVIDER', 'DONE', 'BYTES', 'UPDATED', 'FILE'], ...table])) term.out(line);
     }
     return 0;
   } catch (e) {
@@ -102,6 +111,13 @@ interface Target {
   state?: StateFile;
   /** A run's journal rather than one upload's state. */
   run?: RunSummary;
+}
+
+/** Rows of cells as lines, each column as wide as its widest cell (the last one unpadded), two spaces apart. */
+function columns(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
 }
 
 function sendingNote(r: Pending): string {

@@ -1,10 +1,9 @@
 // The live progress bar on a terminal (cli-progress). One file: one bar (bytes, %, speed, ETA). A
 // run of several files: one overall bar (files done/total, bytes, speed, ETA) and a bar for each of
-// at most a few big files in flight; small files show only in the totals. Notices are printed
-// above the bars without tearing them.
+// at most a few big files in flight; small files show only in the totals. Notices (stderr) and
+// result lines (stdout) are printed above the bars the moment they are said; the bars redraw below.
 import cliProgress from 'cli-progress';
 import type { UploadEvents } from '../events.js';
-import { redact } from '../util/redact.js';
 import { formatSize } from '../util/sizes.js';
 import type { ProgressView } from './progress.js';
 import type { RunProgress } from './run-progress.js';
@@ -16,6 +15,13 @@ import { ProgressTracker } from './tracker.js';
 export const MAX_FILE_BARS = 4;
 /** In a run, a file gets a bar of its own only from this size (smaller ones are over too soon to read). */
 export const FILE_BAR_MIN_BYTES = 8 * 1024 * 1024;
+const RUN_STEPS = 1000;
+
+/** What of cli-progress's MultiBar the view reaches past its typings for: its cursor and its bars. */
+interface MultiInternals {
+  terminal: { cursorRelativeReset(): void; clearBottom(): void; newline(): void; lineWrapping(on: boolean): void };
+  bars: Array<{ render(force?: boolean): void }>;
+}
 
 export class BarView implements ProgressView {
   private readonly multi: cliProgress.MultiBar;
@@ -29,7 +35,7 @@ export class BarView implements ProgressView {
     const c = term.chalk;
     this.multi = new cliProgress.MultiBar(
       {
-        format: `${c.cyan('{label}')} ${c.green('{bar}')} {percentage}% | {done}/{size} | {speed} | ETA {eta_h}`,
+        format: `${c.cyan('{label}')} ${c.green('{bar}')} {percentage}% | {done}/{size} | {speed} | {eta_h}`,
         barCompleteChar: '█',
         barIncompleteChar: '░',
         // Leave room for "label 100% | 1023.9 MiB/1023.9 MiB | 1023.9 MiB/s | ETA 59m59s" (~64 columns).
@@ -49,7 +55,8 @@ export class BarView implements ProgressView {
 
   showRun(run: RunProgress): void {
     this.run = run;
-    this.runBar = this.multi.create(Math.max(1, run.bytesTotal), 0, runPayload(run));
+    // The run's bar moves by its share done (bytes and files both count), in thousandths.
+    this.runBar = this.multi.create(RUN_STEPS, 0, runPayload(run));
     // The totals move with every file; a few redraws a second are plenty.
     this.timer = setInterval(() => this.renderRun(), 250);
     this.timer.unref();
@@ -95,17 +102,45 @@ export class BarView implements ProgressView {
   private renderRun(): void {
     if (this.stopped || !this.run || !this.runBar) return;
     this.run.sample();
-    this.runBar.update(this.run.bytesDone(), runPayload(this.run));
+    this.runBar.update(Math.round(this.run.fraction() * RUN_STEPS), runPayload(this.run));
   }
 
   notice(line: string): void {
-    if (this.stopped) this.term.err(line);
-    else this.multi.log(`${redact(line)}\n`);
+    this.above(() => this.term.err(line));
+  }
+
+  result(line: string): void {
+    // A stdout that is not the terminal (a file, a pipe) has no bar to keep clear of.
+    if (this.term.stdoutIsTTY) this.above(() => this.term.out(line));
+    else this.term.out(line);
+  }
+
+  /**
+   * Writes a line where the bars are and draws them again below it, at once: a line waiting for
+   * the next redraw is lost if the run ends first (a failure line was). Terminal writes are
+   * synchronous, so stdout's line lands between stderr's erase and redraw.
+   */
+  private above(write: () => void): void {
+    if (this.stopped || !this.multi.isActive) return write();
+    const { terminal, bars } = this.multi as unknown as MultiInternals;
+    terminal.cursorRelativeReset();
+    terminal.clearBottom();
+    // The bars turn line wrapping off; a long line above them must wrap, not be cut.
+    terminal.lineWrapping(true);
+    write();
+    terminal.lineWrapping(false);
+    bars.forEach((bar, i) => {
+      if (i > 0) terminal.newline();
+      bar.render(true);
+    });
   }
 
   stop(): void {
     if (this.stopped) return;
     this.renderRun();
+    // The last frame is drawn while line wrapping is still off: cli-progress's own final render
+    // (skipped when nothing changed) cuts a line at the width counting colour codes as text.
+    if (this.multi.isActive) this.multi.update();
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.multi.stop();
@@ -118,7 +153,7 @@ function filePayload(t: ProgressTracker) {
     done: formatSize(t.done),
     size: formatSize(t.total),
     speed: `${formatSize(Math.round(t.rate()))}/s`,
-    eta_h: t.finished ? '0s' : formatDuration(t.etaMs()),
+    eta_h: t.finalizing ? 'finalizing' : `ETA ${t.finished ? '0s' : formatDuration(t.etaMs())}`,
   };
 }
 
@@ -129,7 +164,7 @@ function runPayload(r: RunProgress) {
     done: formatSize(r.bytesDone()),
     size: formatSize(r.bytesTotal),
     speed: `${formatSize(Math.round(r.rate()))}/s`,
-    eta_h: r.filesEnded >= r.filesTotal ? '0s' : formatDuration(r.etaMs()),
+    eta_h: r.finalizing() ? 'finalizing' : `ETA ${r.filesEnded >= r.filesTotal ? '0s' : formatDuration(r.etaMs())}`,
   };
 }
 

@@ -16,8 +16,10 @@ export interface ProgressView {
   untrack(t: ProgressTracker): void;
   /** A run of several files: the view shows its totals too. */
   showRun(run: RunProgress): void;
-  /** Prints a one-line notice without tearing the bar. */
+  /** Prints a one-line notice (stderr) without tearing the bar. */
   notice(line: string): void;
+  /** Prints a file's result line (stdout) as the file ends, without tearing the bar. */
+  result(line: string): void;
   /** Stops all rendering (before the final result is printed). */
   stop(): void;
 }
@@ -45,6 +47,9 @@ class SilentView implements ProgressView {
   }
   untrack(): void {}
   showRun(): void {}
+  result(line: string): void {
+    this.term.out(line);
+  }
   notice(line: string): void {
     // --quiet silences progress, not warnings that change what happens.
     this.term.err(line);
@@ -99,6 +104,10 @@ abstract class IntervalView implements ProgressView {
     this.timer = undefined;
   }
 
+  result(line: string): void {
+    this.term.out(line);
+  }
+
   /** One periodic report of a file still uploading. */
   protected abstract report(t: ProgressTracker): void;
   /** One periodic report of the run's totals. */
@@ -110,6 +119,8 @@ abstract class IntervalView implements ProgressView {
 
 class PlainView extends IntervalView {
   protected listen(label: string, events: UploadEvents): void {
+    // Where stdout and stderr are one log (`2>&1`), the file's result line on stdout says it all.
+    if (this.term.sameOutput) return;
     events.on('upload:done', (r) => {
       const secs = r.elapsedMs / 1000;
       this.term.err(
@@ -120,9 +131,8 @@ class PlainView extends IntervalView {
 
   protected report(t: ProgressTracker): void {
     const pct = ((t.done / t.total) * 100).toFixed(1);
-    this.term.err(
-      `lakeup: ${t.label}: ${pct}% ${formatSize(t.done)}/${formatSize(t.total)} ${formatSize(Math.round(t.rate()))}/s ETA ${formatDuration(t.etaMs())}`,
-    );
+    const eta = t.finalizing ? 'finalizing' : `ETA ${formatDuration(t.etaMs())}`;
+    this.term.err(`lakeup: ${t.label}: ${pct}% ${formatSize(t.done)}/${formatSize(t.total)} ${formatSize(Math.round(t.rate()))}/s ${eta}`);
   }
 
   protected reportRun(r: RunProgress): void {

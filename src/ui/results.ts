@@ -1,18 +1,16 @@
-// Result lines on stdout: one per file (JSON with --json, a line for humans otherwise), and the
-// run's summary on stderr. While a live bar redraws a terminal that is also stdout, results wait
-// until the bar is gone, so that a redraw can never overwrite the end of one.
+// Result lines on stdout: one per file (JSON with --json, a line for humans otherwise), each said
+// as its file ends. They leave through the progress view, so that on a terminal a line goes above
+// the live bar, which redraws below it.
 import type { PutResult, SkippedResult } from '../types.js';
 import { formatSize } from '../util/sizes.js';
 import type { Terminal } from './terminal.js';
 
 export class ResultPrinter {
-  private readonly deferred: string[] = [];
-
   constructor(
     private readonly term: Terminal,
     private readonly json: boolean,
-    /** A live bar shares the terminal with stdout: hold results until `flush()`. */
-    private defer: boolean,
+    /** Writes one line to stdout (the progress view's `result`). */
+    private readonly write: (line: string) => void,
   ) {}
 
   uploaded(r: PutResult): void {
@@ -28,17 +26,6 @@ export class ResultPrinter {
   /** Any other line for stdout (a JSON failure line), in order with the results. */
   line(text: string): void {
     this.write(text);
-  }
-
-  /** Writes what was held back (after the bar stopped). */
-  flush(): void {
-    this.defer = false;
-    for (const line of this.deferred.splice(0)) this.term.out(line);
-  }
-
-  private write(line: string): void {
-    if (this.defer) this.deferred.push(line);
-    else this.term.out(line);
   }
 }
 

@@ -1,6 +1,8 @@
 // Running totals of a run of several files: files done / failed / total, bytes, speed, ETA. The run
 // updates it; the views read it (one overall bar, a periodic overall line). Files in flight are
 // counted through their trackers, and dropped when they end, so memory stays flat over any count.
+// A file costs bytes and a few API calls: the run is as far along as the lagging one of its bytes
+// and its files, and ends no sooner than either is through at its current pace.
 import { SpeedMeter } from './speed.js';
 import type { ProgressTracker } from './tracker.js';
 
@@ -12,6 +14,8 @@ export class RunProgress {
   private bytesEnded = 0;
   private readonly active = new Set<ProgressTracker>();
   private readonly meter = new SpeedMeter();
+  /** Files ended per second (a run of many small files is paced by them, not by bytes). */
+  private readonly filesMeter = new SpeedMeter();
   private sentEnded = 0;
 
   constructor(
@@ -29,7 +33,7 @@ export class RunProgress {
    * interrupted one's, which count as far as they got (after Ctrl-C the bar said 100%) and which
    * is not counted as failed.
    */
-  end(t: ProgressTracker | undefined, size: number, outcome: 'uploaded' | 'skipped' | 'failed' | 'interrupted'): void {
+  end(t: ProgressTracker | undefined, size: number, outcome: 'uploaded' | 'skipped' | 'failed' | 'interrupted', now = performance.now()): void {
     if (t) {
       this.active.delete(t);
       this.sentEnded += t.done - t.resumedBytes;
@@ -40,7 +44,7 @@ export class RunProgress {
       this.filesDone++;
       if (outcome === 'skipped') this.filesSkipped++;
     }
-    this.sample();
+    this.sample(now);
   }
 
   get filesEnded(): number {
@@ -65,16 +69,47 @@ export class RunProgress {
     return n;
   }
 
+  /** Files of the run accounted for: ended ones whole, files in flight by the share of bytes they sent. */
+  filesProgress(): number {
+    let n = this.filesEnded;
+    for (const t of this.active) if (t.total > 0) n += Math.min(1, t.done / t.total);
+    return n;
+  }
+
+  /** How far along the run is, 0 to 1: the lesser of its bytes' share and its files' share. */
+  fraction(): number {
+    const bytes = this.bytesTotal > 0 ? this.bytesDone() / this.bytesTotal : 1;
+    const files = this.filesTotal > 0 ? this.filesProgress() / this.filesTotal : 1;
+    return Math.max(0, Math.min(1, bytes, files));
+  }
+
+  /** Every file left is in flight and being finalized: only the server's work remains. */
+  finalizing(): boolean {
+    if (this.active.size === 0 || this.filesEnded + this.active.size < this.filesTotal) return false;
+    for (const t of this.active) if (!t.finalizing) return false;
+    return true;
+  }
+
   sample(now = performance.now()): void {
     this.meter.sample(this.bytesSent(), now);
+    this.filesMeter.sample(this.filesEnded, now);
   }
 
   rate(): number {
     return this.meter.rate();
   }
 
+  /**
+   * Time left: the longer of the bytes left at the current speed and the files left at the current
+   * pace of files ending (unknown until files end, then it is left out).
+   */
   etaMs(): number {
+    const bytesLeft = Math.max(0, this.bytesTotal - this.bytesDone());
     const r = this.rate();
-    return r > 0 ? ((this.bytesTotal - this.bytesDone()) / r) * 1000 : Infinity;
+    const byBytes = bytesLeft === 0 ? 0 : r > 0 ? (bytesLeft / r) * 1000 : Infinity;
+    const filesLeft = Math.max(0, this.filesTotal - this.filesProgress());
+    const pace = this.filesMeter.rate();
+    const byFiles = filesLeft > 0 && pace > 0 ? (filesLeft / pace) * 1000 : 0;
+    return Math.max(byBytes, byFiles);
   }
 }

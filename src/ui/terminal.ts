@@ -1,12 +1,18 @@
 // Decides once whether stdout/stderr are terminals and whether colour is on; everything else asks.
 // NO_COLOR (any non-empty value) turns colour off, FORCE_COLOR (0-3) forces it, else colour
 // follows whether stderr is a terminal.
+import fs from 'node:fs';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { processWriters, type Writers } from './streams.js';
 
 export interface Terminal extends Writers {
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
+  /**
+   * stdout and stderr lead to the same place (`2>&1`, one terminal): a line said on stdout need
+   * not be said again on stderr.
+   */
+  sameOutput: boolean;
   columns: number;
   colorLevel: 0 | 1 | 2 | 3;
   chalk: ChalkInstance;
@@ -39,6 +45,7 @@ export function detectTerminal(
   return {
     stdoutIsTTY: Boolean(stdout.isTTY),
     stderrIsTTY,
+    sameOutput: sameFile(stdout, stderr),
     columns: stderr.columns || 80,
     colorLevel,
     chalk: new Chalk({ level: colorLevel }),
@@ -46,4 +53,20 @@ export function detectTerminal(
     ...processWriters(stdout, stderr),
     barStream: stderr,
   };
+}
+
+/** Whether two streams write to one file, pipe or terminal (by device and inode of their descriptors). */
+export function sameFile(a: NodeJS.WriteStream, b: NodeJS.WriteStream): boolean {
+  const fa = (a as { fd?: number }).fd;
+  const fb = (b as { fd?: number }).fd;
+  if (typeof fa !== 'number' || typeof fb !== 'number') return false;
+  try {
+    const x = fs.fstatSync(fa);
+    const y = fs.fstatSync(fb);
+    // Windows reports no inode for pipes and consoles: then they cannot be told apart, and are
+    // taken to be different (both lines are said, as before).
+    return x.ino !== 0 && x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }

@@ -11,6 +11,8 @@ export class ProgressTracker {
   done = 0;
   resumedBytes = 0;
   finished = false;
+  /** Every part is in and the server is assembling the file (which can take seconds for a big one). */
+  finalizing = false;
   private readonly meter = new SpeedMeter();
   private listeners: Array<() => void> = [];
   private lastNotified = -Infinity;
@@ -23,6 +25,7 @@ export class ProgressTracker {
       this.total = s.total;
       this.done = s.doneBytes;
       this.resumedBytes = s.doneBytes;
+      this.finalizing = false;
       this.changed();
     });
     events.on('part:progress', (p) => {
@@ -36,8 +39,15 @@ export class ProgressTracker {
       this.done = Math.max(0, this.done - r.lostBytes);
       this.changed();
     });
+    events.on('upload:finalizing', () => {
+      // Every part was acknowledged: whatever progress was not yet passed on is in.
+      this.finalizing = true;
+      this.done = this.total;
+      this.changed();
+    });
     events.on('upload:done', () => {
       this.finished = true;
+      this.finalizing = false;
       this.done = this.total;
       this.changed();
     });

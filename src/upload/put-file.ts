@@ -338,6 +338,7 @@ function cutOffOf(s: StateFile): Omit<CutOffFinalize, 'size'> {
  * assume the session is unfinished), then sends it.
  */
 async function finalize(o: PutFileOptions, upload: UploadState, parts: FinishedPart[], req: UploadRequest): Promise<UploadedItem & { recovered?: boolean }> {
+  o.events.emit('upload:finalizing');
   await upload.markFinalizing();
   const { size, mtimeMs } = req.file;
   const cut: CutOffFinalize = { at: upload.state.finalizeSentAt!, size, parts: parts.length, etag: multipartEtag(parts) };

@@ -198,7 +198,7 @@ describe('a run of many files resumes as a whole', () => {
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ finished: 2, sources: [path.resolve(root)] });
     const human = await runCli(['list'], { env: bed.env });
-    expect(human.stdout).toMatch(new RegExp(`${runs[0].id}  run memorylake +2 file\\(s\\) done`));
+    expect(human.stdout).toMatch(new RegExp(`^RUN +PROVIDER +DONE +UPDATED +SOURCES\\n${runs[0].id}  memorylake +2 file\\(s\\) done`));
     const abort = await runCli(['abort', runs[0].id.slice(0, 6)], { env: bed.env });
     expect(abort.code, abort.stderr).toBe(0);
     expect(abort.stderr).toMatch(/lakeup: forgot run/);

@@ -1,15 +1,16 @@
 // Scripting and CI behaviour end to end: terminals and pipes, NDJSON progress, colour rules,
 // several files, stdin, folders, dry runs, bandwidth limits, verbose logs without secrets, env
 // configuration, proxies and shell completion.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
-import { BIN, baseEnv, lastJson, runCli, startCli } from '../helpers/cli.js';
+import { BIN, lastJson, runCli, startCli } from '../helpers/cli.js';
 import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+import { hasScript, runInPty } from '../helpers/pty.js';
 import { storedPath as storedIn } from '../helpers/sandbox.js';
 
 const MiB = 1024 * 1024;
@@ -41,23 +42,12 @@ async function received(n: number, timeoutMs = 20_000): Promise<void> {
   }
 }
 
-const hasScript = spawnSync('script', ['--version']).status === 0;
-
 describe('progress output', () => {
-  it.skipIf(!hasScript || process.platform === 'win32')('draws a live bar with speed and ETA on a real terminal', async () => {
+  it.skipIf(!hasScript)('draws a live bar with speed and ETA on a real terminal', async () => {
     const file = await makeFile(path.join(work, 'tty.bin'), 12 * MiB);
-    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} put ${JSON.stringify(file)} -p copera --limit-rate 8MiB/s`;
-    // Async: the sandbox lives in this process, so the event loop must keep running.
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
-      env: baseEnv({ ...env, TERM: 'xterm-256color', COLUMNS: '120' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    const r = { status, stdout };
-    expect(r.status).toBe(0);
-    const out = r.stdout;
+    const r = await runInPty(['put', file, '-p', 'copera', '--limit-rate', '8MiB/s'], { env }).result;
+    expect(r.code).toBe(0);
+    const out = r.raw;
     expect(out).toMatch(ANSI);
     expect(out).toMatch(/\d+% \| [\d.]+ (MiB|KiB|B)\/12 MiB \| [\d.]+ (MiB|KiB|B)\/s \| ETA \d+s/);
     expect(out).toMatch(/100% \| 12 MiB\/12 MiB/);

@@ -29,6 +29,7 @@ function fakeTerminal(): Terminal & { errLines: string[]; drawn: () => string } 
   return {
     stdoutIsTTY: false,
     stderrIsTTY: true,
+    sameOutput: false,
     columns: 120,
     colorLevel: 0,
     chalk: new Chalk({ level: 0 }),

@@ -64,6 +64,19 @@ describe('lakeup list', () => {
   });
 });
 
+describe('lakeup list (for people)', () => {
+  it('puts a header over its columns, each column under its name', async () => {
+    pending();
+    expect(await runList({}, env())).toBe(0);
+    const [header, row, ...rest] = out.join('').trimEnd().split('\n');
+    expect(rest).toEqual([]);
+    expect(header).toMatch(/^UPLOAD +PROVIDER +DONE +BYTES +UPDATED +FILE$/);
+    for (const [name, value] of [['PROVIDER', 'memorylake'], ['DONE', '0.0%'], ['BYTES', '0 B/20 B'], ['FILE', ABS]]) {
+      expect(row.indexOf(value), `${name} in:\n${header}\n${row}`).toBe(header.indexOf(name));
+    }
+  });
+});
+
 describe('lakeup abort', () => {
   it('refuses to forget an upload a live lakeup is sending', async () => {
     pending();
