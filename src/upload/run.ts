@@ -68,7 +68,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
   const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
   const fail = (e: unknown, src: Source | undefined) => {
     outcome.failed++;
-    const code = io.reportFailure(sources.length > 1 && src ? prefixError(e, src.display) : e, sources.length > 1 ? src?.display : undefined);
+    const code = io.reportFailure(sources.length > 1 && src ? prefixError(e, src.display) : e, src?.display);
     // The code that says most about what to do: a refused token (3), then a failure a rerun
     // resumes (1), then bad input (2).
     if (SEVERITY.indexOf(code) > SEVERITY.indexOf(outcome.exitCode)) outcome.exitCode = code;
