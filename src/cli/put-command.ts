@@ -53,14 +53,16 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     // While a bar is live, failure lines go above it (a redraw would erase a line written under
     // it) and their JSON lines wait with the results.
     const live = plan.progress === 'bar';
-    const reportFailure = (e: unknown, file?: string) =>
-      reportError(e, { json: plan.json, verbose: plan.verbose, file, err: live ? (l) => view.notice(l) : term.err, out: (l) => results.line(l) });
+    const reportFailure = (e: unknown, file?: string, said?: boolean) =>
+      reportError(e, { json: plan.json, verbose: plan.verbose, file, err: said ? () => undefined : live ? (l) => view.notice(l) : term.err, out: (l) => results.line(l) });
     outcome = await runUploads(plan, sources, { view, results, signal: interrupts.signal, stdin: process.stdin, reportFailure });
   } finally {
     view.stop();
     interrupts.dispose();
   }
   results.flush();
+  // A refused token stopped the run: its one line says what was left unsent (no summary beside it).
+  if (outcome.stopped) return report(outcome.stopped);
   if (outcome.total > 1) {
     const parts = [`${outcome.uploaded} uploaded`];
     if (outcome.skipped) parts.push(`${outcome.skipped} already uploaded`);
