@@ -73,10 +73,16 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     term.err(`lakeup: ${outcome.total} files: ${parts.join(', ')}`);
   }
   if (outcome.interrupted) {
-    term.err('lakeup: interrupted; finished parts are saved. Run the same command again (or `lakeup resume`) to continue.');
+    // `lakeup resume` finds what this folder started, in the state folder it is told of.
+    const resume = flags.stateDir !== undefined ? `lakeup resume --state-dir ${quoteArg(plan.stateDir)}` : 'lakeup resume';
+    term.err(`lakeup: interrupted; finished parts are saved. Run the same command again (or \`${resume}\`) to continue.`);
     if (plan.json) results.line(JSON.stringify({ ok: false, error: { kind: 'interrupted', message: 'interrupted' } }));
     return 130;
   }
   return outcome.failed > 0 ? outcome.exitCode || 1 : 0;
 }
 
+/** A path as a shell takes it back: quoted when it holds anything but plain characters. */
+function quoteArg(s: string): string {
+  return /^[\w@%+=:,./\\-]+$/.test(s) ? s : `"${s}"`;
+}

@@ -255,6 +255,7 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
     sources: plan.files.filter((f) => f !== '-').map((f) => path.resolve(f)),
     shard: plan.shard ? `${plan.shard.index}/${plan.shard.count}` : undefined,
     account: createHash('sha256').update(plan.token).digest('hex').slice(0, 12),
+    cwd: process.cwd(),
     options: {
       recursive: plan.recursive || undefined,
       skipExisting: plan.skipExisting || undefined,
