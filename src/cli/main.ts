@@ -108,8 +108,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
 
   program
     .command('resume')
-    .description('resume interrupted uploads (by id from `lakeup list`, or --all)')
-    .argument('[id]', 'upload id (a unique prefix is enough)')
+    .description('resume interrupted uploads: those started from this folder, one by id from `lakeup list`, or --all')
+    .argument('[id]', 'upload id (a unique prefix is enough); none: the uploads and runs started from this folder')
     .option('--all', 'resume every pending upload')
     .addOption(new Option('--state-dir <dir>', 'state folder (env: LAKEUP_STATE_DIR)'))
     .option('--token <token>', 'API token (env: LAKEUP_TOKEN)')
@@ -125,7 +125,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option('-q, --quiet', 'no progress output')
     .addOption(new Option('--progress <mode>', 'auto, bar, plain, json or none'))
     .option('-v, --verbose', 'log each API call and part attempt')
-    .addHelpText('after', '\nExamples:\n  $ lakeup list\n  $ lakeup resume 3f2a9c\n  $ lakeup resume --all --json')
+    .addHelpText('after', '\nExamples:\n  $ lakeup resume\n  $ lakeup list\n  $ lakeup resume 3f2a9c\n  $ lakeup resume --all --json')
     .action(async (id: string | undefined, opts) => {
       const { runResume } = await import('./state-commands.js');
       setCode(await runResume(id, opts));

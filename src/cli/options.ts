@@ -45,8 +45,12 @@ export function parseEndpoint(value: string): string {
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
-/** The token from --token, else --token-file, else LAKEUP_TOKEN, else LAKEUP_TOKEN_FILE. */
+/**
+ * The token from --token, else --token-file, else LAKEUP_TOKEN, else LAKEUP_TOKEN_FILE. Both flags
+ * at once is refused: which one was meant is not for lakeup to guess.
+ */
 export function resolveToken(flag: string | undefined, tokenFile: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (flag !== undefined && tokenFile !== undefined) throw new LakeupError('usage', '--token and --token-file: give one of them, not both');
   if (flag) return flag.trim();
   if (tokenFile) return readTokenFile(tokenFile);
   if (env.LAKEUP_TOKEN) return env.LAKEUP_TOKEN.trim();

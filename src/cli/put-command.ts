@@ -58,8 +58,8 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     // While a bar is live, failure lines go above it (a redraw would erase a line written under
     // it), as their JSON lines and the results do.
     const live = plan.progress === 'bar';
-    const reportFailure = (e: unknown, file?: string) =>
-      reportError(e, { json: plan.json, verbose: plan.verbose, file, err: live ? (l) => view.notice(l) : term.err, out: (l) => results.line(l) });
+    const reportFailure = (e: unknown, file?: string, said?: boolean) =>
+      reportError(e, { json: plan.json, verbose: plan.verbose, file, err: said ? () => undefined : live ? (l) => view.notice(l) : term.err, out: (l) => results.line(l) });
     outcome = await runUploads(plan, sources, {
       view,
       results,
@@ -72,6 +72,8 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     view.stop();
     interrupts.dispose();
   }
+  // A refused token stopped the run: its one line says what was left unsent (no summary beside it).
+  if (outcome.stopped) return report(outcome.stopped);
   if (outcome.total > 1) {
     const parts = [`${outcome.uploaded} uploaded`];
     if (outcome.skipped) parts.push(`${outcome.skipped} already uploaded`);
@@ -82,16 +84,22 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     term.err(`lakeup: ${outcome.total} files: ${parts.join(', ')}`);
   }
   if (outcome.interrupted) {
-    term.err(`lakeup: ${interruptedLine(outcome.kept)} Run the same command again (or \`lakeup resume\`) to continue.`);
+    // `lakeup resume` finds what this folder started, in the state folder it is told of.
+    const resume = flags.stateDir !== undefined ? `lakeup resume --state-dir ${quoteArg(plan.stateDir)}` : 'lakeup resume';
+    term.err(`lakeup: ${interruptedLine(outcome.kept)} Run the same command again (or \`${resume}\`) to continue.`);
     if (plan.json) results.line(JSON.stringify({ ok: false, error: { kind: 'interrupted', message: 'interrupted' } }));
     return 130;
   }
   return outcome.failed > 0 ? outcome.exitCode || 1 : 0;
 }
 
-
 /** `interrupted: 14 of 30 parts saved (140 MiB of 300 MiB).`: what a rerun will not send again. */
 export function interruptedLine(k: KeptParts): string {
   if (k.of === 0) return 'interrupted.';
   return `interrupted: ${k.parts} of ${k.of} parts saved (${formatSize(k.bytes)} of ${formatSize(k.total)}).`;
+}
+
+/** A path as a shell takes it back: quoted when it holds anything but plain characters. */
+function quoteArg(s: string): string {
+  return /^[\w@%+=:,./\\-]+$/.test(s) ? s : `"${s}"`;
 }

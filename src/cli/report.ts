@@ -7,7 +7,7 @@ import { redact } from '../util/redact.js';
 export interface ReportOptions {
   json: boolean;
   verbose: boolean;
-  /** The file of a run the failure belongs to (named in the JSON line). */
+  /** The file the failure belongs to (named in the JSON line); none for a usage error. */
   file?: string;
   err: (line: string) => void;
   out: (line: string) => void;

@@ -2,6 +2,7 @@
 import { LakeupError } from '../errors.js';
 import { resolveStateDir } from '../state/location.js';
 import fs from 'node:fs';
+import path from 'node:path';
 import { journalPath, listRuns, type RunSummary } from '../state/journal.js';
 import { acquireLock, readLock, type Lock } from '../state/lock.js';
 import { listStates, removeState, statePath, type StateFile } from '../state/state-file.js';
@@ -126,6 +127,15 @@ function sendingNote(r: Pending): string {
   return `  (being sent now${pid ? ` by pid ${pid}` : ''}${host ? ` on ${host}` : ''})`;
 }
 
+/** Whether a pending upload or run was started from `cwd` (an older state that did not say is not). */
+function startedIn(t: Target, cwd: string): boolean {
+  const from = t.run ? t.run.cwd : t.state?.cwd;
+  if (from === undefined) return false;
+  const a = path.resolve(from);
+  const b = path.resolve(cwd);
+  return process.platform === 'win32' ? a.toLowerCase() === b.toLowerCase() : a === b;
+}
+
 async function selected(dir: string, id: string | undefined, all: boolean | undefined): Promise<Target[]> {
   if (!id && !all) throw new LakeupError('usage', 'name an upload id (see `lakeup list`) or pass --all');
   if (id && all) throw new LakeupError('usage', 'give an upload id or --all, not both');
@@ -190,13 +200,29 @@ export async function runResume(
 ): Promise<number> {
   const term = detectTerminal(env);
   let targets: Target[];
+  let dir: string;
   try {
-    targets = await selected(resolveStateDir(flags.stateDir, env), id, flags.all);
+    dir = resolveStateDir(flags.stateDir, env);
+    if (id === undefined && !flags.all) {
+      // What the interrupt message advises: the uploads and runs started from this folder.
+      const pending = await selected(dir, undefined, true);
+      targets = pending.filter((t) => startedIn(t, process.cwd()));
+      if (pending.length === 0) {
+        term.err(`lakeup: nothing to resume: no pending uploads in ${dir}`);
+        return 0;
+      }
+      if (targets.length === 0) {
+        const n = pending.length;
+        throw new LakeupError(
+          'usage',
+          `no pending upload was started from ${process.cwd()}; ${n === 1 ? '1 was' : `${n} were`} started elsewhere: name ${n === 1 ? 'it' : 'one'} (see \`lakeup list\`) or pass --all`,
+        );
+      }
+    } else targets = await selected(dir, id, flags.all);
   } catch (e) {
     return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
   }
   let code = 0;
-  const dir = resolveStateDir(flags.stateDir, env);
   const runs = new Set(targets.filter((t) => t.run).map((t) => t.id));
   // Runs first: each finishes its own files' uploads; then whatever is still pending on its own.
   targets.sort((a, b) => Number(Boolean(b.run)) - Number(Boolean(a.run)));

@@ -38,6 +38,8 @@ export interface RunIdentity {
   account?: string;
   /** What else the command said about where and how files land: `lakeup resume <run>` replays it. Not part of the key. */
   options?: RunOptions;
+  /** The folder the run was started from: `lakeup resume` with no id resumes the runs started there. Not part of the key. */
+  cwd?: string;
 }
 
 export interface RunOptions {
@@ -444,6 +446,7 @@ export interface RunSummary {
   shard?: string;
   options?: RunOptions;
   sources?: string[];
+  cwd?: string;
   finished: number;
   finalizing: number;
   folders: number;
@@ -483,6 +486,7 @@ export async function listRuns(dir: string): Promise<RunSummary[]> {
         shard: header.shard,
         options: header.options,
         sources: header.sources,
+        cwd: header.cwd,
         finished: j.finished.size,
         finalizing: j.finalizing.size,
         folders: j.folders.size,

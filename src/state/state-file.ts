@@ -35,6 +35,8 @@ export interface StateFile {
    * run never sends it again.
    */
   run?: { key: string; to: string };
+  /** The folder lakeup was started from: `lakeup resume` with no id resumes what was started there. */
+  cwd?: string;
   createdAt: number;
   updatedAt: number;
 }

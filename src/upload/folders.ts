@@ -2,11 +2,33 @@
 // the parent is reused, on a first run too), each made once per run, parents before children, and
 // recorded in the run's journal so that running the same command again reuses them instead of
 // creating a second tree (MemoryLake would call it photos_1).
-import { LakeupError } from '../errors.js';
+import { LakeupError, toLakeupError } from '../errors.js';
 import { mayHaveActed } from '../http/api.js';
 import type { DriveEntry, Provider } from '../providers/index.js';
 import type { RunJournal } from '../state/journal.js';
 import type { DriveIndex } from './drive-index.js';
+
+/** A drive folder of the run that could not be found or made: the files under it are held back. */
+export class FolderFailure extends LakeupError {
+  constructor(
+    readonly segments: string[],
+    cause: LakeupError,
+    message = `folder ${segments.join('/')}: ${cause.message}`,
+  ) {
+    super(cause.kind, message, { status: cause.status, code: cause.code, detail: cause.detail, cause });
+  }
+
+  /** The same failure, its line ending with `suffix`. */
+  withSuffix(suffix: string): FolderFailure {
+    return new FolderFailure(this.segments, this.cause as LakeupError, `${this.message}${suffix}`);
+  }
+}
+
+/** A refused token and an interruption are the run's, not the folder's: they pass unchanged. */
+function folderFailure(e: unknown, segments: string[]): unknown {
+  const err = toLakeupError(e);
+  return err.kind === 'auth' || err.kind === 'interrupted' ? e : new FolderFailure(segments, err);
+}
 
 export class FolderTree {
   private readonly pending = new Map<string, Promise<string | undefined>>();
@@ -26,9 +48,15 @@ export class FolderTree {
     const key = JSON.stringify(segments);
     let id = this.pending.get(key);
     if (!id) {
-      id = this.id(segments.slice(0, -1)).then((parent) => this.findOrMake(segments, parent));
-      // A failure is not cached for good: the next file under this folder tries again.
-      id.catch(() => this.pending.delete(key));
+      id = this.id(segments.slice(0, -1)).then((parent) =>
+        this.findOrMake(segments, parent).catch((e) => {
+          throw folderFailure(e, segments);
+        }),
+      );
+      // A failure is kept for the run: every file under the folder (and its sub-folders) meets the
+      // same one, said once, instead of asking again per file. (Calls that may be retried safely
+      // were retried already; a rerun tries again.)
+      id.catch(() => undefined);
       this.pending.set(key, id);
     }
     return id;

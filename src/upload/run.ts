@@ -20,7 +20,8 @@ import { RunProgress } from '../ui/run-progress.js';
 import { attachVerbose } from '../ui/verbose.js';
 import { lookupMimeType } from '../util/mime.js';
 import { DriveIndex, isUnknown } from './drive-index.js';
-import { FolderTree } from './folders.js';
+import { FolderFailure, FolderTree } from './folders.js';
+import { RunFailures } from './run-failures.js';
 import { inspectFile } from './local-file.js';
 import type { PutPlan } from './plan.js';
 import { putFile, UploadInterrupted, type KeptParts, type TransferSettings } from './put-file.js';
@@ -36,8 +37,11 @@ export interface RunIO {
   /** A second Ctrl-C, or the grace time over: stop the parts in flight too. */
   abortNow?: AbortSignal;
   stdin: NodeJS.ReadableStream;
-  /** Says why a file failed (one line) and returns the exit code its failure calls for. */
-  reportFailure: (e: unknown, file?: string) => number;
+  /**
+   * Says why a file failed (one line) and returns the exit code its failure calls for; `said`: its
+   * cause was said already (a folder's), only its JSON line is due.
+   */
+  reportFailure: (e: unknown, file?: string, said?: boolean) => number;
 }
 
 export interface RunOutcome {
@@ -53,6 +57,8 @@ export interface RunOutcome {
   interrupted: boolean;
   /** What the files cut off by an interruption kept: their finished parts. */
   kept: KeptParts;
+  /** The API refused the token: the run stopped. Its one line, saying what was left unsent. */
+  stopped?: LakeupError;
 }
 
 /** A file of the run after the scan: what to send, and what is known of it already. */
@@ -70,9 +76,13 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
   const outcome: RunOutcome = { total: sources.length, uploaded: 0, skipped: 0, existing: 0, failed: 0, exitCode: 0, interrupted: false, kept: { parts: 0, of: 0, bytes: 0, total: 0 } };
   const isRun = sources.length > 1 || sources.some((s) => s.root !== undefined);
   const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
-  const fail = (e: unknown, src: Source | undefined) => {
+  const failures = new RunFailures(io.signal, sources.length > 1);
+  const signal = failures.signal;
+  const fail = (e: unknown, src: Source | undefined, said = false) => {
     outcome.failed++;
-    const code = io.reportFailure(sources.length > 1 && src ? prefixError(e, src.display) : e, sources.length > 1 ? src?.display : undefined);
+    // A folder's failure names the folder, not the file.
+    const named = sources.length > 1 && src && !(e instanceof FolderFailure) ? prefixError(e, src.display) : e;
+    const code = io.reportFailure(named, src?.display, said);
     // The code that says most about what to do: a refused token (3), then a failure a rerun
     // resumes (1), then bad input (2).
     if (SEVERITY.indexOf(code) > SEVERITY.indexOf(outcome.exitCode)) outcome.exitCode = code;
@@ -99,7 +109,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
   const dispatcher = createDispatcher({ connections: Math.max(8, limiter.max + plan.jobs + 2) });
   const pacer = new ApiPacer();
   const providerFor = (events?: UploadEvents): Provider =>
-    createProvider(plan.provider, { endpoint: plan.endpoint, token: plan.token, dispatcher, signal: io.signal, events, pacer });
+    createProvider(plan.provider, { endpoint: plan.endpoint, token: plan.token, dispatcher, signal, events, pacer });
   const transfer: TransferSettings = {
     concurrency: limiter.max,
     retries: plan.retries,
@@ -110,7 +120,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
     rateLimiter: plan.limitRate ? new RateLimiter(plan.limitRate) : undefined,
   };
   const lookups = providerFor();
-  const index = new DriveIndex(lookups, io.signal);
+  const index = new DriveIndex(lookups, signal);
   const folders = new FolderTree(lookups, index, plan.parent, journal, notice);
 
   try {
@@ -139,7 +149,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
         if (item.error) throw item.error;
         let file = src.file;
         if (file === '-') {
-          spool = await spoolStdin(io.stdin, src.name, io.signal);
+          spool = await spoolStdin(io.stdin, src.name, signal);
           file = spool.file;
         }
         const parent = src.folder ? await folders.id(src.folder) : plan.parent;
@@ -184,7 +194,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           stateDir: plan.stateDir,
           events,
           notice,
-          signal: io.signal,
+          signal,
           abortNow: io.abortNow,
           run: journal && entry && !src.ephemeral ? { journal, entry } : undefined,
           known,
@@ -208,15 +218,14 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
       } catch (e) {
         // Only a real interruption is reported as one: a finalize that completes after Ctrl-C and
         // fails keeps its own error line.
-        if ((e as LakeupError)?.kind === 'interrupted') {
-          outcome.interrupted = true;
+        const verdict = failures.judge(e);
+        if (verdict === 'interrupted') outcome.interrupted = true;
+        if (verdict !== 'failed') {
           ended = 'interrupted';
-          if (e instanceof UploadInterrupted) {
-            outcome.kept.parts += e.kept.parts;
-            outcome.kept.of += e.kept.of;
-            outcome.kept.bytes += e.kept.bytes;
-            outcome.kept.total += e.kept.total;
-          }
+          if (e instanceof UploadInterrupted) addKept(outcome.kept, e.kept);
+        } else if (e instanceof FolderFailure) {
+          const line = failures.folderLine(e, (under) => items.filter((i) => !i.skip && !i.error && isUnder(i.src, under)).length);
+          fail(line ?? e, src, line === undefined);
         } else fail(e, src);
       } finally {
         progress?.end(tracker, item.fp?.size ?? 0, ended);
@@ -227,10 +236,12 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
 
     let next = 0;
     const workers = Array.from({ length: Math.min(plan.jobs, items.length) }, async () => {
-      while (next < items.length && !io.signal.aborted) await one(items[next++]);
+      while (next < items.length && !signal.aborted) await one(items[next++]);
     });
     await Promise.all(workers);
-    if (io.signal.aborted && outcome.uploaded + outcome.skipped + outcome.existing + outcome.failed < outcome.total) outcome.interrupted = true;
+    outcome.stopped = failures.stoppedLine(outcome.total, outcome.total - outcome.uploaded - outcome.skipped - outcome.existing);
+    if (outcome.stopped) outcome.exitCode = outcome.stopped.exitCode;
+    else if (io.signal.aborted && outcome.uploaded + outcome.skipped + outcome.existing + outcome.failed < outcome.total) outcome.interrupted = true;
   } finally {
     io.signal.removeEventListener('abort', onInterrupt);
     await dispatcher.close().catch(() => undefined);
@@ -257,6 +268,7 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
     sources: plan.files.filter((f) => f !== '-').map((f) => path.resolve(f)),
     shard: plan.shard ? `${plan.shard.index}/${plan.shard.count}` : undefined,
     account: createHash('sha256').update(plan.token).digest('hex').slice(0, 12),
+    cwd: process.cwd(),
     options: {
       recursive: plan.recursive || undefined,
       skipExisting: plan.skipExisting || undefined,
@@ -332,10 +344,22 @@ function mimeTypeFor(plan: PutPlan, name: string): string | undefined {
   return plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(name)) : undefined;
 }
 
+/** Whether a file is in the drive folder at `segments` or below it. */
+function isUnder(src: Source, segments: string[]): boolean {
+  return src.folder !== undefined && src.folder.length >= segments.length && segments.every((s, i) => src.folder![i] === s);
+}
+
 function prefixError(e: unknown, file: string): unknown {
   const err = e as LakeupError;
   if (err instanceof LakeupError && !err.message.startsWith(`${file}:`)) {
     return new LakeupError(err.kind, `${file}: ${err.message}`, { status: err.status, code: err.code, cause: err });
   }
   return e;
+}
+
+function addKept(to: KeptParts, k: KeptParts): void {
+  to.parts += k.parts;
+  to.of += k.of;
+  to.bytes += k.bytes;
+  to.total += k.total;
 }

@@ -98,6 +98,7 @@ export class UploadState {
       session,
       done: [],
       run: this.c.run,
+      cwd: process.cwd(),
       createdAt: now,
       updatedAt: now,
     };

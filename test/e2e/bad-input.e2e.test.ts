@@ -169,6 +169,14 @@ const ROWS: Row[] = [
   { name: '--concurrency 65', args: ['--concurrency', '65'], code: 2, kind: 'usage', message: /--concurrency: .*1 to 64, got '65'/ },
   { name: "--concurrency 'x'", args: ['--concurrency', 'x'], code: 2, kind: 'usage', message: /--concurrency: .*got 'x'/ },
   { name: 'no token', env: { LAKEUP_TOKEN: undefined }, code: 2, kind: 'usage', message: /no API token.*LAKEUP_TOKEN/ },
+  // Two tokens: which one was meant is not for lakeup to guess (and neither is echoed).
+  {
+    name: '--token together with --token-file',
+    args: ['--token', WRONG_TOKEN, '--token-file', 'token.txt'], // refused before the file is read
+    code: 2,
+    kind: 'usage',
+    message: /(^|error: )--token and --token-file: give one of them, not both$/,
+  },
   // A proxy variable undici cannot use; its value may hold a proxy password, so it is not echoed.
   { name: 'HTTP_PROXY that is not a URL', env: { HTTP_PROXY: 'proxy do_not_print' }, code: 2, kind: 'usage', message: /HTTP_PROXY is not a proxy URL/ },
   { name: 'a wrong token (MemoryLake 401)', args: ['--token', WRONG_TOKEN], code: 3, kind: 'auth', message: /MemoryLake refused .*HTTP 401.*check the token/ },
@@ -325,7 +333,9 @@ describe.concurrent('bad input and refusals: one line, the documented exit code,
       expect(sb.stats().finalized).toEqual([]);
       if (row.flags.includes('--json')) {
         const out = jsonLines(r.stdout);
-        expect(out, r.stdout).toEqual([{ ok: false, error: { kind: row.kind, message: expect.any(String) } }]);
+        // A failure of the named file says which file (as a run's failures do); a usage error has none.
+        const error = { kind: row.kind, message: expect.any(String) };
+        expect(out, r.stdout).toEqual([row.kind === 'usage' ? { ok: false, error } : { ok: false, file, error }]);
         expect((out[0]!.error as { message: string }).message).toMatch(row.message);
       } else {
         expect(r.stdout).toBe('');

@@ -207,7 +207,7 @@ describe('verify is what catches corrupted parts', () => {
     expect(errorLines(r.stderr)).toHaveLength(1);
     expect(errorLines(r.stderr)[0]).toMatch(/does not match the MD5/);
     expect(r.stderr).not.toMatch(STACK_TRACE);
-    expect(jsonLines(r.stdout)).toEqual([{ ok: false, error: { kind: 'integrity', message: expect.stringMatching(/MD5/) } }]);
+    expect(jsonLines(r.stdout)).toEqual([{ ok: false, file: s.file, error: { kind: 'integrity', message: expect.stringMatching(/MD5/) } }]);
     expect(sb.stats().finalized).toEqual([]);
   });
 });

@@ -241,6 +241,81 @@ describe('list, resume, abort', () => {
   });
 });
 
+describe('`lakeup resume` with no id, as the interrupt message says', () => {
+  /** A folder to run lakeup from, as a user's shell is in one. */
+  const folder = (name: string) => fs.mkdtempSync(path.join(bed.work, `${name}-`));
+
+  // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
+  it.skipIf(process.platform === 'win32')('resumes the upload and the run started from this folder, and leaves the others', async () => {
+    const here = folder('here');
+    const elsewhere = folder('elsewhere');
+    const big = await makeFile(path.join(here, 'here.bin'), 8 * MiB, 21);
+    const tree = path.join(here, 'tree');
+    fs.mkdirSync(tree);
+    const treeFiles = [await makeFile(path.join(tree, 'a.bin'), 3 * MiB, 22), await makeFile(path.join(tree, 'b.txt'), 100, 23)];
+    const other = await makeFile(path.join(elsewhere, 'other.bin'), 8 * MiB, 24);
+    const interrupt = async (args: string[], cwd: string, what: () => boolean) => {
+      const child = startCli([...args, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env: bed.env, cwd });
+      await waitFor('a saved part', what);
+      child.kill('SIGINT');
+      const r = await child.result;
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/Run the same command again \(or `lakeup resume`\) to continue\.$/m);
+    };
+    const statesOf = (file: string) => readStates(bed.stateDir).filter((s) => (s as SavedState & { file: { path: string } }).file.path === file);
+    await interrupt(['put', 'here.bin'], here, () => statesOf(big).some((s) => s.done.length > 0));
+    await interrupt(['put', 'tree', '-r'], here, () => statesOf(treeFiles[0]).some((s) => s.done.length > 0));
+    await interrupt(['put', 'other.bin'], elsewhere, () => statesOf(other).some((s) => s.done.length > 0));
+
+    const r = await runCli(['resume', '--json'], { env: bed.env, cwd: here });
+    expect(r.code, r.stderr).toBe(0);
+    const files = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { ok: boolean; file: string; resumed?: boolean });
+    expect(files.every((f) => f.ok)).toBe(true);
+    expect(files.map((f) => path.basename(f.file)).sort()).toEqual(['a.bin', 'b.txt', 'here.bin']);
+    // What was started elsewhere is still pending, for `lakeup resume` there.
+    expect(readStates(bed.stateDir).map((s) => (s as SavedState & { file: { path: string } }).file.path)).toEqual([other]);
+    const there = await runCli(['resume'], { env: bed.env, cwd: elsewhere });
+    expect(there.code, there.stderr).toBe(0);
+    expect(readStates(bed.stateDir)).toEqual([]);
+  });
+
+  it('with nothing started from this folder: one line saying what is pending elsewhere (exit 2), or that nothing is (exit 0)', async () => {
+    const nowhere = folder('nowhere');
+    const nothing = await runCli(['resume'], { env: bed.env, cwd: nowhere });
+    expect(nothing.code, nothing.stderr).toBe(0);
+    expect(nothing.stderr.trim()).toBe(`lakeup: nothing to resume: no pending uploads in ${bed.stateDir}`);
+
+    const elsewhere = folder('pending-elsewhere');
+    const file = await makeFile(path.join(elsewhere, 'p.bin'), 8 * MiB, 25);
+    const child = startCli(['put', 'p.bin', '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env: bed.env, cwd: elsewhere });
+    await waitFor('a saved part', doneParts(1));
+    child.kill('SIGKILL');
+    await child.result;
+    const r = await runCli(['resume'], { env: bed.env, cwd: nowhere });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `lakeup: error: no pending upload was started from ${nowhere}; 1 was started elsewhere: name it (see \`lakeup list\`) or pass --all`,
+    ]);
+    expect(readStates(bed.stateDir).map((s) => (s as SavedState & { file: { path: string } }).file.path)).toEqual([file]);
+  });
+
+  it('after --state-dir, the interrupt message names the state folder in the command it gives', async () => {
+    const here = folder('own-state');
+    const own = path.join(here, 'my state');
+    await makeFile(path.join(here, 's.bin'), 8 * MiB, 26);
+    const { LAKEUP_STATE_DIR: _, ...env } = bed.env;
+    const child = startCli(['put', 's.bin', '-p', 'memorylake', '--limit-rate', '4MiB/s', '--state-dir', own], { env, cwd: here });
+    await waitFor('a saved part', () => fs.existsSync(own) && readStates(own).some((s) => s.done.length > 0));
+    child.kill('SIGINT');
+    const r = await child.result;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain(`(or \`lakeup resume --state-dir "${own}"\`)`);
+    const resumed = await runCli(['resume', '--state-dir', own], { env, cwd: here });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(readStates(own)).toEqual([]);
+  });
+});
+
 describe('edges of interruption and state', () => {
   // Windows ends a child on kill('SIGINT') without running its handlers: Ctrl-C there is tested by hand.
   it.skipIf(process.platform === 'win32')('a second Ctrl-C exits at once with 130 and leaves a readable state file', async () => {

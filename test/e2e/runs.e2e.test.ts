@@ -117,8 +117,8 @@ describe('a run of many files resumes as a whole', () => {
 
   it('a file that failed is the only one sent when the fixed run goes again', async () => {
     const { root, files } = await makeTree('tree-fail', 9);
-    // The first Create Item is refused (400): that file fails, the others go on.
-    bed.sb.script({ route: 'memorylake.item', status: 400, body: { success: false, message: 'bad name', error_code: 'INVALID_ARGUMENT' }, times: 1 });
+    // The first file's upload session is refused (400): that file fails, the others go on.
+    bed.sb.script({ route: 'memorylake.create', status: 400, body: { success: false, message: 'bad name', error_code: 'INVALID_ARGUMENT' }, times: 1 });
     const args = ['put', root, '-r', '-p', 'memorylake', '-j', '1', '--json'];
     const first = await runCli(args, { env: bed.env });
     expect(first.code).toBe(1);
@@ -135,7 +135,7 @@ describe('a run of many files resumes as a whole', () => {
 
   it('a file changed since the interrupted run is uploaded again; --no-resume ignores the journal', async () => {
     const { root, files } = await makeTree('tree-change', 6);
-    bed.sb.script({ route: 'memorylake.item', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
+    bed.sb.script({ route: 'memorylake.create', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
     const args = ['put', root, '-r', '-p', 'memorylake', '-j', '1', '--json'];
     const first = await runCli(args, { env: bed.env });
     expect(first.code).toBe(1);
@@ -159,7 +159,7 @@ describe('a run of many files resumes as a whole', () => {
 
   it('a journal that is damaged or belongs to another run is set aside with a notice, never a crash', async () => {
     const { root } = await makeTree('tree-bad-journal', 4);
-    bed.sb.script({ route: 'memorylake.item', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
+    bed.sb.script({ route: 'memorylake.create', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
     const args = ['put', root, '-r', '-p', 'memorylake', '-j', '1', '--json'];
     expect((await runCli(args, { env: bed.env })).code).toBe(1);
     const [journal] = journalFiles();
@@ -177,7 +177,7 @@ describe('a run of many files resumes as a whole', () => {
 
   it('a damaged line costs only its own record: the other finished files stay skipped', async () => {
     const { root } = await makeTree('tree-damaged', 5);
-    bed.sb.script({ route: 'memorylake.item', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
+    bed.sb.script({ route: 'memorylake.create', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
     const args = ['put', root, '-r', '-p', 'memorylake', '-j', '1', '--json'];
     expect((await runCli(args, { env: bed.env })).code).toBe(1);
     const file = path.join(bed.stateDir, journalFiles()[0]);
@@ -191,7 +191,7 @@ describe('a run of many files resumes as a whole', () => {
 
   it('lakeup list shows a pending run and lakeup abort forgets it', async () => {
     const { root } = await makeTree('tree-list', 3);
-    bed.sb.script({ route: 'memorylake.item', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
+    bed.sb.script({ route: 'memorylake.create', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
     expect((await runCli(['put', root, '-r', '-p', 'memorylake', '-j', '1'], { env: bed.env })).code).toBe(1);
     const list = await runCli(['list', '--json'], { env: bed.env });
     const runs = (JSON.parse(list.stdout) as { runs: Array<{ id: string; finished: number; sources: string[] }> }).runs;
@@ -237,7 +237,7 @@ describe('a run of many files resumes as a whole', () => {
     // One of the files is in the drive already (seeded): the run skips it.
     const [top] = bed.sb.seed([{ provider: 'memorylake', type: 'folder', name: 'tree-replay' }]);
     bed.sb.seed([{ provider: 'memorylake', type: 'file', name: 'f0.txt', parentId: top.id, size: 1 }]);
-    bed.sb.script({ route: 'memorylake.item', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
+    bed.sb.script({ route: 'memorylake.create', status: 400, body: { success: false, message: 'no', error_code: 'INVALID_ARGUMENT' }, times: 1 });
     const first = await runCli(['put', root, '-r', '-p', 'memorylake', '-j', '1', '--skip-existing', '--json'], { env: bed.env });
     expect(first.code).toBe(1);
     const list = JSON.parse((await runCli(['list', '--json'], { env: bed.env })).stdout) as { runs: Array<{ id: string }> };

@@ -87,15 +87,23 @@ describe('parseEndpoint', () => {
 });
 
 describe('resolveToken', () => {
-  it('prefers --token, then --token-file, then LAKEUP_TOKEN, then LAKEUP_TOKEN_FILE', () => {
+  it('takes --token, else --token-file, then LAKEUP_TOKEN, then LAKEUP_TOKEN_FILE', () => {
     const f1 = path.join(tmp, 't1');
     const f2 = path.join(tmp, 't2');
     fs.writeFileSync(f1, 'from-file\n');
     fs.writeFileSync(f2, '  from-env-file  \n');
-    expect(resolveToken('flag', f1, { LAKEUP_TOKEN: 'env' })).toBe('flag');
+    expect(resolveToken('flag', undefined, { LAKEUP_TOKEN: 'env', LAKEUP_TOKEN_FILE: f2 })).toBe('flag');
     expect(resolveToken(undefined, f1, { LAKEUP_TOKEN: 'env' })).toBe('from-file');
     expect(resolveToken(undefined, undefined, { LAKEUP_TOKEN: ' env ', LAKEUP_TOKEN_FILE: f2 })).toBe('env');
     expect(resolveToken(undefined, undefined, { LAKEUP_TOKEN_FILE: f2 })).toBe('from-env-file');
+  });
+  it('refuses --token together with --token-file, without echoing the token', () => {
+    const f1 = path.join(tmp, 't1');
+    fs.writeFileSync(f1, 'from-file\n');
+    const e = thrown(() => resolveToken('sk_flag_secret', f1, {}));
+    expect(e.kind).toBe('usage');
+    expect(e.message).toMatch(/--token and --token-file/);
+    expect(e.message).not.toContain('sk_flag_secret');
   });
   it('a missing token names LAKEUP_TOKEN', () => {
     const e = thrown(() => resolveToken(undefined, undefined, {}));
