@@ -1,4 +1,6 @@
-// `lakeup list`, `lakeup resume`, `lakeup abort`: the pending uploads in the state folder.
+// `lakeup list`, `lakeup resume`, `lakeup abort`: the pending uploads in the state folder. Each first clears what a
+// killed lakeup left there (sweep.ts), as put does: a run killed after its last step leaves only its dead run lock,
+// with nothing to resume, so the next command in that folder may well be one of these.
 import { LakeupError } from '../errors.js';
 import { resolveStateDir } from '../state/location.js';
 import fs from 'node:fs';
@@ -11,6 +13,7 @@ import { formatSize } from '../util/sizes.js';
 import { runPut, type PutFlags } from './put-command.js';
 import { reportError } from './report.js';
 import { removeFileSync } from '../state/remove.js';
+import { sweepStateDir } from '../state/sweep.js';
 
 export interface StateFlags {
   stateDir?: string;
@@ -56,6 +59,7 @@ export async function runList(flags: StateFlags, env: NodeJS.ProcessEnv = proces
   const term = detectTerminal(env);
   try {
     const dir = resolveStateDir(flags.stateDir, env);
+    await sweepStateDir(dir);
     const entries = listStates(dir);
     const rows: Pending[] = [];
     for (const e of entries) {
@@ -125,6 +129,7 @@ export async function runAbort(id: string | undefined, flags: StateFlags, env: N
   const term = detectTerminal(env);
   try {
     const dir = resolveStateDir(flags.stateDir, env);
+    await sweepStateDir(dir);
     const targets = await selected(dir, id, flags.all);
     const aborted: string[] = [];
     for (const t of targets) {
@@ -174,13 +179,15 @@ export async function runResume(
 ): Promise<number> {
   const term = detectTerminal(env);
   let targets: Target[];
+  let dir: string;
   try {
-    targets = await selected(resolveStateDir(flags.stateDir, env), id, flags.all);
+    dir = resolveStateDir(flags.stateDir, env);
+    await sweepStateDir(dir);
+    targets = await selected(dir, id, flags.all);
   } catch (e) {
     return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
   }
   let code = 0;
-  const dir = resolveStateDir(flags.stateDir, env);
   const runs = new Set(targets.filter((t) => t.run).map((t) => t.id));
   // Runs first: each finishes its own files' uploads; then whatever is still pending on its own.
   targets.sort((a, b) => Number(Boolean(b.run)) - Number(Boolean(a.run)));

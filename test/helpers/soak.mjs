@@ -408,9 +408,12 @@ async function soakRound({ r, seed, sb, tap, work, est, summary, keep }) {
       if (outcome.moment.sub) summary.details[outcome.moment.sub] = (summary.details[outcome.moment.sub] ?? 0) + 1;
       res.kills.push({ killed: true, plan: describePlan(plan), moment: outcome.moment.moment, detail: outcome.moment.detail, atMs: outcome.atMs });
       if (outcome.complete) {
-        // Killed after its last step (the journal is gone, every file in the drive): nothing to resume.
+        // Killed after its last step (the journal is gone, every file in the drive): nothing to resume, and the same
+        // command again would be a new upload. What the kill left (a run lock not yet released) is for the next
+        // lakeup in that state folder to clear: the folder is checked after one, `lakeup list`.
         summary.killedComplete++;
         done = true;
+        await listAfterLastStep({ env, stateDir, res });
       }
     } else {
       summary.missed++;
@@ -463,6 +466,16 @@ async function soakRound({ r, seed, sb, tap, work, est, summary, keep }) {
   // The stored copies are checked: free the disk for the next rounds.
   for (const n of await fsp.readdir(drive).catch(() => [])) if (n.startsWith(name) && !res.problems.length) await fsp.rm(path.join(drive, n), { recursive: true, force: true });
   return res;
+}
+
+/** `lakeup list` after a run killed past its last step: it must exit 0 and show nothing pending. */
+async function listAfterLastStep({ env, stateDir, res }) {
+  const left = fs.readdirSync(stateDir);
+  const list = await startCli(['list', '--json'], env).result;
+  const shown = jsonLines(list.stdout)[0];
+  if (list.code !== 0 || !shown) res.problems.push(`lakeup list after the last step exited ${list.code}: ${lastLines(list.stderr)}`);
+  else if (shown.uploads.length || shown.runs.length) res.problems.push(`lakeup list after the last step shows pending uploads: ${JSON.stringify(shown)}`);
+  if (left.length) res.notes.push(`killed after its last step, it left ${left.map((n) => n.replace(/^[0-9a-f]{16}/, '<id>')).join(', ')}; then lakeup list`);
 }
 
 async function pause(summary) {
