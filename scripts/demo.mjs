@@ -51,7 +51,7 @@ const stateDir = path.join(work, 'state');
 const sandbox = await startSandbox({ port: 0, dir: store });
 let failed = false;
 try {
-  console.error(`demo: sandbox at ${sandbox.origin} (files in ${store})`);
+  console.error(`demo: sandbox at ${sandbox.origin} (each provider's drive in ${path.join(store, '<provider>')})`);
   const sample = path.join(work, 'sample.bin');
   console.error(`demo: creating a ${sizeMiB} MiB sample file…`);
   await makeSample(sample, sizeMiB);

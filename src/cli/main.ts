@@ -149,7 +149,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .description('run a local server that speaks both providers\' APIs (for tests, demos, benchmarks)')
     .option('--port <port>', 'port (0 = any free port)', '8787')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--dir <folder>', 'where finished files are written (default: a temp folder)')
+    .option('--dir <folder>', 'where finished files are written, in <folder>/memorylake and <folder>/copera (default: a temp folder, removed on exit)')
     .option('--token <token>', 'the API token it accepts', 'lakeup-sandbox')
     .option('--url-ttl <duration>', 'presigned URL lifetime, e.g. 30s, 1h', '1h')
     .option('--part-size <size>', 'MemoryLake part size it hands out (default: 5 MiB, 10 MiB from 1 GiB)')

@@ -1,4 +1,6 @@
-// `lakeup list`, `lakeup resume`, `lakeup abort`: the pending uploads in the state folder.
+// `lakeup list`, `lakeup resume`, `lakeup abort`: the pending uploads in the state folder. Each first clears what a
+// killed lakeup left there (sweep.ts), as put does: a run killed after its last step leaves only its dead run lock,
+// with nothing to resume, so the next command in that folder may well be one of these.
 import { LakeupError } from '../errors.js';
 import { resolveStateDir } from '../state/location.js';
 import fs from 'node:fs';
@@ -12,6 +14,7 @@ import { formatSize } from '../util/sizes.js';
 import { runPut, type PutFlags } from './put-command.js';
 import { reportError } from './report.js';
 import { removeFileSync } from '../state/remove.js';
+import { sweepStateDir } from '../state/sweep.js';
 
 export interface StateFlags {
   stateDir?: string;
@@ -57,6 +60,7 @@ export async function runList(flags: StateFlags, env: NodeJS.ProcessEnv = proces
   const term = detectTerminal(env);
   try {
     const dir = resolveStateDir(flags.stateDir, env);
+    await sweepStateDir(dir);
     const entries = listStates(dir);
     const rows: Pending[] = [];
     for (const e of entries) {
@@ -151,6 +155,7 @@ export async function runAbort(id: string | undefined, flags: StateFlags, env: N
   const term = detectTerminal(env);
   try {
     const dir = resolveStateDir(flags.stateDir, env);
+    await sweepStateDir(dir);
     const targets = await selected(dir, id, flags.all);
     const aborted: string[] = [];
     for (const t of targets) {
@@ -203,6 +208,7 @@ export async function runResume(
   let dir: string;
   try {
     dir = resolveStateDir(flags.stateDir, env);
+    await sweepStateDir(dir);
     if (id === undefined && !flags.all) {
       // What the interrupt message advises: the uploads and runs started from this folder.
       const pending = await selected(dir, undefined, true);

@@ -114,7 +114,7 @@ export class SandboxContext {
 
   /** Creates a folder item's directory (not in sink mode, which writes nothing). */
   async mkdirFor(folder: DriveItem): Promise<void> {
-    if (!this.opts.sink) await mkdir(this.drive.absPath(folder.relPath), { recursive: true });
+    if (!this.opts.sink) await mkdir(this.drive.absPath(folder.provider, folder.relPath), { recursive: true });
   }
 
   /**

@@ -129,7 +129,7 @@ async function finalize(ctx: SandboxContext, body: Record<string, unknown>, shap
       etag,
       mimeType: session.mimeType,
     });
-    return { dest: ctx.drive.absPath(item.relPath), value: item };
+    return { dest: ctx.drive.absPath('copera', item.relPath), value: item };
   });
   ctx.stats.finalized({ provider: 'copera', name: item.name, path, size: total, id: item.id, parentId: item.parentId, etag });
   return { body: coperaItem(item, shape) };

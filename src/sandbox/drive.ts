@@ -1,9 +1,10 @@
-// The sandbox's drive: files and folders of both providers, mirrored on disk under `dir` (a folder is a directory,
-// a file is written at `<dir>/<folder path>/<name>`). Names are unique per folder, across both providers and across
-// anything already on disk, so a finished file never clobbers one the drive does not know about unless the client
-// asked to overwrite or replace. The drive also indexes each folder's children in creation order: the listing and
-// lookup calls read exactly what the upload and folder calls wrote. (Files already on disk that the drive did not
-// create are only obstacles for names: they are never listed.)
+// The sandbox's drives: each provider's files and folders, mirrored on disk under `dir/<provider>` (a folder is a
+// directory, a file is written at `<dir>/<provider>/<folder path>/<name>`). The two providers are two accounts of two
+// services: neither sees the other's items, so a name taken in one drive is free in the other. Within a drive names
+// are unique per folder, also against anything already on disk, so a finished file never clobbers one the drive does
+// not know about unless the client asked to overwrite or replace. The drive also indexes each folder's children in
+// creation order: the listing and lookup calls read exactly what the upload and folder calls wrote. (Files already on
+// disk that the drive did not create are only obstacles for names: they are never listed.)
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -21,7 +22,7 @@ export interface DriveItem {
   name: string;
   /** null: the root (MemoryLake MY_SPACE, Copera's root). */
   parentId: string | null;
-  /** Path under `dir`, '/'-separated. */
+  /** Path in its provider's drive, '/'-separated (on disk under `dir/<provider>`). */
   relPath: string;
   size: number;
   /** Files: S3-style ETag of the whole object (md5 of the part md5s, dash, part count for multipart uploads). */
@@ -87,9 +88,11 @@ export function renamed(name: string, i: number, naming: Naming): string {
 }
 
 const childrenKey = (provider: DriveProvider, parentId: string | null) => `${provider}\u0000${parentId ?? ''}`;
+const pathKey = (provider: DriveProvider, relPath: string) => `${provider}\u0000${relPath}`;
 
 export class Drive {
   private readonly byId = new Map<string, DriveItem>();
+  /** Per provider and relPath. */
   private readonly byPath = new Map<string, DriveItem>();
   /** Per provider and parent folder (null = root): the children, in creation (seq) order. */
   private readonly kids = new Map<string, DriveItem[]>();
@@ -124,8 +127,9 @@ export class Drive {
     return [...this.byId.values()].filter((i) => i.provider === provider).sort((a, b) => a.seq - b.seq);
   }
 
-  absPath(relPath: string): string {
-    return join(this.root, ...relPath.split('/'));
+  /** Where an item of a provider's drive is on disk: `<dir>/<provider>/<relPath>`. */
+  absPath(provider: DriveProvider, relPath: string): string {
+    return join(this.root, provider, ...relPath.split('/'));
   }
 
   /**
@@ -138,7 +142,7 @@ export class Drive {
     const rel = (n: string) => (parentRel ? `${parentRel}/${n}` : n);
     const where = req.parent ? `folder "${req.parent.name}"` : 'the root folder';
     let name = req.name;
-    const occupant = this.occupant(rel(name));
+    const occupant = this.occupant(req.provider, rel(name));
     if (occupant) {
       switch (req.strategy) {
         case 'deny':
@@ -146,7 +150,7 @@ export class Drive {
         case 'rename':
           for (let i = 1; ; i++) {
             const candidate = renamed(req.name, i, req.naming);
-            if (!this.occupant(rel(candidate))) {
+            if (!this.occupant(req.provider, rel(candidate))) {
               name = candidate;
               break;
             }
@@ -158,7 +162,7 @@ export class Drive {
             throw new DriveConflict(`cannot ${req.strategy} the ${occupant.type} "${name}" in ${where} with a ${req.type}`);
           }
           const old = occupant.item;
-          if (old && old.provider === req.provider && (req.type === 'folder' || req.strategy === 'overwrite')) {
+          if (old && (req.type === 'folder' || req.strategy === 'overwrite')) {
             if (req.type === 'file') {
               old.size = req.size ?? old.size;
               old.etag = req.etag ?? old.etag;
@@ -190,7 +194,7 @@ export class Drive {
       seq: ++this.lastSeq,
     };
     this.byId.set(item.id, item);
-    this.byPath.set(item.relPath, item);
+    this.byPath.set(pathKey(item.provider, item.relPath), item);
     const key = childrenKey(item.provider, item.parentId);
     const siblings = this.kids.get(key);
     if (siblings) siblings.push(item);
@@ -201,7 +205,8 @@ export class Drive {
   /** Forgets an item (replaced by another, or a test seed rolled back). */
   remove(item: DriveItem): void {
     if (this.byId.get(item.id) === item) this.byId.delete(item.id);
-    if (this.byPath.get(item.relPath) === item) this.byPath.delete(item.relPath);
+    const at = pathKey(item.provider, item.relPath);
+    if (this.byPath.get(at) === item) this.byPath.delete(at);
     const key = childrenKey(item.provider, item.parentId);
     const siblings = this.kids.get(key);
     const i = siblings?.indexOf(item) ?? -1;
@@ -209,11 +214,11 @@ export class Drive {
     if (siblings?.length === 0) this.kids.delete(key);
   }
 
-  /** What holds a path: a drive item, or a file/directory on disk the drive does not know. */
-  private occupant(relPath: string): { type: 'file' | 'folder'; item?: DriveItem } | undefined {
-    const item = this.byPath.get(relPath);
+  /** What holds a path of a provider's drive: its item, or a file/directory on disk the drive does not know. */
+  private occupant(provider: DriveProvider, relPath: string): { type: 'file' | 'folder'; item?: DriveItem } | undefined {
+    const item = this.byPath.get(pathKey(provider, relPath));
     if (item) return { type: item.type, item };
-    const st = statSync(this.absPath(relPath), { throwIfNoEntry: false });
+    const st = statSync(this.absPath(provider, relPath), { throwIfNoEntry: false });
     if (st) return { type: st.isDirectory() ? 'folder' : 'file' };
     return undefined;
   }

@@ -105,7 +105,7 @@ async function createItem(ctx: SandboxContext, body: Record<string, unknown>) {
     const { item } = conflictAs409(() =>
       ctx.drive.place({ ...place, type: 'file', size: session.fileSize, etag, xAttrs: (xAttrs ?? undefined) as Record<string, string> | undefined }),
     );
-    return { dest: ctx.drive.absPath(item.relPath), value: item };
+    return { dest: ctx.drive.absPath('memorylake', item.relPath), value: item };
   });
   ctx.stats.finalized({ provider: 'memorylake', name: item.name, path, size: session.fileSize!, id: item.id, parentId: item.parentId, etag });
   return { body: mlCreated(item) };

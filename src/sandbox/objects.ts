@@ -1,6 +1,6 @@
 // Benchmark baselines, outside the providers: `PUT /plain/<name>` (one plain stream, what `curl -T file URL` does)
 // and a path-style S3-compatible API at `/s3/<bucket>/<key>` for `@aws-sdk/lib-storage` (auth headers ignored).
-// No faults apply here. Objects land at `<dir>/<name>` (plain) and `<dir>/s3/<bucket>/<key>` (S3), overwriting.
+// No faults apply here. Objects land at `<dir>/plain/<name>` and `<dir>/s3/<bucket>/<key>`, overwriting.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -118,7 +118,7 @@ export async function handlePlain(ctx: SandboxContext, req: IncomingMessage, res
     send(res, req.method !== 'PUT' ? 405 : 400, { 'content-type': 'text/plain; charset=utf-8' }, req.method !== 'PUT' ? 'use PUT /plain/<name>\n' : 'bad file name\n');
     return;
   }
-  const md5 = await storeObject(ctx, req, 'plain', segments.join('/'), join(ctx.opts.dir, ...segments));
+  const md5 = await storeObject(ctx, req, 'plain', segments.join('/'), join(ctx.opts.dir, 'plain', ...segments));
   if (md5) send(res, 200, { etag: `"${md5}"` });
 }
 

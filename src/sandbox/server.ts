@@ -177,6 +177,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
       await closed;
       await link?.close();
       await ctx.parts.discardAll();
+      // A temp folder it made is its own: gone with it (a --dir is the caller's, kept).
+      if (createdDir) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     })());
 
   return {
@@ -204,13 +206,16 @@ export interface SandboxCommandOptions extends SandboxOptions {
 
 /**
  * `lakeup sandbox`: starts a sandbox, says where it listens (a human line on stderr, one JSON line
- * `{"origin","token","dir"}` on stdout for scripts), runs until SIGINT/SIGTERM (or `signal`), closes, resolves 0.
- * Rejects when it cannot start (e.g. the port is taken), with a one-line message.
+ * `{"origin","token","dir"}` on stdout for scripts), runs until SIGINT/SIGTERM/SIGHUP (or `signal`), closes (removing
+ * the temp folder it made when no `dir` was given), resolves 0. Signals that come while it closes are ignored: the
+ * close is short (a grace of CLOSE_GRACE_MS at most for requests in flight) and must not be cut before the temp folder
+ * is removed. Rejects when it cannot start (e.g. the port is taken), with a one-line message.
  */
 export async function runSandboxCommand(opts: SandboxCommandOptions = {}): Promise<number> {
   const { stdout = process.stdout, stderr = process.stderr, signal, ...options } = opts;
   const sandbox = await startSandbox(options);
-  stderr.write(`lakeup sandbox listening on ${sandbox.origin}  token: ${sandbox.token}  files: ${sandbox.dir}\n`);
+  const temp = options.dir === undefined;
+  stderr.write(`lakeup sandbox listening on ${sandbox.origin}  token: ${sandbox.token}  files: ${sandbox.dir}${temp ? ' (a temp folder, removed on exit; --dir keeps the files)' : ''}\n`);
   const faults = Object.entries(options.faults ?? {}).filter(([, v]) => v);
   if (faults.length) stderr.write(`lakeup sandbox: faults ${faults.map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
   if (options.apiRate) stderr.write(`lakeup sandbox: API rate limit ${options.apiRate} calls/s across both providers\n`);
@@ -218,20 +223,21 @@ export async function runSandboxCommand(opts: SandboxCommandOptions = {}): Promi
   if (options.link) stderr.write(`lakeup sandbox: link: ${options.link.latencyMs}ms each way${options.link.connRate ? `, ${options.link.connRate} B/s per connection` : ''}\n`);
   stdout.write(`${JSON.stringify({ origin: sandbox.origin, token: sandbox.token, dir: sandbox.dir })}\n`);
 
-  await new Promise<void>((done) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      signal?.removeEventListener('abort', stop);
-      done();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    if (signal?.aborted) stop();
-    else signal?.addEventListener('abort', stop, { once: true });
-  });
-  stderr.write('lakeup sandbox: stopping\n');
-  await sandbox.close();
+  let stopped!: () => void;
+  const stopping = new Promise<void>((done) => (stopped = done));
+  const signals: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGBREAK' as NodeJS.Signals] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  // Listening until the close is over: a signal only ends the wait (Node's default would exit at once).
+  for (const s of signals) process.on(s, stopped);
+  try {
+    if (signal?.aborted) stopped();
+    else signal?.addEventListener('abort', stopped, { once: true });
+    await stopping;
+    signal?.removeEventListener('abort', stopped);
+    stderr.write(`lakeup sandbox: stopping${temp ? `, removing ${sandbox.dir}` : ''}\n`);
+    await sandbox.close();
+  } finally {
+    for (const s of signals) process.off(s, stopped);
+  }
   return 0;
 }
 

@@ -8,7 +8,10 @@ export interface SandboxOptions {
   port?: number;
   /** Interface to listen on; default 127.0.0.1. */
   host?: string;
-  /** Where finished files are written under their names; default a fresh temp dir (created). */
+  /**
+   * Where finished files are written: `<dir>/memorylake/…` and `<dir>/copera/…`, each provider's drive apart, under
+   * their names. Default a fresh temp dir, created here and removed again by close().
+   */
   dir?: string;
   /** The only bearer token the provider APIs accept; default 'lakeup-sandbox'. */
   token?: string;
@@ -192,10 +195,10 @@ export interface SandboxHandle {
   /** e.g. http://127.0.0.1:8787 — the base URL for both providers' APIs. */
   origin: string;
   token: string;
-  /** Absolute directory finished files are written to. */
+  /** Absolute directory finished files are written to (each provider's drive in `<dir>/<provider>`). */
   dir: string;
   stats(): SandboxStats;
-  /** Stops listening, destroys open sockets (stalled ones too), removes unfinished part files. */
+  /** Stops listening, destroys open sockets (stalled ones too), removes unfinished part files, and `dir` if it made it. */
   close(): Promise<void>;
   /** Replaces the fault options, apiRate included (validated; throws on an unknown key or a rate outside 0…1). */
   setFaults(f: FaultOptions): void;

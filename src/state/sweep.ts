@@ -1,5 +1,5 @@
-// What a lakeup killed mid-step leaves in the state folder, cleared by the next put that runs there:
-// nothing else would ever remove it, and `ls` of the folder would show it forever.
+// What a lakeup killed mid-step leaves in the state folder, cleared by the next command that runs there (put, list,
+// resume, abort): nothing else would ever remove it, and `ls` of the folder would show it forever.
 //
 //  - temp files of atomic writes (`<file>.<host>-<pid>-<rand>.tmp`) whose process is gone;
 //  - lock sources (`<id>.lock.new-<nonce>`) whose writer is gone: its lock, if it got one, is a

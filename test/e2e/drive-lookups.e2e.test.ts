@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createProvider } from '../../src/providers/index.js';
 import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { startGateProxy } from '../helpers/gate-proxy.js';
+import { drivePath } from '../helpers/sandbox.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeFile, sha256File } from '../helpers/files.js';
@@ -167,8 +168,8 @@ describe('--skip-existing, folders found before made, --shard', () => {
     const prefix = `${path.basename(root)}/`;
     return bed.sb
       .stats()
-      .finalized.filter((f) => f.provider === provider && f.path && path.relative(bed.sb.dir, f.path).split(path.sep).join('/').startsWith(prefix))
-      .map((f) => path.relative(bed.sb.dir, f.path!).split(path.sep).join('/'))
+      .finalized.filter((f) => f.provider === provider && f.path && drivePath(bed.sb, f).startsWith(prefix))
+      .map((f) => drivePath(bed.sb, f))
       .sort();
   }
 

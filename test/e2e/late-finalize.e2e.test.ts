@@ -11,6 +11,7 @@ import type { TapCall } from '../helpers/api-tap.mjs';
 import { runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { makeFile, sha256File } from '../helpers/files.js';
 import { jsonLines } from '../helpers/outcome.js';
+import { drivePath } from '../helpers/sandbox.js';
 import { useTappedSandboxBed } from '../helpers/sandbox-bed.js';
 import { gate } from '../helpers/wait.js';
 
@@ -30,7 +31,7 @@ function stored(provider: Provider, rel: string) {
   const [stem, ext] = dot > 0 ? [base.slice(0, dot), base.slice(dot)] : [base, ''];
   const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const re = new RegExp(`^${dir === '.' ? '' : `${esc(dir)}/`}${esc(stem)}(_\\d+| \\(\\d+\\))?${esc(ext)}$`);
-  return bed.sb.stats().finalized.filter((f) => f.provider === provider && f.path && re.test(path.relative(bed.sb.dir, f.path).split(path.sep).join('/')));
+  return bed.sb.stats().finalized.filter((f) => f.provider === provider && f.path && re.test(drivePath(bed.sb, f)));
 }
 
 /** Starts `args`, holds its first finalize at the server (not yet carried out), kills it there. */

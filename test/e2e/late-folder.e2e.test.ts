@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { TapCall } from '../helpers/api-tap.mjs';
 import { startCli } from '../helpers/cli.js';
 import { makeFile, sha256File } from '../helpers/files.js';
+import { drivePath } from '../helpers/sandbox.js';
 import { useTappedSandboxBed } from '../helpers/sandbox-bed.js';
 import { gate } from '../helpers/wait.js';
 
@@ -50,7 +51,7 @@ describe.each(['memorylake', 'copera'] as const)('a folder creation still at the
 
     for (const f of files) {
       const rel = `late-folder-${provider}/${path.basename(f)}`;
-      const there = bed.sb.stats().finalized.filter((x) => x.provider === provider && x.path && path.relative(bed.sb.dir, x.path).split(path.sep).join('/') === rel);
+      const there = bed.sb.stats().finalized.filter((x) => x.provider === provider && x.path && drivePath(bed.sb, x) === rel);
       expect(there, rel).toHaveLength(1);
       expect(await sha256File(there[0].path!)).toBe(await sha256File(f));
     }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startApiTap, type TapCall } from '../helpers/api-tap.mjs';
 import { jsonLines, killWhenAppears, runCli, startCli } from '../helpers/cli.js';
+import { drivePath } from '../helpers/sandbox.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeFile, sha256File } from '../helpers/files.js';
@@ -32,25 +33,21 @@ async function makeTree(name: string, n: number, big = 0): Promise<{ root: strin
 /** Every file of the tree is in the drive exactly once under its own path, byte-exact; no folder twice. */
 async function expectExactlyOnce(provider: 'memorylake' | 'copera', root: string, files: string[]): Promise<void> {
   const prefix = `${path.basename(root)}/`;
-  const finalized = bed.sb.stats().finalized.filter((f) => f.provider === provider && f.path && rel(f.path).startsWith(prefix));
+  const finalized = bed.sb.stats().finalized.filter((f) => f.provider === provider && f.path && drivePath(bed.sb, f).startsWith(prefix));
   const byPath = new Map<string, number>();
-  for (const f of finalized) byPath.set(rel(f.path!), (byPath.get(rel(f.path!)) ?? 0) + 1);
+  for (const f of finalized) byPath.set(drivePath(bed.sb, f), (byPath.get(drivePath(bed.sb, f)) ?? 0) + 1);
   const expected = files.map((f) => path.relative(path.dirname(root), f).split(path.sep).join('/')).sort();
   // Nothing renamed (f12_1.txt) and nothing missing: the stored paths are exactly the files' paths, once each.
   expect([...byPath.keys()].sort()).toEqual(expected);
   for (const [p, count] of byPath) expect(count, p).toBe(1);
   for (const f of files) {
-    const stored = path.join(bed.sb.dir, path.relative(path.dirname(root), f));
+    const stored = path.join(bed.sb.dir, provider, path.relative(path.dirname(root), f));
     expect(await sha256File(stored), f).toBe(await sha256File(f));
   }
   const folders = bed.sb.stats().foldersCreated.filter((x) => x.provider === provider);
   const names = folders.map((x) => `${x.parentId ?? ''}/${x.name}`);
   expect(new Set(names).size, 'a folder created twice').toBe(names.length);
   expect(folders.some((x) => /_\d+$| \(\d+\)$/.test(x.name)), 'a renamed folder').toBe(false);
-}
-
-function rel(p: string): string {
-  return path.relative(bed.sb.dir, p).split(path.sep).join('/');
 }
 
 function journalFiles(): string[] {

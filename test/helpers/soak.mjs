@@ -381,7 +381,9 @@ async function soakRound({ r, seed, sb, tap, work, est, summary, keep }) {
   const nKills = rng.weighted([[0, 1], [1, 4], [2, 4]]);
   const pauseAt = provider === 'copera' && rng.chance(0.12) ? rng.int(0, nKills) : -1; // before which run time passes
   const res = { round: r, seed, provider, files: tree.files.length, runs: 0, kills: [], problems: [], notes: [], paused: pauseAt >= 0, ms: 0, faults, args: args.slice(1) };
-  const inRound = (st) => st.finalized.filter((f) => f.provider === provider && f.path && topOf(sb.dir, f.path).startsWith(name)).length;
+  // The provider's drive is stored in <dir>/<provider>.
+  const drive = path.join(sb.dir, provider);
+  const inRound = (st) => st.finalized.filter((f) => f.provider === provider && f.path && topOf(drive, f.path).startsWith(name)).length;
   const notes = (stderr) => {
     summary.finalizedAgain += (stderr.match(/did not make the file \(it is not in the drive\): finalizing it again/g) ?? []).length;
     summary.uploadedAgain += (stderr.match(/did not make the file \(it is not in the drive\): uploading it again|no longer knows the interrupted upload session: uploading/g) ?? []).length;
@@ -406,9 +408,12 @@ async function soakRound({ r, seed, sb, tap, work, est, summary, keep }) {
       if (outcome.moment.sub) summary.details[outcome.moment.sub] = (summary.details[outcome.moment.sub] ?? 0) + 1;
       res.kills.push({ killed: true, plan: describePlan(plan), moment: outcome.moment.moment, detail: outcome.moment.detail, atMs: outcome.atMs });
       if (outcome.complete) {
-        // Killed after its last step (the journal is gone, every file in the drive): nothing to resume.
+        // Killed after its last step (the journal is gone, every file in the drive): nothing to resume, and the same
+        // command again would be a new upload. What the kill left (a run lock not yet released) is for the next
+        // lakeup in that state folder to clear: the folder is checked after one, `lakeup list`.
         summary.killedComplete++;
         done = true;
+        await listAfterLastStep({ env, stateDir, res });
       }
     } else {
       summary.missed++;
@@ -452,15 +457,25 @@ async function soakRound({ r, seed, sb, tap, work, est, summary, keep }) {
   // Calls a killed run left at the server (a slow finalize) land before anything is judged.
   await tap.idle();
 
-  await verify({ sb, provider, name, tree, stateDir, res, summary, lines });
+  await verify({ sb, drive, provider, name, tree, stateDir, res, summary, lines });
   res.ms = Date.now() - t0;
   if (!res.problems.length || !keep) {
     await fsp.rm(tree.root, { recursive: true, force: true });
     await fsp.rm(stateDir, { recursive: true, force: true });
   }
   // The stored copies are checked: free the disk for the next rounds.
-  for (const n of await fsp.readdir(sb.dir)) if (n.startsWith(name) && !res.problems.length) await fsp.rm(path.join(sb.dir, n), { recursive: true, force: true });
+  for (const n of await fsp.readdir(drive).catch(() => [])) if (n.startsWith(name) && !res.problems.length) await fsp.rm(path.join(drive, n), { recursive: true, force: true });
   return res;
+}
+
+/** `lakeup list` after a run killed past its last step: it must exit 0 and show nothing pending. */
+async function listAfterLastStep({ env, stateDir, res }) {
+  const left = fs.readdirSync(stateDir);
+  const list = await startCli(['list', '--json'], env).result;
+  const shown = jsonLines(list.stdout)[0];
+  if (list.code !== 0 || !shown) res.problems.push(`lakeup list after the last step exited ${list.code}: ${lastLines(list.stderr)}`);
+  else if (shown.uploads.length || shown.runs.length) res.problems.push(`lakeup list after the last step shows pending uploads: ${JSON.stringify(shown)}`);
+  if (left.length) res.notes.push(`killed after its last step, it left ${left.map((n) => n.replace(/^[0-9a-f]{16}/, '<id>')).join(', ')}; then lakeup list`);
 }
 
 async function pause(summary) {
@@ -596,13 +611,13 @@ async function killedRun({ args, env, plan, tap, sb, stateDir, files, inRound })
 }
 
 /** Every file once under its own path, byte-exact; no folder twice; nothing left in the state folder. */
-async function verify({ sb, provider, name, tree, stateDir, res, summary, lines }) {
+async function verify({ sb, drive, provider, name, tree, stateDir, res, summary, lines }) {
   const st = sb.stats();
   const variant = new RegExp(`^${name}(_\\d+| \\(\\d+\\))?$`);
-  const mine = st.finalized.filter((f) => f.provider === provider && f.path && variant.test(topOf(sb.dir, f.path)));
+  const mine = st.finalized.filter((f) => f.provider === provider && f.path && variant.test(topOf(drive, f.path)));
   const byRel = new Map();
   for (const f of mine) {
-    const rel = path.relative(sb.dir, f.path).split(path.sep).join('/');
+    const rel = path.relative(drive, f.path).split(path.sep).join('/');
     byRel.set(rel, [...(byRel.get(rel) ?? []), f]);
   }
   const expected = new Map(tree.files.map((f) => [f.rel, f]));

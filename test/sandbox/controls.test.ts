@@ -128,14 +128,14 @@ describe('sink mode', () => {
 });
 
 describe('benchmark baselines', () => {
-  it('PUT /plain/<name> streams one body to <dir>/<name> and answers its MD5 ETag', async () => {
+  it('PUT /plain/<name> streams one body to <dir>/plain/<name> and answers its MD5 ETag', async () => {
     const sb = await sandbox({ faults: { failRate: 1 } });
     const data = bytes(3 * MiB);
     const r = await put(`${sb.origin}/plain/one.bin`, data);
     expect(r.status).toBe(200);
     expect(r.headers.etag).toBe(`"${md5(data)}"`);
-    expect(await sameBytes(join(sb.dir, 'one.bin'), data)).toBe(true);
-    expect(sb.stats().finalized).toEqual([{ provider: 'plain', name: 'one.bin', path: join(sb.dir, 'one.bin'), size: data.length, etag: md5(data) }]);
+    expect(await sameBytes(join(sb.dir, 'plain', 'one.bin'), data)).toBe(true);
+    expect(sb.stats().finalized).toEqual([{ provider: 'plain', name: 'one.bin', path: join(sb.dir, 'plain', 'one.bin'), size: data.length, etag: md5(data) }]);
     expect((await put(`${sb.origin}/plain/..%2Fescape`, data)).status).toBe(400);
   });
 

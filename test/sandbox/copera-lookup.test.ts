@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { SandboxHandle, SeedItem } from '../../src/sandbox/server.js';
-import { api, apiGet, bytes, CP, CP_FILES, CP_FOLDERS, CP_SEARCH, CP_TREE, put, sandbox } from './helpers.js';
+import { api, apiGet, bytes, coperaUpload, CP_FILES, CP_FOLDERS, CP_SEARCH, CP_TREE, sandbox } from './helpers.js';
 
 interface Node {
   _id: string;
@@ -23,13 +23,6 @@ const files = (parentId: string, n: number, prefix: string): SeedItem[] =>
 /** Every node of a tree answer, depth-first. */
 function flatten(nodes: Node[]): Node[] {
   return nodes.flatMap((n) => [n, ...flatten(n.children)]);
-}
-
-async function coperaUpload(sb: SandboxHandle, fileName: string, data: Buffer, parentId?: string) {
-  const { uploadId, fileKey } = (await api(sb, `${CP}/start`, { fileName, fileSize: data.length, mimeType: 'text/plain', ...(parentId ? { parentId } : {}) })).json;
-  const [url] = (await api(sb, `${CP}/presigned-urls`, { uploadId, fileKey, parts: 1 })).json.urls;
-  const eTag = String((await put(url, data)).headers.etag);
-  return api(sb, `${CP}/finalize`, { uploadId, fileKey, parts: [{ partNumber: 1, eTag }] });
 }
 
 describe('Copera tree', () => {

@@ -59,7 +59,7 @@ describe('Copera upload flow', () => {
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
-    expect(await sameBytes(join(sb.dir, 'report.pdf'), data)).toBe(true);
+    expect(await sameBytes(join(sb.dir, 'copera', 'report.pdf'), data)).toBe(true);
     const stats = sb.stats();
     expect(stats.partPuts[uploadId]).toEqual({ 1: 1, 2: 1, 3: 1 });
     expect(stats.apiCalls).toMatchObject({ 'copera.start': 1, 'copera.presign': 1, 'copera.finalize': 1 });
@@ -117,7 +117,7 @@ describe('Copera upload flow', () => {
     const e2 = (await put(fresh[1]!, data.subarray(5 * MiB))).headers.etag;
     const done = await api(sb, `${CP}/finalize`, { uploadId, fileKey, parts: [{ partNumber: 1, eTag: e1 }, { partNumber: 2, eTag: e2 }] });
     expect(done.status).toBe(200);
-    expect(await sameBytes(join(sb.dir, 'v.mp4'), data)).toBe(true);
+    expect(await sameBytes(join(sb.dir, 'copera', 'v.mp4'), data)).toBe(true);
   });
 
   it('applies S3 completion rules: EntityTooSmall, wrong ETag, order, size mismatch', async () => {
@@ -194,8 +194,8 @@ describe('Copera folders and name conflicts', () => {
     expect(first.json).toMatchObject({ name: 'sum.pdf', parent: sub.json._id });
     const second = await coperaUpload(sb, 'sum.pdf', b, { parentId: sub.json._id });
     expect(second.json.name).toBe('sum (1).pdf');
-    expect(await sameBytes(join(sb.dir, 'Reports', 'Q1', 'sum.pdf'), a)).toBe(true);
-    expect(await sameBytes(join(sb.dir, 'Reports', 'Q1', 'sum (1).pdf'), b)).toBe(true);
+    expect(await sameBytes(join(sb.dir, 'copera', 'Reports', 'Q1', 'sum.pdf'), a)).toBe(true);
+    expect(await sameBytes(join(sb.dir, 'copera', 'Reports', 'Q1', 'sum (1).pdf'), b)).toBe(true);
     expect((await coperaUpload(sb, 'Makefile', a)).json.name).toBe('Makefile');
     expect((await coperaUpload(sb, 'Makefile', a)).json.name).toBe('Makefile (1)');
   });

@@ -138,6 +138,14 @@ export async function mlUpload(
   });
 }
 
+/** A whole one-part Copera upload (start, presigned URL, PUT, finalize) into `parentId` (default the root). */
+export async function coperaUpload(sb: SandboxHandle, fileName: string, data: Buffer, parentId?: string): Promise<Answer> {
+  const { uploadId, fileKey } = (await api(sb, `${CP}/start`, { fileName, fileSize: data.length, mimeType: 'text/plain', ...(parentId ? { parentId } : {}) })).json;
+  const [url] = (await api(sb, `${CP}/presigned-urls`, { uploadId, fileKey, parts: 1 })).json.urls;
+  const eTag = String((await put(url, data)).headers.etag);
+  return api(sb, `${CP}/finalize`, { uploadId, fileKey, parts: [{ partNumber: 1, eTag }] });
+}
+
 /** The S3 error code in an XML body. */
 export function s3Code(text: string): string | undefined {
   return /<Code>([^<]*)<\/Code>/.exec(text)?.[1];

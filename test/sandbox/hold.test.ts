@@ -48,7 +48,7 @@ describe('held answers', () => {
     await until(() => sb.stats().held === 1);
     const [done] = sb.stats().finalized;
     expect(done).toMatchObject({ provider: 'copera', name: 'held.txt', size: 100, parentId: null });
-    expect(existsSync(join(sb.dir, 'held.txt'))).toBe(true);
+    expect(existsSync(join(sb.dir, 'copera', 'held.txt'))).toBe(true);
     expect((await apiGet(sb, `${CP_FILES}/${done!.id}`)).json).toMatchObject({ _id: done!.id, name: 'held.txt', size: 100 });
     expect(call.state.settled).toBe(false);
 

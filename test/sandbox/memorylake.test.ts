@@ -77,7 +77,7 @@ describe('MemoryLake upload flow', () => {
       success: true,
       data: { item_id: expect.stringMatching(/^sc-[0-9a-f]+:[0-9a-f]+$/), name: 'big.zip', uri: 'drive://MY_SPACE/big.zip' },
     });
-    expect(await sameBytes(join(sb.dir, 'big.zip'), data)).toBe(true);
+    expect(await sameBytes(join(sb.dir, 'memorylake', 'big.zip'), data)).toBe(true);
     expect(existsSync(join(sb.dir, '.sandbox-parts', upload_id))).toBe(false);
 
     const stats = sb.stats();
@@ -87,7 +87,7 @@ describe('MemoryLake upload flow', () => {
     expect(stats.bytesReceived).toBe(data.length);
     expect(stats.sessions).toBe(1);
     expect(stats.finalized).toEqual([
-      { provider: 'memorylake', name: 'big.zip', path: join(sb.dir, 'big.zip'), size: data.length, id: item.json.data.item_id, parentId: null, etag: expect.stringMatching(/-6$/) },
+      { provider: 'memorylake', name: 'big.zip', path: join(sb.dir, 'memorylake', 'big.zip'), size: data.length, id: item.json.data.item_id, parentId: null, etag: expect.stringMatching(/-6$/) },
     ]);
 
     // An upload id can be used once.
@@ -119,7 +119,7 @@ describe('MemoryLake upload flow', () => {
       from: { upload_id, part_etags: [{ number: 1, etag: `"${md5(data.subarray(0, 1000))}"` }, { number: 2, etag: md5(data.subarray(1000)) }] },
     });
     expect(ok.status).toBe(200);
-    expect(await sameBytes(join(sb.dir, 'f.bin'), data)).toBe(true);
+    expect(await sameBytes(join(sb.dir, 'memorylake', 'f.bin'), data)).toBe(true);
     expect(sb.stats().partPuts[upload_id]).toEqual({ 1: 2, 2: 1 });
     expect(sb.stats().partsStored[upload_id]).toEqual({ 1: 2, 2: 1 });
   });
@@ -195,19 +195,19 @@ describe('MemoryLake name conflicts and folders', () => {
     const denied = await mlUpload(sb, 'big.zip', bytes(10), { name_conflict_strategy: 'deny' });
     expect(denied.status).toBe(409);
     expect(denied.json).toMatchObject({ success: false, error_code: 'DRIVE_ITEM_CONFLICT' });
-    expect(await sameBytes(join(sb.dir, 'big.zip'), v1)).toBe(true);
+    expect(await sameBytes(join(sb.dir, 'memorylake', 'big.zip'), v1)).toBe(true);
 
     const v2 = bytes(300);
     const over = await mlUpload(sb, 'big.zip', v2, { name_conflict_strategy: 'overwrite' });
     expect(over.json.data).toMatchObject({ item_id: firstId, name: 'big.zip' });
-    expect(await sameBytes(join(sb.dir, 'big.zip'), v2)).toBe(true);
+    expect(await sameBytes(join(sb.dir, 'memorylake', 'big.zip'), v2)).toBe(true);
 
     const v3 = bytes(5000);
     const replaced = await mlUpload(sb, 'big.zip', v3, { name_conflict_strategy: 'replace' });
     expect(replaced.json.data.name).toBe('big.zip');
     expect(replaced.json.data.item_id).not.toBe(firstId);
-    expect(await sameBytes(join(sb.dir, 'big.zip'), v3)).toBe(true);
-    expect(readdirSync(sb.dir).filter((n) => !n.startsWith('.')).sort()).toEqual(['README', 'README_1', 'big.zip', 'big_1.zip', 'big_2.zip']);
+    expect(await sameBytes(join(sb.dir, 'memorylake', 'big.zip'), v3)).toBe(true);
+    expect(readdirSync(join(sb.dir, 'memorylake')).filter((n) => !n.startsWith('.')).sort()).toEqual(['README', 'README_1', 'big.zip', 'big_1.zip', 'big_2.zip']);
   });
 
   it('keeps a session usable after a 409 so the client can retry with another strategy', async () => {
@@ -221,10 +221,10 @@ describe('MemoryLake name conflicts and folders', () => {
     expect(denied.status).toBe(409);
     const renamed = await api(sb, ML_ITEMS, { item_type: 'file', parent_item_id: 'MY_SPACE', name: 'a.txt', from });
     expect(renamed.json.data.name).toBe('a_1.txt');
-    expect(await sameBytes(join(sb.dir, 'a_1.txt'), data)).toBe(true);
+    expect(await sameBytes(join(sb.dir, 'memorylake', 'a_1.txt'), data)).toBe(true);
   });
 
-  it('creates folders and writes files inside them under <dir>/<folder path>/<name>', async () => {
+  it('creates folders and writes files inside them under <dir>/memorylake/<folder path>/<name>', async () => {
     const sb = await sandbox({ memorylakePartSize: 1024 });
     const docs = await api(sb, ML_ITEMS, { item_type: 'folder', parent_item_id: 'MY_SPACE', name: 'docs' });
     expect(docs.status).toBe(200);
@@ -239,7 +239,7 @@ describe('MemoryLake name conflicts and folders', () => {
     const data = bytes(3000);
     const r = await mlUpload(sb, 'report.pdf', data, { parent_item_id: sub.json.data.item_id });
     expect(r.json.data.uri).toBe('drive://MY_SPACE/docs/2025%20q1/report.pdf');
-    expect(await sameBytes(join(sb.dir, 'docs', '2025 q1', 'report.pdf'), data)).toBe(true);
+    expect(await sameBytes(join(sb.dir, 'memorylake', 'docs', '2025 q1', 'report.pdf'), data)).toBe(true);
 
     const fileAsParent = await mlUpload(sb, 'x.bin', bytes(5), { parent_item_id: r.json.data.item_id });
     expect(fileAsParent.status).toBe(404);

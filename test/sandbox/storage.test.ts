@@ -183,7 +183,7 @@ describe('faults (rate 1)', () => {
     const blind = await api(sb, ML_ITEMS, { item_type: 'file', parent_item_id: 'MY_SPACE', name: 'c', from: { upload_id: uploadId, part_etags: [{ number: 1, etag }] } });
     expect(blind.status).toBe(200);
     const { readFile } = await import('node:fs/promises');
-    const stored = await readFile(join(sb.dir, 'c'));
+    const stored = await readFile(join(sb.dir, 'memorylake', 'c'));
     expect(md5(stored)).toBe(etag);
     expect([...stored].filter((b, i) => b !== data[i])).toHaveLength(1);
   });
