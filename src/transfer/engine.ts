@@ -305,7 +305,8 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
     now?.removeEventListener('abort', onAbortNow);
   }
   if (failure) throw failure;
-  // Interrupted after the last part started: every part is in, so the upload is whole.
-  if (o.signal?.aborted && o.done.size < o.parts.length) throw o.signal.reason;
+  // Interrupted, even if the parts in flight were the last: finalize is new work, the rerun's (it
+  // finds every part saved and finalizes at once).
+  if (o.signal?.aborted) throw o.signal.reason;
   return o.done;
 }

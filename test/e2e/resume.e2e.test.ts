@@ -249,11 +249,11 @@ describe('`lakeup resume` with no id, as the interrupt message says', () => {
   it.skipIf(process.platform === 'win32')('resumes the upload and the run started from this folder, and leaves the others', async () => {
     const here = folder('here');
     const elsewhere = folder('elsewhere');
-    const big = await makeFile(path.join(here, 'here.bin'), 8 * MiB, 21);
+    const big = await makeFile(path.join(here, 'here.bin'), 24 * MiB, 21);
     const tree = path.join(here, 'tree');
     fs.mkdirSync(tree);
-    const treeFiles = [await makeFile(path.join(tree, 'a.bin'), 3 * MiB, 22), await makeFile(path.join(tree, 'b.txt'), 100, 23)];
-    const other = await makeFile(path.join(elsewhere, 'other.bin'), 8 * MiB, 24);
+    const treeFiles = [await makeFile(path.join(tree, 'a.bin'), 24 * MiB, 22), await makeFile(path.join(tree, 'b.txt'), 100, 23)];
+    const other = await makeFile(path.join(elsewhere, 'other.bin'), 24 * MiB, 24);
     const interrupt = async (args: string[], cwd: string, what: () => boolean) => {
       const child = startCli([...args, '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env: bed.env, cwd });
       await waitFor('a saved part', what);
@@ -286,7 +286,7 @@ describe('`lakeup resume` with no id, as the interrupt message says', () => {
     expect(nothing.stderr.trim()).toBe(`lakeup: nothing to resume: no pending uploads in ${bed.stateDir}`);
 
     const elsewhere = folder('pending-elsewhere');
-    const file = await makeFile(path.join(elsewhere, 'p.bin'), 8 * MiB, 25);
+    const file = await makeFile(path.join(elsewhere, 'p.bin'), 24 * MiB, 25);
     const child = startCli(['put', 'p.bin', '-p', 'memorylake', '--limit-rate', '4MiB/s'], { env: bed.env, cwd: elsewhere });
     await waitFor('a saved part', doneParts(1));
     child.kill('SIGKILL');
@@ -302,7 +302,7 @@ describe('`lakeup resume` with no id, as the interrupt message says', () => {
   it('after --state-dir, the interrupt message names the state folder in the command it gives', async () => {
     const here = folder('own-state');
     const own = path.join(here, 'my state');
-    await makeFile(path.join(here, 's.bin'), 8 * MiB, 26);
+    await makeFile(path.join(here, 's.bin'), 24 * MiB, 26);
     const { LAKEUP_STATE_DIR: _, ...env } = bed.env;
     const child = startCli(['put', 's.bin', '-p', 'memorylake', '--limit-rate', '4MiB/s', '--state-dir', own], { env, cwd: here });
     await waitFor('a saved part', () => fs.existsSync(own) && readStates(own).some((s) => s.done.length > 0));

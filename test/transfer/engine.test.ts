@@ -252,16 +252,17 @@ describe('uploadParts', () => {
     expect(o.done.size).toBe(0);
   });
 
-  it('an interrupt after the last part started still completes the upload', async () => {
+  it('an interrupt after the last part started keeps every part and still rejects: finalize is the rerun\'s', async () => {
     bed.server.behave = () => ({ kind: 'slow', chunkDelayMs: 5 });
     const ac = new AbortController();
+    const interrupt = new Error('interrupted');
     const o = opts({ concurrency: 7, signal: ac.signal, abortNow: new AbortController().signal });
     const started = new Set<number>();
     o.events.on('part:progress', (p) => {
       started.add(p.number);
-      if (started.size === 7) ac.abort(new Error('interrupted'));
+      if (started.size === 7 && !ac.signal.aborted) ac.abort(interrupt);
     });
-    await uploadParts(o);
+    expect(await uploadParts(o).catch((e) => e)).toBe(interrupt);
     await expectStored(o.done);
   });
 
