@@ -15,13 +15,16 @@ export interface ServerPart {
 }
 
 /**
- * Validates a server-decided layout: numbers contiguous from 1, sizes positive integers summing
+ * Validates a server-decided layout: at most 10,000 parts, numbers contiguous from 1, sizes positive integers summing
  * exactly to the file size, an http(s) URL each. Returns parts with offsets, in number order.
  */
 export function checkServerLayout(items: unknown, fileSize: number, service: string): { parts: PartSpec[]; urls: string[] } {
   const bad = (why: string) =>
     new LakeupError('server', `${service} returned a part layout lakeup cannot use: ${why}`, { code: 'BAD_LAYOUT' });
   if (!Array.isArray(items) || items.length === 0) throw bad('no parts');
+  // Checked before anything else, the sort included: a layout of millions of tiny parts would cost
+  // a request and a state write each, and S3 completes at most 10,000.
+  if (items.length > S3_MAX_PARTS) throw bad(`${items.length} parts, where S3 allows at most ${S3_MAX_PARTS}`);
   const sorted = [...(items as ServerPart[])].sort((a, b) => Number(a?.number) - Number(b?.number));
   const parts: PartSpec[] = [];
   const urls: string[] = [];

@@ -78,6 +78,14 @@ describe('checkServerLayout', () => {
     expect(e.message).toContain('MemoryLake');
   });
 
+  it('refuses more than 10,000 parts (S3 completes no more) and accepts exactly 10,000', () => {
+    const parts = (n: number) => Array.from({ length: n }, (_, i) => item(i + 1, 1));
+    expect(checkServerLayout(parts(S3_MAX_PARTS), S3_MAX_PARTS, 'MemoryLake').parts).toHaveLength(S3_MAX_PARTS);
+    const e = layoutError(() => checkServerLayout(parts(S3_MAX_PARTS + 1), S3_MAX_PARTS + 1, 'MemoryLake'));
+    expect(e.code).toBe('BAD_LAYOUT');
+    expect(e.message).toBe('MemoryLake returned a part layout lakeup cannot use: 10001 parts, where S3 allows at most 10000');
+  });
+
   it('says how many bytes the parts add up to when they do not cover the file', () => {
     const e = layoutError(() => checkServerLayout([item(1, 5), item(2, 4)], 10, 'MemoryLake'));
     expect(e.message).toMatch(/9 bytes.*10/);
