@@ -103,6 +103,9 @@ export function apiGet<T>(ctx: ApiContext, call: ApiGetCall): Promise<T> {
 async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
   registerSecret(ctx.token); // a server may echo the token in an error body: never let it through
   const signal = outerSignal(ctx, req);
+  // Waits (the pacer's, Retry-After's, between attempts) end on an interrupt even for a call that
+  // finishes on interrupt: only a request already sent is let finish.
+  const waits = req.finishOnInterrupt ? callSignal(ctx, req) : signal;
   let attempt = 0;
   return pRetry(
     async () => {
@@ -110,7 +113,7 @@ async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
       const t0 = performance.now();
       const event = { method: req.method, url: redactUrl(req.url), attempt };
       try {
-        const { json, status } = await pacedOnce(ctx, req, signal);
+        const { json, status } = await pacedOnce(ctx, req, signal, waits);
         ctx.events?.emit('api:call', { ...event, status, ms: performance.now() - t0 });
         return json as T;
       } catch (err) {
@@ -129,6 +132,7 @@ async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
       randomize: true,
       signal,
       shouldRetry: async ({ error, attemptNumber }) => {
+        waits?.throwIfAborted(); // no new attempt after an interrupt
         const v = classify(error);
         if (v.action !== 'retry' && v.action !== 'throttle') return false;
         const e = error as LakeupError;
@@ -142,7 +146,7 @@ async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
         if (!mayRepeat) return false;
         // Honour Retry-After (capped at a minute) before the next attempt; Ctrl-C cuts the wait.
         if (v.action === 'throttle' && v.retryAfterMs) {
-          await sleep(Math.min(v.retryAfterMs, 60_000), signal);
+          await sleep(Math.min(v.retryAfterMs, 60_000), waits);
         }
         return true;
       },
@@ -152,7 +156,11 @@ async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
 
 /** The signal that cuts the call: the context's and the call's, none for a call that finishes on interrupt. */
 function outerSignal(ctx: ApiContext, req: Request): AbortSignal | undefined {
-  if (req.finishOnInterrupt) return undefined;
+  return req.finishOnInterrupt ? undefined : callSignal(ctx, req);
+}
+
+/** The context's and the call's signals as one. */
+function callSignal(ctx: ApiContext, req: Request): AbortSignal | undefined {
   const signals = [ctx.signal, req.signal].filter((s): s is AbortSignal => s !== undefined);
   return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
 }
@@ -160,8 +168,13 @@ function outerSignal(ctx: ApiContext, req: Request): AbortSignal | undefined {
 type Headers = Dispatcher.ResponseData['headers'];
 
 /** One attempt through the run's pacer: it waits its turn, and the answer teaches the pacer. */
-async function pacedOnce(ctx: ApiContext, req: Request, outer: AbortSignal | undefined): Promise<{ json: unknown; status: number }> {
-  const answered = await ctx.pacer?.acquire(outer);
+async function pacedOnce(
+  ctx: ApiContext,
+  req: Request,
+  outer: AbortSignal | undefined,
+  waits: AbortSignal | undefined,
+): Promise<{ json: unknown; status: number }> {
+  const answered = await ctx.pacer?.acquire(waits);
   try {
     const r = await sendOnce(ctx, req, outer);
     answered?.({ status: r.status, headers: r.headers });
