@@ -13,6 +13,8 @@ import type { ApiPacer } from './pacer.js';
 import { serverClock } from './server-clock.js';
 import { parseErrorBody, oneLine } from './error-body.js';
 import { parseRetryAfter } from './retry-after.js';
+import { formatSize } from '../util/sizes.js';
+import { describeCutBody, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, readBody, type BodyText } from './read-body.js';
 
 export interface ApiContext {
   endpoint: string;
@@ -211,24 +213,32 @@ async function sendOnce(ctx: ApiContext, req: Request, outer: AbortSignal | unde
     throw networkError(ctx, req, err, timeout.aborted, timeoutMs);
   }
   serverClock.observe(res.headers.date, sentAt, Date.now());
-  let text: string;
+  const status = res.statusCode;
+  const ok = status >= 200 && status < 300;
+  const limit = ok ? MAX_ANSWER_BYTES : MAX_ERROR_BYTES;
+  let body: BodyText;
   try {
-    text = await res.body.text();
+    body = await readBody(res.body, limit);
   } catch (err) {
     if (outer?.aborted) throw outer.reason;
     throw networkError(ctx, req, err, timeout.aborted, timeoutMs);
   }
-  const status = res.statusCode;
-  if (status < 200 || status >= 300) {
+  const { text } = body;
+  const cut = body.cut ? describeCutBody(text, res.headers['content-length'], limit) : undefined;
+  if (!ok) {
     // The headers go with the error for the pacer (x-ratelimit-* on a 429).
-    throw Object.assign(httpError(ctx, req, status, text, res.headers['retry-after']), { headers: res.headers });
+    throw Object.assign(httpError(ctx, req, status, text, res.headers['retry-after'], cut), { headers: res.headers });
+  }
+  if (cut) {
+    const message = `${ctx.service} answered HTTP ${status} with ${cut} when asked to ${req.what}; lakeup reads at most ${formatSize(limit)} of an answer`;
+    throw new LakeupError('server', message, { status, code: 'BAD_RESPONSE' });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     // An HTML page (a login portal, a proxy's error page) is quoted by its text, not its markup.
-    const html = /^\s*</.test(text) ? parseErrorBody(text).message : undefined;
+    const html = /^\s*</.test(text) ? parseErrorBody(text.slice(0, MAX_ERROR_BYTES)).message : undefined;
     const what = html ? `an HTML page: ${html.slice(0, 80)}` : oneLine(text).slice(0, 80) || 'empty body';
     const message = `${ctx.service} answered ${req.what} with something that is not JSON (HTTP ${status}: ${what})`;
     throw new LakeupError('server', redact(message), { status, code: 'BAD_JSON' });
@@ -245,6 +255,8 @@ export function httpError(
   status: number,
   text: string,
   retryAfter: string | string[] | undefined,
+  /** What the body was, when it was too big to read whole ("a 20.0 MiB HTML page"). */
+  cut?: string,
 ): LakeupError {
   const body = parseErrorBody(text);
   const detail = [body.message, body.code ? `(${body.code})` : undefined].filter(Boolean).join(' ');
@@ -253,9 +265,12 @@ export function httpError(
   if (status === 401) hint = ': check the token (--token or LAKEUP_TOKEN)';
   else if (status === 403) hint = ': the token lacks permission for this drive';
   else if (status === 402) hint = ': the account is out of quota';
+  const line = cut
+    ? `${ctx.service} answered HTTP ${status} with ${cut} when asked to ${call.what}${hint}`
+    : `${ctx.service} refused to ${call.what}: HTTP ${status}${detail ? ` ${detail}` : ''}${hint}`;
   return new LakeupError(
     kind,
-    redact(`${ctx.service} refused to ${call.what}: HTTP ${status}${detail ? ` ${detail}` : ''}${hint}`),
+    redact(line),
     { status, code: body.code, retryAfterMs: parseRetryAfter(retryAfter) },
   );
 }
