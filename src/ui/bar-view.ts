@@ -4,7 +4,7 @@
 // above the bars without tearing them.
 import cliProgress from 'cli-progress';
 import type { UploadEvents } from '../events.js';
-import { redact } from '../util/redact.js';
+import { safeText } from './streams.js';
 import { formatSize } from '../util/sizes.js';
 import type { ProgressView } from './progress.js';
 import type { RunProgress } from './run-progress.js';
@@ -100,7 +100,7 @@ export class BarView implements ProgressView {
 
   notice(line: string): void {
     if (this.stopped) this.term.err(line);
-    else this.multi.log(`${redact(line)}\n`);
+    else this.multi.log(`${safeText(line, true)}\n`);
   }
 
   stop(): void {
@@ -114,7 +114,7 @@ export class BarView implements ProgressView {
 
 function filePayload(t: ProgressTracker) {
   return {
-    label: truncate(t.label, 24),
+    label: truncate(safeText(t.label), 24),
     done: formatSize(t.done),
     size: formatSize(t.total),
     speed: `${formatSize(Math.round(t.rate()))}/s`,
