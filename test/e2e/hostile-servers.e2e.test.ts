@@ -6,18 +6,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, baseEnv, runCli, startCli } from '../helpers/cli.js';
 import { makeFile } from '../helpers/files.js';
-import { startLyingGateway } from '../helpers/lying-gateway.js';
+import { isFinalize, startLyingGateway } from '../helpers/lying-gateway.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const bed = useSandboxBed({ memorylakePartSize: 1 * MiB });
-
-const isFinalize = (provider: string, method: string, p: string, body: unknown) =>
-  method === 'POST' &&
-  (provider === 'memorylake'
-    ? p.endsWith('/drives/items') && (body as { item_type?: string })?.item_type === 'file'
-    : p.endsWith('/multipart/finalize'));
 
 describe.each(['memorylake', 'copera'] as const)('%s: rate headers', (provider) => {
   it('an API that says remaining 0 (reset an hour away, in epoch ms) on every answer while serving: the upload completes', async () => {

@@ -14,6 +14,13 @@ export interface Hostile {
   body?: string | Buffer;
 }
 
+/** Whether a request (as `pick` sees it) is a provider's finalize. */
+export const isFinalize = (provider: string, method: string, p: string, body: unknown) =>
+  method === 'POST' &&
+  (provider === 'memorylake'
+    ? p.endsWith('/drives/items') && (body as { item_type?: string })?.item_type === 'file'
+    : p.endsWith('/multipart/finalize'));
+
 export type Lie = '503' | 'reset' | Hostile;
 
 export interface LyingGateway {
