@@ -13,6 +13,8 @@ import type { ApiPacer } from './pacer.js';
 import { serverClock } from './server-clock.js';
 import { parseErrorBody, oneLine } from './error-body.js';
 import { parseRetryAfter } from './retry-after.js';
+import { formatSize } from '../util/sizes.js';
+import { describeCutBody, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, readBody, type BodyText } from './read-body.js';
 
 export interface ApiContext {
   endpoint: string;
@@ -103,6 +105,9 @@ export function apiGet<T>(ctx: ApiContext, call: ApiGetCall): Promise<T> {
 async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
   registerSecret(ctx.token); // a server may echo the token in an error body: never let it through
   const signal = outerSignal(ctx, req);
+  // Waits (the pacer's, Retry-After's, between attempts) end on an interrupt even for a call that
+  // finishes on interrupt: only a request already sent is let finish.
+  const waits = req.finishOnInterrupt ? callSignal(ctx, req) : signal;
   let attempt = 0;
   return pRetry(
     async () => {
@@ -110,7 +115,7 @@ async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
       const t0 = performance.now();
       const event = { method: req.method, url: redactUrl(req.url), attempt };
       try {
-        const { json, status } = await pacedOnce(ctx, req, signal);
+        const { json, status } = await pacedOnce(ctx, req, signal, waits);
         ctx.events?.emit('api:call', { ...event, status, ms: performance.now() - t0 });
         return json as T;
       } catch (err) {
@@ -129,6 +134,7 @@ async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
       randomize: true,
       signal,
       shouldRetry: async ({ error, attemptNumber }) => {
+        waits?.throwIfAborted(); // no new attempt after an interrupt
         const v = classify(error);
         if (v.action !== 'retry' && v.action !== 'throttle') return false;
         const e = error as LakeupError;
@@ -142,7 +148,7 @@ async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
         if (!mayRepeat) return false;
         // Honour Retry-After (capped at a minute) before the next attempt; Ctrl-C cuts the wait.
         if (v.action === 'throttle' && v.retryAfterMs) {
-          await sleep(Math.min(v.retryAfterMs, 60_000), signal);
+          await sleep(Math.min(v.retryAfterMs, 60_000), waits);
         }
         return true;
       },
@@ -152,7 +158,11 @@ async function send<T>(ctx: ApiContext, req: Request): Promise<T> {
 
 /** The signal that cuts the call: the context's and the call's, none for a call that finishes on interrupt. */
 function outerSignal(ctx: ApiContext, req: Request): AbortSignal | undefined {
-  if (req.finishOnInterrupt) return undefined;
+  return req.finishOnInterrupt ? undefined : callSignal(ctx, req);
+}
+
+/** The context's and the call's signals as one. */
+function callSignal(ctx: ApiContext, req: Request): AbortSignal | undefined {
   const signals = [ctx.signal, req.signal].filter((s): s is AbortSignal => s !== undefined);
   return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
 }
@@ -160,8 +170,13 @@ function outerSignal(ctx: ApiContext, req: Request): AbortSignal | undefined {
 type Headers = Dispatcher.ResponseData['headers'];
 
 /** One attempt through the run's pacer: it waits its turn, and the answer teaches the pacer. */
-async function pacedOnce(ctx: ApiContext, req: Request, outer: AbortSignal | undefined): Promise<{ json: unknown; status: number }> {
-  const answered = await ctx.pacer?.acquire(outer);
+async function pacedOnce(
+  ctx: ApiContext,
+  req: Request,
+  outer: AbortSignal | undefined,
+  waits: AbortSignal | undefined,
+): Promise<{ json: unknown; status: number }> {
+  const answered = await ctx.pacer?.acquire(waits);
   try {
     const r = await sendOnce(ctx, req, outer);
     answered?.({ status: r.status, headers: r.headers });
@@ -198,24 +213,32 @@ async function sendOnce(ctx: ApiContext, req: Request, outer: AbortSignal | unde
     throw networkError(ctx, req, err, timeout.aborted, timeoutMs);
   }
   serverClock.observe(res.headers.date, sentAt, Date.now());
-  let text: string;
+  const status = res.statusCode;
+  const ok = status >= 200 && status < 300;
+  const limit = ok ? MAX_ANSWER_BYTES : MAX_ERROR_BYTES;
+  let body: BodyText;
   try {
-    text = await res.body.text();
+    body = await readBody(res.body, limit);
   } catch (err) {
     if (outer?.aborted) throw outer.reason;
     throw networkError(ctx, req, err, timeout.aborted, timeoutMs);
   }
-  const status = res.statusCode;
-  if (status < 200 || status >= 300) {
+  const { text } = body;
+  const cut = body.cut ? describeCutBody(text, res.headers['content-length'], limit) : undefined;
+  if (!ok) {
     // The headers go with the error for the pacer (x-ratelimit-* on a 429).
-    throw Object.assign(httpError(ctx, req, status, text, res.headers['retry-after']), { headers: res.headers });
+    throw Object.assign(httpError(ctx, req, status, text, res.headers['retry-after'], cut), { headers: res.headers });
+  }
+  if (cut) {
+    const message = `${ctx.service} answered HTTP ${status} with ${cut} when asked to ${req.what}; lakeup reads at most ${formatSize(limit)} of an answer`;
+    throw new LakeupError('server', message, { status, code: 'BAD_RESPONSE' });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     // An HTML page (a login portal, a proxy's error page) is quoted by its text, not its markup.
-    const html = /^\s*</.test(text) ? parseErrorBody(text).message : undefined;
+    const html = /^\s*</.test(text) ? parseErrorBody(text.slice(0, MAX_ERROR_BYTES)).message : undefined;
     const what = html ? `an HTML page: ${html.slice(0, 80)}` : oneLine(text).slice(0, 80) || 'empty body';
     const message = `${ctx.service} answered ${req.what} with something that is not JSON (HTTP ${status}: ${what})`;
     throw new LakeupError('server', redact(message), { status, code: 'BAD_JSON' });
@@ -232,6 +255,8 @@ export function httpError(
   status: number,
   text: string,
   retryAfter: string | string[] | undefined,
+  /** What the body was, when it was too big to read whole ("a 20.0 MiB HTML page"). */
+  cut?: string,
 ): LakeupError {
   const body = parseErrorBody(text);
   const detail = [body.message, body.code ? `(${body.code})` : undefined].filter(Boolean).join(' ');
@@ -240,9 +265,12 @@ export function httpError(
   if (status === 401) hint = ': check the token (--token or LAKEUP_TOKEN)';
   else if (status === 403) hint = ': the token lacks permission for this drive';
   else if (status === 402) hint = ': the account is out of quota';
+  const line = cut
+    ? `${ctx.service} answered HTTP ${status} with ${cut} when asked to ${call.what}${hint}`
+    : `${ctx.service} refused to ${call.what}: HTTP ${status}${detail ? ` ${detail}` : ''}${hint}`;
   return new LakeupError(
     kind,
-    redact(`${ctx.service} refused to ${call.what}: HTTP ${status}${detail ? ` ${detail}` : ''}${hint}`),
+    redact(line),
     { status, code: body.code, retryAfterMs: parseRetryAfter(retryAfter) },
   );
 }

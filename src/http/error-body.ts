@@ -16,7 +16,7 @@ export function parseErrorBody(text: string): ErrorBody {
     const message = /<Message>([^<]*)<\/Message>/.exec(trimmed)?.[1];
     if (code !== undefined || message !== undefined) return { code, message };
     // Not S3's XML: an HTML error page from a proxy or gateway. Its text is better than nothing.
-    const text = oneLine(trimmed.replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' '));
+    const text = oneLine(withoutScripts(trimmed).replace(/<[^>]*(?:>|$)/g, ' '));
     return { message: text ? text.slice(0, 200) : undefined };
   }
   let json: unknown;
@@ -36,6 +36,25 @@ export function parseErrorBody(text: string): ErrorBody {
     message: str(o.message) ?? str(o.error) ?? str(o.msg),
     code: str(o.error_code) ?? str(o.code) ?? str(o.errorCode),
   };
+}
+
+/**
+ * The page without its <script> and <style> elements, in one pass: an unclosed one runs to the end.
+ * (A lazy regex from every `<script` to its `</script>` took 6.4 s on 320 KB of unclosed ones.)
+ */
+function withoutScripts(html: string): string {
+  const open = /<(script|style)\b/gi;
+  let out = '';
+  let from = 0;
+  for (let m = open.exec(html); m; m = open.exec(html)) {
+    out += `${html.slice(from, m.index)} `;
+    const close = new RegExp(`</${m[1]}\\s*>`, 'gi');
+    close.lastIndex = open.lastIndex;
+    const end = close.exec(html);
+    if (!end) return out;
+    from = open.lastIndex = end.index + end[0].length;
+  }
+  return out + html.slice(from);
 }
 
 export function oneLine(s: string): string {

@@ -1,6 +1,7 @@
 // Copera: we choose the part size; presigned URLs can be asked for again within the same upload,
 // which is how expired URLs are replaced without losing finished parts. See docs/providers.md.
 import { apiPost, type ApiContext } from '../http/api.js';
+import { partUrlsProblem } from '../http/part-url.js';
 import { LakeupError } from '../errors.js';
 import { plainEtag } from '../util/etag.js';
 import type { FinishedPart, Session, UploadedItem } from '../types.js';
@@ -72,7 +73,7 @@ export class Copera implements Provider {
       what: 'get presigned part URLs',
       idempotent: true,
     });
-    const urls = presignedUrls(res, n);
+    const urls = presignedUrls(res, n, this.ctx.endpoint);
     return { urls, urlsIssuedAt: Date.now(), urlTtlMs: urlTtlMs(urls[0]) };
   }
 
@@ -161,7 +162,7 @@ function checkFolderId(parent: string | undefined): void {
 }
 
 /** Both response shapes: the docs' {"urls":[…]} and the SDK's {"parts":[{"signedUrl","PartNumber"}]}. */
-export function presignedUrls(res: unknown, expected: number): string[] {
+export function presignedUrls(res: unknown, expected: number, apiEndpoint: string): string[] {
   const bad = (why: string) =>
     new LakeupError('server', `Copera returned presigned URLs lakeup cannot use: ${why}`, { code: 'BAD_RESPONSE' });
   const o = (res ?? {}) as { urls?: unknown; parts?: unknown };
@@ -180,9 +181,8 @@ export function presignedUrls(res: unknown, expected: number): string[] {
     throw bad('the answer has neither "urls" nor "parts"');
   }
   if (urls.length !== expected) throw bad(`asked for ${expected} URLs, got ${urls.length}`);
-  urls.forEach((u, i) => {
-    if (typeof u !== 'string' || !/^https?:\/\//i.test(u)) throw bad(`URL ${i + 1} is not an http(s) URL`);
-  });
+  const why = partUrlsProblem(urls, apiEndpoint);
+  if (why) throw bad(why);
   return urls as string[];
 }
 

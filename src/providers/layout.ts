@@ -1,5 +1,6 @@
 // Part layouts: checking a server-decided one before a byte is sent, and choosing one for Copera.
 import { LakeupError } from '../errors.js';
+import { partUrlProblem } from '../http/part-url.js';
 import type { PartSpec } from '../types.js';
 import { MiB, GiB, formatSize } from '../util/sizes.js';
 
@@ -15,13 +16,21 @@ export interface ServerPart {
 }
 
 /**
- * Validates a server-decided layout: numbers contiguous from 1, sizes positive integers summing
- * exactly to the file size, an http(s) URL each. Returns parts with offsets, in number order.
+ * Validates a server-decided layout: at most 10,000 parts, numbers contiguous from 1, sizes positive integers summing
+ * exactly to the file size, an http(s) URL each (https when the API at `apiEndpoint` is). Returns parts with offsets, in number order.
  */
-export function checkServerLayout(items: unknown, fileSize: number, service: string): { parts: PartSpec[]; urls: string[] } {
+export function checkServerLayout(
+  items: unknown,
+  fileSize: number,
+  service: string,
+  apiEndpoint: string,
+): { parts: PartSpec[]; urls: string[] } {
   const bad = (why: string) =>
     new LakeupError('server', `${service} returned a part layout lakeup cannot use: ${why}`, { code: 'BAD_LAYOUT' });
   if (!Array.isArray(items) || items.length === 0) throw bad('no parts');
+  // Checked before anything else, the sort included: a layout of millions of tiny parts would cost
+  // a request and a state write each, and S3 completes at most 10,000.
+  if (items.length > S3_MAX_PARTS) throw bad(`${items.length} parts, where S3 allows at most ${S3_MAX_PARTS}`);
   const sorted = [...(items as ServerPart[])].sort((a, b) => Number(a?.number) - Number(b?.number));
   const parts: PartSpec[] = [];
   const urls: string[] = [];
@@ -31,9 +40,10 @@ export function checkServerLayout(items: unknown, fileSize: number, service: str
     const { number, size, upload_url: url } = item;
     if (number !== i + 1) throw bad(`part numbers are not contiguous from 1 (expected ${i + 1}, got ${String(number)})`);
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw bad(`part ${i + 1} has size ${String(size)}`);
-    if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) throw bad(`part ${i + 1} has no http(s) upload_url`);
+    const why = partUrlProblem(url, apiEndpoint);
+    if (why) throw bad(`part ${i + 1}'s upload_url ${why}`);
     parts.push({ number: i + 1, offset, size });
-    urls.push(url);
+    urls.push(url as string);
     offset += size;
   });
   if (offset !== fileSize) {

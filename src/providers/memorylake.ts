@@ -62,7 +62,7 @@ export class MemoryLake implements Provider {
         code: 'BAD_RESPONSE',
       });
     }
-    const { parts, urls } = checkServerLayout(data.part_items, req.file.size, this.service);
+    const { parts, urls } = checkServerLayout(data.part_items, req.file.size, this.service, this.ctx.endpoint);
     const now = Date.now();
     return { uploadId: data.upload_id, parts, urls, urlsIssuedAt: now, urlTtlMs: urlTtlMs(urls[0]), createdAt: now };
   }

@@ -11,6 +11,7 @@ import { plainEtag } from '../util/etag.js';
 import { undiciRequest } from '../http/dispatcher.js';
 import { parseErrorBody, oneLine } from '../http/error-body.js';
 import { parseRetryAfter } from '../http/retry-after.js';
+import { readBody } from '../http/read-body.js';
 import type { PartSpec } from '../types.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -185,7 +186,7 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
     });
     kick();
     if (res.statusCode < 200 || res.statusCode >= 300) {
-      const text = await readLimited(res.body, 64 * 1024);
+      const { text } = await readBody(res.body, 64 * 1024);
       const parsed = parseErrorBody(text);
       const what = [parsed.code, parsed.message].filter(Boolean).join(': ') || oneLine(text).slice(0, 120) || 'no body';
       throw new LakeupError('server', `part ${part.number}: storage answered HTTP ${res.statusCode} (${what})`, {
@@ -251,12 +252,3 @@ export function readError(file: string, partNumber: number, err: unknown): Lakeu
   return new LakeupError('input', `${file}: part ${partNumber}: ${why}`, { code: 'FILE_READ', cause: err });
 }
 
-async function readLimited(body: AsyncIterable<Buffer> & { dump?: () => Promise<void> }, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of body) {
-    if (n < limit) chunks.push(chunk);
-    n += chunk.length;
-  }
-  return Buffer.concat(chunks).toString('utf8').slice(0, limit);
-}

@@ -4,6 +4,7 @@
 // result lines (stdout) are printed above the bars the moment they are said; the bars redraw below.
 import cliProgress from 'cli-progress';
 import type { UploadEvents } from '../events.js';
+import { safeText } from './streams.js';
 import { formatSize } from '../util/sizes.js';
 import type { ProgressView } from './progress.js';
 import type { RunProgress } from './run-progress.js';
@@ -149,7 +150,7 @@ export class BarView implements ProgressView {
 
 function filePayload(t: ProgressTracker) {
   return {
-    label: truncate(t.label, 24),
+    label: truncate(safeText(t.label), 24),
     done: formatSize(t.done),
     size: formatSize(t.total),
     speed: `${formatSize(Math.round(t.rate()))}/s`,

@@ -50,7 +50,7 @@ export function detectTerminal(
     colorLevel,
     chalk: new Chalk({ level: colorLevel }),
     // Every line leaves through the writers, and is redacted there.
-    ...processWriters(stdout, stderr),
+    ...processWriters(stdout, stderr, colorLevel > 0),
     barStream: stderr,
   };
 }

@@ -14,6 +14,7 @@ import {
 } from '../state/state-file.js';
 import type { Destination, FileFingerprint, FinishedPart, ProviderName, Session } from '../types.js';
 import { sameFingerprint, samePath } from './local-file.js';
+import { partUrlsProblem } from '../http/part-url.js';
 
 export interface UploadStateContext {
   dir: string;
@@ -67,6 +68,13 @@ export class UploadState {
     if (s.provider !== this.c.provider || s.endpoint !== this.c.endpoint || !samePath(s.file.path, fp.path)) {
       const aside = await quarantineStateAsync(statePath(this.c.dir, this.c.id));
       this.c.notice(`ignoring a saved state that belongs to another upload (moved to ${aside}); starting from the beginning`);
+      return undefined;
+    }
+    // URLs read back from disk are judged as the API's answers are: a state file is not a safe source.
+    const badUrl = partUrlsProblem(s.session.urls, this.c.endpoint);
+    if (badUrl) {
+      const aside = await quarantineStateAsync(statePath(this.c.dir, this.c.id));
+      this.c.notice(`ignoring the saved state of an earlier upload because ${badUrl} (moved to ${aside}); starting from the beginning`);
       return undefined;
     }
     if (!sameFingerprint(s.file, fp)) {

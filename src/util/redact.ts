@@ -25,7 +25,17 @@ export function redact(text: string): string {
   return out.replace(SIGNATURE_PARAMS, '$1REDACTED').replace(BEARER, '$1REDACTED').replace(TOKEN_SHAPES, '$1REDACTED');
 }
 
-/** A URL fit for a log line: `redact` of it (signature-bearing query values and known secrets replaced; the rest of the query stays). */
+/**
+ * A URL fit for a log line: its origin and path, the query replaced by `?…`. Never the query: a
+ * presigned URL's signature may sit under any name (X-Amz-Signature, X-Goog-Signature,
+ * q-signature, sig…), and no list of names keeps up. Text that is not a URL is redacted as text.
+ */
 export function redactUrl(url: string): string {
-  return redact(url);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return redact(url.replace(/[?#][^]*$/, (q) => (q.startsWith('?') ? '?…' : '')));
+  }
+  return redact(`${u.origin}${u.pathname}${u.search ? '?…' : ''}`);
 }

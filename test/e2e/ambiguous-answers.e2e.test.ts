@@ -6,17 +6,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { makeFile } from '../helpers/files.js';
-import { startLyingGateway, type Lie } from '../helpers/lying-gateway.js';
+import { isFinalize, startLyingGateway, type Lie } from '../helpers/lying-gateway.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 
 const MiB = 1024 * 1024;
 const bed = useSandboxBed({ memorylakePartSize: 1 * MiB });
-
-const isFinalize = (provider: string, method: string, p: string, body: unknown) =>
-  method === 'POST' &&
-  (provider === 'memorylake'
-    ? p.endsWith('/drives/items') && (body as { item_type?: string })?.item_type === 'file'
-    : p.endsWith('/multipart/finalize'));
 
 const isFolder = (provider: string, method: string, p: string, body: unknown) =>
   method === 'POST' &&

@@ -180,13 +180,14 @@ describe('plans, limits and logs', () => {
     expect(bad.stderr).toMatch(/--limit-rate: 'fast' is not a rate/);
   });
 
-  it('--verbose logs each API call and part attempt with signatures and the token redacted', async () => {
+  it('--verbose logs each API call and part attempt without their queries and with the token redacted', async () => {
     const file = await makeFile(path.join(work, 'verbose.bin'), 2 * MiB + 1);
     const r = await runCli(['put', file, '-p', 'memorylake', '--verbose', '--token', TOKEN], { env: { ...env, LAKEUP_TOKEN: undefined } });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/openapi\/memorylake\/api\/v1\/drives\/items\/upload → 200 \d+ms/);
-    expect(r.stderr).toMatch(/part 3 attempt 1 PUT .*X-Amz-Signature=REDACTED.* → 200/);
-    expect(r.stderr).not.toMatch(/X-Amz-Signature=(?!REDACTED)/);
+    // a part URL: origin and path, never the query (a signature may go by any name)
+    expect(r.stderr).toMatch(/part 3 attempt 1 PUT http:\/\/127\.0\.0\.1:\d+\/[^?\s]+\?… → 200/);
+    expect(r.stderr).not.toMatch(/X-Amz-|partNumber=/);
     expect(r.stderr + r.stdout).not.toContain(TOKEN);
   });
 

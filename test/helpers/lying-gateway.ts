@@ -1,10 +1,27 @@
 // A gateway in front of the sandbox that lets calls reach the origin and then loses the answer:
 // for the calls a test picks, the origin acts (the item is made) but the client gets a 503, a
 // reset, or nothing at all — what a real gateway does when the origin is slow or it fails itself.
+// It also plays a hostile server: the origin's answer with headers of its choosing, or an answer of
+// its own (any status, any body); and it can serve https, so that lakeup talks to an https API.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-export type Lie = '503' | 'reset';
+/** The origin acts either way; then its answer is forwarded with `headers` added, or, with `status`, replaced. */
+export interface Hostile {
+  headers?: Record<string, string>;
+  status?: number;
+  body?: string | Buffer;
+}
+
+/** Whether a request (as `pick` sees it) is a provider's finalize. */
+export const isFinalize = (provider: string, method: string, p: string, body: unknown) =>
+  method === 'POST' &&
+  (provider === 'memorylake'
+    ? p.endsWith('/drives/items') && (body as { item_type?: string })?.item_type === 'file'
+    : p.endsWith('/multipart/finalize'));
+
+export type Lie = '503' | 'reset' | Hostile;
 
 export interface LyingGateway {
   origin: string;
@@ -14,11 +31,15 @@ export interface LyingGateway {
 }
 
 /** `pick` decides per request (method, path, JSON body) whether to replace the origin's answer. */
-export async function startLyingGateway(target: string, pick: (method: string, path: string, body: unknown) => Lie | undefined): Promise<LyingGateway> {
+export async function startLyingGateway(
+  target: string,
+  pick: (method: string, path: string, body: unknown) => Lie | undefined,
+  opts: { tls?: { key: string; cert: string } } = {},
+): Promise<LyingGateway> {
   const upstream = new URL(target);
   let lied = 0;
   const sockets = new Set<import('node:net').Socket>();
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -34,8 +55,9 @@ export async function startLyingGateway(target: string, pick: (method: string, p
       const out = http.request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
         (answer) => {
-          if (!lie) {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
+          if (!lie || (typeof lie === 'object' && lie.status === undefined)) {
+            if (lie) lied++;
+            res.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...(lie ? lie.headers : {}) });
             answer.pipe(res);
             return;
           }
@@ -44,7 +66,10 @@ export async function startLyingGateway(target: string, pick: (method: string, p
           answer.on('end', () => {
             lied++;
             if (lie === 'reset') res.destroy();
-            else {
+            else if (typeof lie === 'object') {
+              res.writeHead(lie.status!, lie.headers ?? {});
+              res.end(lie.body ?? '');
+            } else {
               res.writeHead(503, { 'content-type': 'text/html' });
               res.end('<html><body><h1>503 Service Unavailable</h1></body></html>');
             }
@@ -54,7 +79,8 @@ export async function startLyingGateway(target: string, pick: (method: string, p
       out.on('error', () => res.destroy());
       out.end(raw);
     });
-  });
+  };
+  const server = opts.tls ? https.createServer(opts.tls, handle) : http.createServer(handle);
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -62,7 +88,7 @@ export async function startLyingGateway(target: string, pick: (method: string, p
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const { port } = server.address() as AddressInfo;
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     get lied() {
       return lied;
     },

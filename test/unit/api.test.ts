@@ -127,6 +127,43 @@ describe('apiPost: errors become one line with the server message, code and stat
     expect(e.message).toContain('maintenance');
   });
 
+  it('reads no more than MAX_ERROR_BYTES of an error page and says how big it was, in one line', async () => {
+    const { MAX_ERROR_BYTES } = await import('../../src/http/read-body.js');
+    const page = `<html><body>${'x'.repeat(20 * 1024 * 1024)}</body></html>`;
+    nock(ORIGIN).post('/v1/thing').reply(401, page, { 'content-length': String(page.length), 'content-type': 'text/html' });
+    const e = await rejection(apiPost(ctx(), call()));
+    expect(e.kind).toBe('auth');
+    expect(e.message).toBe('TestSvc answered HTTP 401 with a 20 MiB HTML page when asked to do the thing: check the token (--token or LAKEUP_TOKEN)');
+    expect(MAX_ERROR_BYTES).toBeLessThan(page.length);
+  });
+
+  it('a 200 answer bigger than MAX_ANSWER_BYTES is refused, not read whole', async () => {
+    const { MAX_ANSWER_BYTES } = await import('../../src/http/read-body.js');
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    let sent = 0;
+    // A real server whose 200 never ends: only the cap stops the read (nock would buffer it whole).
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const more = () => {
+        while (!res.destroyed && sent < 8 * MAX_ANSWER_BYTES) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const e = await rejection(apiPost(ctx({ endpoint: `http://127.0.0.1:${port}` }), call())).finally(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    expect(e.code).toBe('BAD_RESPONSE');
+    expect(e.message).toBe('TestSvc answered HTTP 200 with more than 64 MiB when asked to do the thing; lakeup reads at most 64 MiB of an answer');
+    expect(sent).toBeLessThan(2 * MAX_ANSWER_BYTES);
+  });
+
   it('an empty 200 body is reported as such', async () => {
     nock(ORIGIN).post('/v1/thing').reply(200, '');
     const e = await rejection(apiPost(ctx(), call()));

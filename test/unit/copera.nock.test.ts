@@ -142,8 +142,17 @@ describe('Copera: start and presigned URLs', () => {
     expect(e.message).toContain('presigned');
   });
 
+  it('refuses plain http URLs from its https API, naming the part, in one line', async () => {
+    nock(CP).post(PRESIGN).reply(200, { urls: [s3url(1), s3url(2).replace(/^https:/, 'http:'), s3url(3)] });
+    const e = await rejection(provider().refreshUrls(session(3)));
+    expect(e.code).toBe('BAD_RESPONSE');
+    expect(e.message).toBe(
+      "Copera returned presigned URLs lakeup cannot use: part 2's upload URL is plain http:// while the API is https://: lakeup does not send a file unencrypted",
+    );
+  });
+
   it('names the counts when the number of URLs is wrong', () => {
-    expect(thrown(() => presignedUrls({ urls: ['https://a'] }, 2)).message).toContain('asked for 2 URLs, got 1');
+    expect(thrown(() => presignedUrls({ urls: ['https://a'] }, 2, COPERA_ORIGIN)).message).toContain('asked for 2 URLs, got 1');
   });
 
   it('uses the documented default endpoint', () => {

@@ -13,6 +13,7 @@ import {
 import { GiB, MiB } from '../../src/util/sizes.js';
 
 const TiB = 1024 * GiB;
+const API = 'https://api.memorylake.test';
 const url = (n: number) => `https://s3.test/bucket/key?partNumber=${n}&X-Amz-Signature=abc`;
 const item = (number: unknown, size: unknown, upload_url: unknown = url(Number(number))) => ({ number, size, upload_url });
 
@@ -29,7 +30,7 @@ function layoutError(fn: () => unknown): LakeupError {
 describe('checkServerLayout', () => {
   it('accepts a good layout and computes each part offset from the sizes before it', () => {
     const size = 5 * MiB + 5 * MiB + 123;
-    const { parts, urls } = checkServerLayout([item(1, 5 * MiB), item(2, 5 * MiB), item(3, 123)], size, 'MemoryLake');
+    const { parts, urls } = checkServerLayout([item(1, 5 * MiB), item(2, 5 * MiB), item(3, 123)], size, 'MemoryLake', API);
     expect(parts).toEqual([
       { number: 1, offset: 0, size: 5 * MiB },
       { number: 2, offset: 5 * MiB, size: 5 * MiB },
@@ -39,12 +40,12 @@ describe('checkServerLayout', () => {
   });
 
   it('accepts parts of unequal sizes (the server decides)', () => {
-    const { parts } = checkServerLayout([item(1, 7), item(2, 3), item(3, 11)], 21, 'MemoryLake');
+    const { parts } = checkServerLayout([item(1, 7), item(2, 3), item(3, 11)], 21, 'MemoryLake', API);
     expect(parts.map((p) => p.offset)).toEqual([0, 7, 10]);
   });
 
   it('sorts out-of-order part numbers and keeps each URL with its part', () => {
-    const { parts, urls } = checkServerLayout([item(3, 1, 'https://u/3'), item(1, 4, 'https://u/1'), item(2, 2, 'https://u/2')], 7, 'ML');
+    const { parts, urls } = checkServerLayout([item(3, 1, 'https://u/3'), item(1, 4, 'https://u/1'), item(2, 2, 'https://u/2')], 7, 'ML', API);
     expect(parts).toEqual([
       { number: 1, offset: 0, size: 4 },
       { number: 2, offset: 4, size: 2 },
@@ -72,14 +73,35 @@ describe('checkServerLayout', () => {
     ['null', null, 10],
     ['a null item', [null], 10],
   ])('rejects %s as a server error (BAD_LAYOUT)', (_why, items, fileSize) => {
-    const e = layoutError(() => checkServerLayout(items, fileSize, 'MemoryLake'));
+    const e = layoutError(() => checkServerLayout(items, fileSize, 'MemoryLake', API));
     expect(e.kind).toBe('server');
     expect(e.code).toBe('BAD_LAYOUT');
     expect(e.message).toContain('MemoryLake');
   });
 
+  it('refuses more than 10,000 parts (S3 completes no more) and accepts exactly 10,000', () => {
+    const parts = (n: number) => Array.from({ length: n }, (_, i) => item(i + 1, 1));
+    expect(checkServerLayout(parts(S3_MAX_PARTS), S3_MAX_PARTS, 'MemoryLake', API).parts).toHaveLength(S3_MAX_PARTS);
+    const e = layoutError(() => checkServerLayout(parts(S3_MAX_PARTS + 1), S3_MAX_PARTS + 1, 'MemoryLake', API));
+    expect(e.code).toBe('BAD_LAYOUT');
+    expect(e.message).toBe('MemoryLake returned a part layout lakeup cannot use: 10001 parts, where S3 allows at most 10000');
+  });
+
+  it('refuses a plain http upload_url from an https API (the file would go in clear text), in one line', () => {
+    const e = layoutError(() => checkServerLayout([item(1, 5), item(2, 5, 'http://s3.test/b/k?partNumber=2')], 10, 'MemoryLake', API));
+    expect(e.code).toBe('BAD_LAYOUT');
+    expect(e.message).toBe(
+      "MemoryLake returned a part layout lakeup cannot use: part 2's upload_url is plain http:// while the API is https://: lakeup does not send a file unencrypted",
+    );
+  });
+
+  it('accepts plain http upload URLs from a plain http API (the sandbox)', () => {
+    const { urls } = checkServerLayout([item(1, 10, 'http://127.0.0.1:9/b/k')], 10, 'MemoryLake', 'http://127.0.0.1:9');
+    expect(urls).toEqual(['http://127.0.0.1:9/b/k']);
+  });
+
   it('says how many bytes the parts add up to when they do not cover the file', () => {
-    const e = layoutError(() => checkServerLayout([item(1, 5), item(2, 4)], 10, 'MemoryLake'));
+    const e = layoutError(() => checkServerLayout([item(1, 5), item(2, 4)], 10, 'MemoryLake', API));
     expect(e.message).toMatch(/9 bytes.*10/);
   });
 });

@@ -152,3 +152,104 @@ describe('calls in flight', () => {
     for (const h of held.slice(1)) h({ status: 200 });
   });
 });
+
+describe('rate headers are advice, read in every form, and never freeze a run', () => {
+  /** Fake-time ms the next acquire waits after one answer with these headers. */
+  async function waitAfter(headers: Record<string, string>, status = 200): Promise<number> {
+    const p = new ApiPacer();
+    (await p.acquire())({ status, headers });
+    const t0 = Date.now();
+    let waited: number | undefined;
+    void p.acquire().then(() => (waited = Date.now() - t0));
+    for (let i = 0; i < 400 && waited === undefined; i++) await vi.advanceTimersByTimeAsync(250);
+    return waited ?? Infinity;
+  }
+  const in5s = () => Date.now() + 5000;
+
+  it.each([
+    ['seconds from now', () => '5'],
+    ['epoch seconds', () => String(in5s() / 1000)],
+    ['epoch milliseconds', () => String(in5s())],
+    ['an HTTP date', () => new Date(in5s()).toUTCString()],
+  ])('reads x-ratelimit-reset as %s: remaining 0 waits until the reset, 5 s', async (_form, reset) => {
+    const waited = await waitAfter({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset() });
+    expect(waited).toBeGreaterThanOrEqual(4750);
+    expect(waited).toBeLessThanOrEqual(5250);
+  });
+
+  it.each([
+    ['nothing left', '0'],
+    ['one call left (spread over the hour)', '1'],
+  ])('waits at most MAX_ADVISED_WAIT_MS on headers alone when they say %s until a reset an hour away', async (_what, remaining) => {
+    const { MAX_ADVISED_WAIT_MS } = await import('../../src/http/pacer.js');
+    const p = new ApiPacer();
+    const headers = { 'x-ratelimit-remaining': remaining, 'x-ratelimit-reset': String(Date.now() + 3_600_000) };
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const t0 = Date.now();
+      let answered: ((a: { status: number; headers: Record<string, string> }) => void) | undefined;
+      void p.acquire().then((a) => (answered = a));
+      for (let j = 0; j < 100 && !answered; j++) await vi.advanceTimersByTimeAsync(250);
+      waits.push(Date.now() - t0);
+      answered?.({ status: 429, headers });
+      // a 429 pauses one second; the wait measured next is the headers' own
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(Math.max(...waits)).toBeGreaterThan(0);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(MAX_ADVISED_WAIT_MS);
+  });
+
+  it('a server that says remaining 0 on every answer while serving: one capped wait, then full speed', async () => {
+    const p = new ApiPacer();
+    const headers = () => ({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 3600) });
+    const t0 = Date.now();
+    let served = 0;
+    const job = (async () => {
+      for (let i = 0; i < 50; i++) {
+        (await p.acquire())({ status: 200, headers: headers() });
+        served++;
+      }
+    })();
+    for (let i = 0; i < 200 && served < 50; i++) await vi.advanceTimersByTimeAsync(250);
+    await job;
+    expect(served).toBe(50);
+    expect(Date.now() - t0).toBeLessThanOrEqual(10_500);
+  });
+
+  it('a limit that never lifts (429 on every call) fails with one line after GIVE_UP_MS, not later', async () => {
+    const { GIVE_UP_MS } = await import('../../src/http/pacer.js');
+    const p = new ApiPacer();
+    const t0 = Date.now();
+    let failure: Error | undefined;
+    const job = (async () => {
+      for (;;) (await p.acquire())({ status: 429, retryAfterMs: 60_000 });
+    })().catch((e: Error) => (failure = e));
+    for (let i = 0; i < 2 * GIVE_UP_MS / 1000 && !failure; i++) await vi.advanceTimersByTimeAsync(1000);
+    await job;
+    expect(failure?.message).toBe("the API's rate limit has not reset in 3 minutes: try later");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(GIVE_UP_MS);
+    expect(Date.now() - t0).toBeLessThanOrEqual(GIVE_UP_MS + 60_000);
+  });
+
+  it('one success lifts the limit: 429s before it do not count towards giving up', async () => {
+    const { GIVE_UP_MS } = await import('../../src/http/pacer.js');
+    const p = new ApiPacer();
+    (await p.acquire())({ status: 429, retryAfterMs: 1000 });
+    await vi.advanceTimersByTimeAsync(GIVE_UP_MS - 1000);
+    (await p.acquire())({ status: 200 });
+    await vi.advanceTimersByTimeAsync(5000);
+    (await p.acquire())({ status: 429, retryAfterMs: 1000 });
+    await vi.advanceTimersByTimeAsync(1000);
+    await expect(p.acquire()).resolves.toBeTypeOf('function');
+  });
+
+  it('an interrupt ends a wait on rate headers at once', async () => {
+    const p = new ApiPacer();
+    (await p.acquire())({ status: 200, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '30' } });
+    const ac = new AbortController();
+    const waiting = p.acquire(ac.signal);
+    await vi.advanceTimersByTimeAsync(100);
+    ac.abort(new Error('interrupted'));
+    await expect(waiting).rejects.toThrow('interrupted');
+  });
+});

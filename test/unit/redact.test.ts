@@ -7,8 +7,22 @@ describe('redact: presigned URL signatures', () => {
     '&X-Amz-Credential=AKIAEXAMPLE%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240101T000000Z' +
     '&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=0123456789abcdef0123456789abcdef';
 
-  it('replaces X-Amz-Signature and keeps the other parameters', () => {
-    const out = redactUrl(presigned);
+  it('redactUrl prints origin and path, never the query, whatever names the signature goes by', () => {
+    expect(redactUrl(presigned)).toBe('https://bucket.s3-accelerate.amazonaws.com/uploads/key?…');
+    for (const signed of [
+      'https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=0a1b2c3d4e5f',
+      'https://b-1250000000.cos.ap-beijing.myqcloud.com/o?q-sign-algorithm=sha1&q-signature=0a1b2c3d4e5f',
+      'https://acct.blob.core.windows.net/c/o?sv=2022-11-02&sp=w&sig=0a1b2c3d4e5f%3D',
+    ]) {
+      const out = redactUrl(signed);
+      expect(out).not.toContain('0a1b2c3d4e5f');
+      expect(out).toBe(`${signed.slice(0, signed.indexOf('?'))}?…`);
+    }
+    expect(redactUrl('http://127.0.0.1:9/v1/thing')).toBe('http://127.0.0.1:9/v1/thing');
+  });
+
+  it('replaces X-Amz-Signature in text and keeps the other parameters', () => {
+    const out = redact(presigned);
     expect(out).not.toContain('0123456789abcdef0123456789abcdef');
     expect(out).toContain('X-Amz-Signature=REDACTED');
     for (const kept of ['partNumber=3', 'uploadId=abc123', 'X-Amz-Expires=3600', 'X-Amz-SignedHeaders=host', 'X-Amz-Date=20240101T000000Z']) {
@@ -18,7 +32,7 @@ describe('redact: presigned URL signatures', () => {
   });
 
   it('replaces the credential too', () => {
-    expect(redactUrl(presigned)).not.toContain('AKIAEXAMPLE');
+    expect(redact(presigned)).not.toContain('AKIAEXAMPLE');
   });
 
   it('replaces a legacy Signature parameter', () => {
