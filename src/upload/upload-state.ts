@@ -143,6 +143,7 @@ export class UploadState {
 
   /** Finalize is about to be sent: a rerun must not assume the session is unfinished. */
   async markFinalizing(): Promise<void> {
+    await this.lock?.confirm(); // still ours (not taken over while this process stalled), or LOCKED
     this.state.finalizing = true;
     this.state.finalizeSentAt = Date.now();
     if (!this.persisted) return;
