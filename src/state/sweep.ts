@@ -1,7 +1,8 @@
 // What a lakeup killed mid-step leaves in the state folder, cleared by the next put that runs there:
 // nothing else would ever remove it, and `ls` of the folder would show it forever.
 //
-//  - temp files of atomic writes (`<file>.<host>-<pid>-<rand>.tmp`) whose process is gone;
+//  - temp files of atomic writes (`<file>.<host>-<pid>-<rand>.tmp`) whose process is gone (another
+//    host's: older than a lock's lease);
 //  - lock sources (`<id>.lock.new-<nonce>`) whose writer is gone: its lock, if it got one, is a
 //    hard link of its own, so the source's name is never needed again;
 //  - takeover claims (`<id>.lock.takeover-<key>-<gen>`) whose taker is gone, on a lock that is no
@@ -14,7 +15,7 @@
 //    file goes first) or between removing them. It holds presigned URLs, write credentials, and
 //    nothing reads it without its state. Removed under the upload's lock, which every writer of
 //    the pair holds, so never one a living upload is writing.
-// Everything of another host, or of a process that is still running, is left alone.
+// Everything of a process that is still running, or of another host within a lease, is left alone.
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTempOfDeadProcess } from './atomic-write.js';
@@ -40,7 +41,8 @@ export async function sweepStateDir(dir: string): Promise<void> {
   for (const name of names) {
     try {
       if (name.endsWith('.tmp')) {
-        if (isTempOfDeadProcess(name)) await rm(name);
+        const ageMs = Date.now() - (await fs.promises.stat(path.join(dir, name))).mtimeMs;
+        if (isTempOfDeadProcess(name, ageMs)) await rm(name);
         continue;
       }
       if (LOCK_SOURCE.test(name)) {
