@@ -44,7 +44,9 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   const { runUploads } = await import('../upload/run.js');
   // Temp files, lock sources and dead locks an earlier lakeup left when it was killed mid-step.
   await (await import('../state/sweep.js')).sweepStateDir(plan.stateDir);
+  const openDir = (await import('../state/state-dir.js')).privateStateDir(plan.stateDir);
   const view = await createProgressView(plan.progress, term, { intervalMs: plan.progressIntervalMs });
+  if (openDir) view.notice(openDir);
   const interrupts = watchInterrupts(() => view.notice('lakeup: stopping: saving state (press Ctrl-C again to quit at once)'));
   // A live bar redraws stderr's lines; result lines for a terminal stdout wait until it stops.
   const results = new ResultPrinter(term, plan.json, plan.progress === 'bar' && term.stdoutIsTTY);
