@@ -49,7 +49,7 @@ function newOwner(): { nonce: string; since: number; content: string } {
  * Another host's lock within its lease is watched: renewed, its holder is alive (LOCKED); not
  * renewed for LEASE_MS (measured here too, in case that host's clock runs ahead), it is taken over.
  */
-export async function acquireLock(dir: string, id: string): Promise<Lock> {
+export async function acquireLock(dir: string, id: string, onWait?: (line: string) => void): Promise<Lock> {
   await ensureStateDirAsync(dir);
   const file = lockPath(dir, id);
   const { nonce, since, content } = newOwner();
@@ -70,7 +70,11 @@ export async function acquireLock(dir: string, id: string): Promise<Lock> {
       if (!snap) continue; // released meanwhile: try again
       const v = judge(snap);
       if (v.why === 'other-host') {
-        if (watched?.snap.text !== snap.text) watched = { snap, at: Date.now() };
+        if (watched?.snap.text !== snap.text) {
+          watched = { snap, at: Date.now() };
+          const o = snap.owner!;
+          onWait?.(`waiting for the lock of another lakeup (pid ${o.pid} on ${o.host}), not renewed for ${Math.round(snap.ageMs / 1000)} s: it is free after ${LEASE_MS / 1000} s unless renewed`);
+        }
         else if (watched.snap.key !== snap.key) throw lockedError(v); // renewed: its holder works
       }
       const waitOn = v.why === 'being-written' ? Date.now() < writtenBy : v.why === 'other-host' && Date.now() - (watched?.at ?? 0) <= LEASE_MS;
@@ -110,7 +114,7 @@ export async function acquireLock(dir: string, id: string): Promise<Lock> {
  * the name is taken, the full acquireLock judges the holder and takes a stale lock over. The state
  * folder must exist.
  */
-export async function acquireLockQuick(dir: string, id: string): Promise<Lock> {
+export async function acquireLockQuick(dir: string, id: string, onWait?: (line: string) => void): Promise<Lock> {
   const file = lockPath(dir, id);
   const { nonce, since, content } = newOwner();
   ours.add(nonce);
@@ -118,7 +122,7 @@ export async function acquireLockQuick(dir: string, id: string): Promise<Lock> {
     await fs.promises.writeFile(file, content, { flag: 'wx', mode: 0o600 });
   } catch {
     ours.delete(nonce);
-    return acquireLock(dir, id); // taken (judge it), or a folder problem (said there)
+    return acquireLock(dir, id, onWait); // taken (judge it), or a folder problem (said there)
   }
   return heldLock(file, nonce, since);
 }

@@ -62,7 +62,9 @@ export async function sweepStateDir(dir: string): Promise<void> {
       if (urls) {
         const id = urls[1];
         if (present.has(`${id}.json`)) continue;
-        const held = await acquireLock(dir, id); // LOCKED: a living upload is writing the pair
+        const lock = await readSnapshot(path.join(dir, `${id}.lock`));
+        if (lock && judge(lock).live) continue; // a living upload (or another host's, within its lease) may be writing the pair
+        const held = await acquireLock(dir, id); // LOCKED: one took it meanwhile
         try {
           const stateThere = await fs.promises.access(path.join(dir, `${id}.json`)).then(() => true, () => false);
           if (!stateThere) await rm(name);

@@ -47,7 +47,8 @@ export class UploadState {
   /** Takes the upload's lock: no other process drives this upload meanwhile. */
   async lockIt(quick = false): Promise<void> {
     if (this.lock) return;
-    this.lock = quick ? await acquireLockQuick(this.c.dir, this.c.id) : await acquireLock(this.c.dir, this.c.id);
+    const onWait = (line: string) => this.c.notice(`${this.c.display}: ${line}`);
+    this.lock = await (quick ? acquireLockQuick : acquireLock)(this.c.dir, this.c.id, onWait);
   }
 
   /**

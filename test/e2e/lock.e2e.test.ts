@@ -117,6 +117,7 @@ describe('a run killed -9 on another host (another UTS namespace, another host n
     const again = await runCli(args, { env, timeoutMs: 120_000 });
     const took = Date.now() - t0;
     expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`^lakeup: waiting for the lock of another lakeup \\(pid ${there.pid} on ${ELSEWHERE}\\), not renewed for \\d+ s: it is free after 30 s unless renewed$`, 'm'));
     expect(took, 'the rerun waited out the lease, not more').toBeLessThan(LEASE_MS + 30_000);
     const sent = sb.stats().finalized.slice(before).filter((f) => f.path?.includes('elsewhere-tree'));
     expect(sent.map((f) => path.basename(f.path!)).sort()).toEqual(['f0.bin', 'f1.bin', 'f2.bin', 'f3.bin']);

@@ -184,8 +184,10 @@ describe('whose lock is live', () => {
   it('waits a fresh lock from another host out when nobody renews it, then takes it over', async () => {
     placeLock({ pid: sleeper.pid, host: 'elsewhere.example', since: 0, nonce: 'cececececececece' });
     ageBy(LEASE_MS - 700); // killed a while ago: the rest of its lease is short to wait
-    const lock = await acquireLock(dir, ID);
+    const said: string[] = [];
+    const lock = await acquireLock(dir, ID, (l) => said.push(l));
     expect(ownerOf().pid).toBe(process.pid);
+    expect(said).toEqual([`waiting for the lock of another lakeup (pid ${sleeper.pid} on elsewhere.example), not renewed for ${Math.round((LEASE_MS - 700) / 1000)} s: it is free after ${LEASE_MS / 1000} s unless renewed`]);
     lock.release();
   });
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTempOfDeadProcess, tempPathFor } from '../../src/state/atomic-write.js';
-import { acquireLock, LEASE_MS } from '../../src/state/lock.js';
+import { acquireLock, LEASE_MS, RENEW_MS } from '../../src/state/lock.js';
 import { readSnapshot } from '../../src/state/lock-owner.js';
 import { claimPath } from '../../src/state/lock-takeover.js';
 import { sweepStateDir } from '../../src/state/sweep.js';
@@ -86,6 +86,15 @@ describe('sweeping the state folder', () => {
     for (const n of names()) fs.utimesSync(path.join(dir, n), new Date(Date.now() - LEASE_MS - 1_000), new Date(Date.now() - LEASE_MS - 1_000));
     await sweepStateDir(dir);
     expect(names()).toEqual([]);
+  });
+
+  it("leaves a URL file alone, without waiting, while another host's lock on it is within its lease", async () => {
+    put(`${A}.urls.json`, '{}');
+    put(`${A}.lock`, owner(await deadPid(), 'elsewhere.example'));
+    const t0 = Date.now();
+    await sweepStateDir(dir);
+    expect(Date.now() - t0).toBeLessThan(RENEW_MS); // not the ~30 s of watching that lock lapse
+    expect(names()).toEqual([`${A}.lock`, `${A}.urls.json`]);
   });
 
   it('keeps a claim on a lock that is still the one claimed, and removes it once that lock is gone', async () => {
