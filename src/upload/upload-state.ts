@@ -2,7 +2,7 @@
 // starts, recorded as parts finish, marked before finalize, forgotten when the file is in the drive.
 // A file that fits in one part inside a run keeps no state file at all: there is nothing to resume
 // within it, and the run's journal records its finalize.
-import { acquireLock, acquireLockQuick, type Lock } from '../state/lock.js';
+import { acquireLock, acquireLockQuick, readLock, type Lock } from '../state/lock.js';
 import { StateWriter } from '../state/state-writer.js';
 import {
   loadStateAsync,
@@ -186,6 +186,7 @@ export class UploadState {
 export async function forgetLeftState(dir: string, id: string): Promise<void> {
   let lock: Lock;
   try {
+    if ((await readLock(dir, id))?.live) return; // not even another host's within its lease: no wait for a chore
     lock = await acquireLock(dir, id);
   } catch {
     return; // another lakeup is sending it right now: it finishes or keeps it

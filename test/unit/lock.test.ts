@@ -406,3 +406,15 @@ describe('readLock (the rule `lakeup list` and `abort` use)', () => {
     expect(await readLock(dir, ID)).toMatchObject({ live: true, why: 'other-host' });
   });
 });
+
+describe('chores that take a lock do not wait on another host\'s lease', () => {
+  it('forgetLeftState leaves a state alone at once while another host\'s lock on it is within its lease', async () => {
+    const { forgetLeftState } = await import('../../src/upload/upload-state.js');
+    placeLock({ pid: await deadPid(), host: 'elsewhere.example', since: 0, nonce: 'efefefefefefefef' });
+    fs.writeFileSync(path.join(dir, `${ID}.json`), '{}');
+    const t0 = Date.now();
+    await forgetLeftState(dir, ID);
+    expect(Date.now() - t0).toBeLessThan(RENEW_MS);
+    expect(fs.readdirSync(dir).sort()).toEqual([`${ID}.json`, `${ID}.lock`]);
+  });
+});
