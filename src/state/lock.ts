@@ -53,6 +53,7 @@ export async function acquireLock(dir: string, id: string, onWait?: (line: strin
   await ensureStateDirAsync(dir);
   const file = lockPath(dir, id);
   const { nonce, since, content } = newOwner();
+  let leaseFrom = since;
   const source = `${file}.new-${nonce}`;
   ours.add(nonce); // from now on a lock or claim with this nonce is live, even before we return
   let got = false;
@@ -61,7 +62,14 @@ export async function acquireLock(dir: string, id: string, onWait?: (line: strin
     let busyBy: LockOwner | undefined;
     const writtenBy = Date.now() + UNREADABLE_STALE_MS + 1_000;
     let watched: { snap: LockSnapshot; at: number } | undefined;
+    // After a wait, before it is put in place: our lock (and our takeover claim, the same file) must not look lapsed.
+    const renewSource = async () => {
+      if (Date.now() - leaseFrom < RENEW_MS) return;
+      leaseFrom = Date.now();
+      await fs.promises.utimes(source, leaseFrom / 1000, leaseFrom / 1000);
+    };
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      await renewSource();
       if (await createExclusive(source, file, content)) {
         got = true;
         break;
@@ -86,6 +94,7 @@ export async function acquireLock(dir: string, id: string, onWait?: (line: strin
         continue;
       }
       if (v.live && v.why !== 'other-host') throw lockedError(v);
+      await renewSource();
       const t = await takeOver(file, snap, source, content);
       if (t.result === 'taken') {
         got = true;
@@ -103,7 +112,7 @@ export async function acquireLock(dir: string, id: string, onWait?: (line: strin
     await removeFile(source).catch(() => undefined); // its name is in place, or useless
     if (!got) ours.delete(nonce);
   }
-  return heldLock(file, nonce, since);
+  return heldLock(file, nonce, leaseFrom);
 }
 
 /**

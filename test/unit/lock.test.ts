@@ -17,6 +17,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.useRealTimers();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -239,6 +240,20 @@ describe('whose lock is live', () => {
 });
 
 describe('taking over a stale lock when others try too', () => {
+  it('a taker that waited a lease out puts a fresh lock in place, not one that looks lapsed at once', async () => {
+    placeLock({ pid: sleeper.pid, host: 'elsewhere.example', since: 0, nonce: 'dededededededede' });
+    // While we watch it, a lease goes by (the clock jumps), and nobody renews it.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const fired = afterFirstRead(file, () => vi.setSystemTime(Date.now() + LEASE_MS + 1_000));
+    const lock = await acquireLock(dir, ID);
+    expect(fired()).toBe(true);
+    expect(ownerOf().pid).toBe(process.pid);
+    expect(Date.now() - fs.statSync(file).mtimeMs, 'age of our new lock').toBeLessThan(RENEW_MS);
+    expect(await readLock(dir, ID)).toMatchObject({ live: true, why: 'this-process' });
+    vi.useRealTimers();
+    lock.release();
+  });
+
   it('of many callers that judge one stale lock at once, exactly one takes it over', async () => {
     placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: 'ffffffffffffffff' });
     const { won, lost } = await race(24);
