@@ -77,14 +77,12 @@ export async function acquireLock(dir: string, id: string, onWait?: (line: strin
       const snap = await readSnapshot(file);
       if (!snap) continue; // released meanwhile: try again
       const v = judge(snap);
-      if (v.why === 'other-host') {
-        if (watched?.snap.text !== snap.text) {
-          watched = { snap, at: Date.now() };
-          const o = snap.owner!;
-          onWait?.(`waiting for the lock of another lakeup (pid ${o.pid} on ${o.host}), not renewed for ${Math.round(snap.ageMs / 1000)} s: it is free after ${LEASE_MS / 1000} s unless renewed`);
-        }
-        else if (watched.snap.key !== snap.key) throw lockedError(v); // renewed: its holder works
-      }
+      if (v.why === 'other-host' && watched?.snap.text !== snap.text) {
+        watched = { snap, at: Date.now() };
+        const o = snap.owner!;
+        const ago = Math.round(snap.ageMs / 1000);
+        onWait?.(`waiting for the lock of another lakeup (pid ${o.pid} on ${o.host}), not renewed for ${ago} s: it is free after ${LEASE_MS / 1000} s unless renewed`);
+      } else if (v.why === 'other-host' && watched?.snap.key !== snap.key) throw lockedError(v); // renewed: its holder works
       const waitOn = v.why === 'being-written' ? Date.now() < writtenBy : v.why === 'other-host' && Date.now() - (watched?.at ?? 0) <= LEASE_MS;
       if (v.live && waitOn) {
         // Empty: its writer is between creating and filling it (milliseconds), or was killed
