@@ -46,7 +46,9 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   const { runUploads } = await import('../upload/run.js');
   // Temp files, lock sources and dead locks an earlier lakeup left when it was killed mid-step.
   await (await import('../state/sweep.js')).sweepStateDir(plan.stateDir);
+  const openDir = (await import('../state/state-dir.js')).privateStateDir(plan.stateDir);
   const view = await createProgressView(plan.progress, term, { intervalMs: plan.progressIntervalMs });
+  if (openDir) view.notice(openDir);
   // The run says what it is finishing when the first Ctrl-C comes (it knows the parts in flight).
   const interrupts = watchInterrupts({
     onGraceOver: () => view.notice(`lakeup: parts still in flight after ${GRACE_MS / 1000} s: stopping them`),

@@ -169,7 +169,7 @@ export async function runAbort(id: string | undefined, flags: StateFlags, env: N
       try {
         for (const lockId of [t.run ? `${t.id}-run` : t.id, ...files.map((e) => e.id)]) {
           try {
-            locks.push(await acquireLock(dir, lockId));
+            locks.push(await acquireLock(dir, lockId, (l) => term.err(`lakeup: ${l}`)));
           } catch (e) {
             const err = e as LakeupError;
             if (err?.code !== 'LOCKED') throw e;

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isProcessAlive } from './lock-owner.js';
+import { isProcessAlive, LEASE_MS } from './lock-owner.js';
 import { stateDirError } from './state-dir.js';
 import { removeFile, removeFileSync } from './remove.js';
 
@@ -108,10 +108,15 @@ export function tempPathFor(file: string): string {
   return `${file}.${HOST_TAG}-${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
 }
 
-/** Whether `name` is a temp file of tempPathFor written by a process of this host that is gone. */
-export function isTempOfDeadProcess(name: string): boolean {
+/**
+ * Whether `name` is a temp file of tempPathFor whose writer is gone: a process of this host that is
+ * not alive, or of another host (its pid means nothing here) when the file is `ageMs` old, more than
+ * a lock's lease: a write takes milliseconds, so that writer was cut off.
+ */
+export function isTempOfDeadProcess(name: string, ageMs = 0): boolean {
   const m = TEMP_NAME.exec(name);
-  if (!m || m[1] !== HOST_TAG) return false;
+  if (!m) return false;
+  if (m[1] !== HOST_TAG) return ageMs > LEASE_MS;
   const pid = Number(m[2]);
   return pid !== process.pid && !isProcessAlive(pid);
 }

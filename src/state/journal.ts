@@ -21,6 +21,7 @@ import { LakeupError } from '../errors.js';
 import { renameWithRetry } from './atomic-write.js';
 import type { FinishedPart, ProviderName } from '../types.js';
 import { removeFile } from './remove.js';
+import { isId } from './state-dir.js';
 
 export const JOURNAL_VERSION = 1;
 
@@ -357,6 +358,7 @@ export class RunJournal {
  * still has one. Appending a whole line is safe beside a run that is writing too.
  */
 export async function recordDoneInRun(dir: string, key: string, e: JournalEntry, f: FinishedFile): Promise<void> {
+  if (!isId(key)) return; // read back from a state file: never joined into a path unchecked
   const file = journalPath(dir, key);
   let h: fs.FileHandle;
   try {

@@ -16,7 +16,7 @@ export interface LockOwner {
 
 export type Liveness =
   | { live: true; why: 'running' | 'other-host' | 'this-process' | 'being-written'; owner?: LockOwner }
-  | { live: false; why: 'gone' | 'reused-pid' | 'unreadable'; owner?: LockOwner };
+  | { live: false; why: 'gone' | 'reused-pid' | 'unreadable' | 'lapsed'; owner?: LockOwner };
 
 /** One reading of a lock file. */
 export interface LockSnapshot {
@@ -32,6 +32,10 @@ export interface LockSnapshot {
  * see lock.ts); older, it is the leftover of an old version or of a crash.
  */
 export const UNREADABLE_STALE_MS = 5_000;
+
+/** A lock is a lease: its holder renews it (its mtime) every RENEW_MS; one not renewed for LEASE_MS is dead wherever it was taken. */
+export const LEASE_MS = 30_000;
+export const RENEW_MS = 5_000;
 
 /** Nonces of the locks and claims this process has written and not released (see `judge`). */
 export const ours = new Set<string>();
@@ -66,18 +70,21 @@ export function parseOwner(text: string): LockOwner | undefined {
 }
 
 /**
- * Whether the holder of a lock is alive. Only a lock of this host whose process is gone is stale,
- * or one holding our own pid that this process did not write (a previous process with the same
- * pid: a container's pid 1 after a restart). Another host's lock is never stale: its pid means
- * nothing here. An unreadable lock is stale only once it is older than UNREADABLE_STALE_MS.
+ * Whether the holder of a lock is alive. A lock with our own pid is live only if this process wrote
+ * it (else: a previous process with the same pid, a container's pid 1 after a restart). Any other
+ * lock not renewed for LEASE_MS is dead (lapsed), wherever it was taken; within its lease, one of
+ * this host is dead at once if its process is gone, and another host's is live (its pid means
+ * nothing here). An unreadable lock is stale only once it is older than UNREADABLE_STALE_MS.
  */
 export function judge(snap: Pick<LockSnapshot, 'owner' | 'ageMs'>): Liveness {
   const owner = snap.owner;
   if (!owner) return snap.ageMs > UNREADABLE_STALE_MS ? { live: false, why: 'unreadable' } : { live: true, why: 'being-written' };
-  if (owner.host !== undefined && owner.host !== os.hostname()) return { live: true, why: 'other-host', owner };
-  if (owner.pid === process.pid) {
+  const here = owner.host === undefined || owner.host === os.hostname();
+  if (here && owner.pid === process.pid) {
     return owner.nonce !== undefined && ours.has(owner.nonce) ? { live: true, why: 'this-process', owner } : { live: false, why: 'reused-pid', owner };
   }
+  if (snap.ageMs > LEASE_MS) return { live: false, why: 'lapsed', owner };
+  if (!here) return { live: true, why: 'other-host', owner };
   return isProcessAlive(owner.pid) ? { live: true, why: 'running', owner } : { live: false, why: 'gone', owner };
 }
 

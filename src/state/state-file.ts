@@ -8,7 +8,7 @@ import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import type { Destination, FileFingerprint, FinishedPart, ProviderName, Session } from '../types.js';
 import { renameWithRetry, writeFileAtomic, writeFileAtomicSync } from './atomic-write.js';
-import { ensureStateDir, ensureStateDirAsync } from './state-dir.js';
+import { ensureStateDir, ensureStateDirAsync, isId } from './state-dir.js';
 import { removeFile, removeFileSync } from './remove.js';
 
 export { ensureStateDir } from './state-dir.js';
@@ -182,7 +182,9 @@ export function validateState(json: unknown, id?: string): string | undefined {
   if (!json || typeof json !== 'object') return 'it is not an object';
   const s = json as Partial<StateFile>;
   if (s.version !== STATE_VERSION) return `it has version ${String(s.version)}, expected ${STATE_VERSION}`;
-  if (id !== undefined && s.id !== id) return 'it belongs to another upload';
+  if (!isId(s.id) || (id !== undefined && s.id !== id)) return 'it belongs to another upload';
+  // Joined into paths (the run's journal): a key that is not an id could name any file.
+  if (s.run !== undefined && (!isId(s.run?.key) || typeof s.run.to !== 'string')) return 'the run it names is not valid';
   if (s.provider !== 'memorylake' && s.provider !== 'copera') return 'its provider is unknown';
   if (typeof s.endpoint !== 'string') return 'it has no endpoint';
   if (!s.file || typeof s.file.path !== 'string' || typeof s.file.size !== 'number' || typeof s.file.mtimeMs !== 'number') {

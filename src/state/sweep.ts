@@ -1,7 +1,8 @@
 // What a lakeup killed mid-step leaves in the state folder, cleared by the next command that runs there (put, list,
 // resume, abort): nothing else would ever remove it, and `ls` of the folder would show it forever.
 //
-//  - temp files of atomic writes (`<file>.<host>-<pid>-<rand>.tmp`) whose process is gone;
+//  - temp files of atomic writes (`<file>.<host>-<pid>-<rand>.tmp`) whose process is gone (another
+//    host's: older than a lock's lease);
 //  - lock sources (`<id>.lock.new-<nonce>`) whose writer is gone: its lock, if it got one, is a
 //    hard link of its own, so the source's name is never needed again;
 //  - takeover claims (`<id>.lock.takeover-<key>-<gen>`) whose taker is gone, on a lock that is no
@@ -14,7 +15,7 @@
 //    file goes first) or between removing them. It holds presigned URLs, write credentials, and
 //    nothing reads it without its state. Removed under the upload's lock, which every writer of
 //    the pair holds, so never one a living upload is writing.
-// Everything of another host, or of a process that is still running, is left alone.
+// Everything of a process that is still running, or of another host within a lease, is left alone.
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTempOfDeadProcess } from './atomic-write.js';
@@ -40,7 +41,8 @@ export async function sweepStateDir(dir: string): Promise<void> {
   for (const name of names) {
     try {
       if (name.endsWith('.tmp')) {
-        if (isTempOfDeadProcess(name)) await rm(name);
+        const ageMs = Date.now() - (await fs.promises.stat(path.join(dir, name))).mtimeMs;
+        if (isTempOfDeadProcess(name, ageMs)) await rm(name);
         continue;
       }
       if (LOCK_SOURCE.test(name)) {
@@ -60,7 +62,9 @@ export async function sweepStateDir(dir: string): Promise<void> {
       if (urls) {
         const id = urls[1];
         if (present.has(`${id}.json`)) continue;
-        const held = await acquireLock(dir, id); // LOCKED: a living upload is writing the pair
+        const lock = await readSnapshot(path.join(dir, `${id}.lock`));
+        if (lock && judge(lock).live) continue; // a living upload (or another host's, within its lease) may be writing the pair
+        const held = await acquireLock(dir, id); // LOCKED: one took it meanwhile
         try {
           const stateThere = await fs.promises.access(path.join(dir, `${id}.json`)).then(() => true, () => false);
           if (!stateThere) await rm(name);

@@ -280,7 +280,7 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
   const fresh = RunJournal.create(plan.stateDir, identity);
   let lock: Lock;
   try {
-    lock = await acquireLock(plan.stateDir, `${fresh.key}-run`);
+    lock = await acquireLock(plan.stateDir, `${fresh.key}-run`, notice);
   } catch (e) {
     const err = e as LakeupError;
     if (err.code !== 'LOCKED') throw e;

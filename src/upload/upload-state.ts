@@ -2,7 +2,7 @@
 // starts, recorded as parts finish, marked before finalize, forgotten when the file is in the drive.
 // A file that fits in one part inside a run keeps no state file at all: there is nothing to resume
 // within it, and the run's journal records its finalize.
-import { acquireLock, acquireLockQuick, type Lock } from '../state/lock.js';
+import { acquireLock, acquireLockQuick, readLock, type Lock } from '../state/lock.js';
 import { StateWriter } from '../state/state-writer.js';
 import {
   loadStateAsync,
@@ -48,7 +48,8 @@ export class UploadState {
   /** Takes the upload's lock: no other process drives this upload meanwhile. */
   async lockIt(quick = false): Promise<void> {
     if (this.lock) return;
-    this.lock = quick ? await acquireLockQuick(this.c.dir, this.c.id) : await acquireLock(this.c.dir, this.c.id);
+    const onWait = (line: string) => this.c.notice(`${this.c.display}: ${line}`);
+    this.lock = await (quick ? acquireLockQuick : acquireLock)(this.c.dir, this.c.id, onWait);
   }
 
   /**
@@ -152,6 +153,7 @@ export class UploadState {
 
   /** Finalize is about to be sent: a rerun must not assume the session is unfinished. */
   async markFinalizing(): Promise<void> {
+    await this.lock?.confirm(); // still ours (not taken over while this process stalled), or LOCKED
     this.state.finalizing = true;
     this.state.finalizeSentAt = Date.now();
     if (!this.persisted) return;
@@ -193,6 +195,7 @@ export class UploadState {
 export async function forgetLeftState(dir: string, id: string): Promise<void> {
   let lock: Lock;
   try {
+    if ((await readLock(dir, id))?.live) return; // not even another host's within its lease: no wait for a chore
     lock = await acquireLock(dir, id);
   } catch {
     return; // another lakeup is sending it right now: it finishes or keeps it

@@ -102,3 +102,16 @@ describe('a run killed after its last step', () => {
     expect(fs.readdirSync(stateDir)).toEqual([]);
   });
 });
+
+describe.skipIf(process.platform === 'win32')('a state folder of ours that others can read', () => {
+  it('put makes it private (0700) and says so in one line, then uploads', async () => {
+    const file = await makeFile(path.join(work, 'open-dir.bin'), 2 * MiB, 12);
+    const stateDir = fs.mkdtempSync(path.join(work, 'state-'));
+    fs.chmodSync(stateDir, 0o755);
+    const env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
+    const r = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.split('\n')[0]).toBe(`lakeup: the state folder ${stateDir} was open to other users (mode 0755); made it private (0700): it holds upload credentials`);
+    expect(fs.statSync(stateDir).mode & 0o777).toBe(0o700);
+  });
+});

@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { acquireLock, readLock, UNREADABLE_STALE_MS, type Lock } from '../../src/state/lock.js';
+import { acquireLock, acquireLockQuick, LEASE_MS, readLock, RENEW_MS, UNREADABLE_STALE_MS, type Lock } from '../../src/state/lock.js';
 import { readSnapshot } from '../../src/state/lock-owner.js';
 import { claimPath } from '../../src/state/lock-takeover.js';
 import { deadPid, useSleeper } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 import { rejection } from './helpers.js';
 
 let dir: string;
@@ -16,6 +17,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.useRealTimers();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -143,20 +145,51 @@ describe('whose lock is live', () => {
     expect(ownerOf().pid).toBe(sleeper.pid);
   });
 
-  it('never takes a live process\'s lock written by an older version (no host, no nonce)', async () => {
+  it('never takes the lock of a live process written by an older version (no host, no nonce) within its lease', async () => {
     placeLock({ pid: sleeper.pid });
-    ageBy(60_000);
+    ageBy(LEASE_MS / 2);
     expect((await rejection(acquireLock(dir, ID))).code).toBe('LOCKED');
     expect(ownerOf()).toEqual({ pid: sleeper.pid });
   });
 
-  it('never takes a lock from another host (its pid cannot be checked from here)', async () => {
-    placeLock({ pid: await deadPid(), host: 'elsewhere.example', since: 0, nonce: 'cccccccccccccccc' });
+  it('takes over a lock nobody renewed for a lease, even if a process has its pid (a reused pid, a holder stalled for that long)', async () => {
+    placeLock({ pid: sleeper.pid, host: os.hostname(), since: 0, nonce: 'abababababababab' });
+    ageBy(LEASE_MS + 1_000);
+    const lock = await acquireLock(dir, ID);
+    expect(ownerOf().pid).toBe(process.pid);
+    lock.release();
+  });
+
+  it('takes over at once a lock from another host that nobody renewed for a lease (a killed CI job, a container gone)', async () => {
+    placeLock({ pid: sleeper.pid, host: 'elsewhere.example', since: 0, nonce: 'cccccccccccccccc' });
     ageBy(3_600_000);
+    const t0 = Date.now();
+    const lock = await acquireLock(dir, ID);
+    expect(Date.now() - t0).toBeLessThan(RENEW_MS);
+    expect(ownerOf()).toMatchObject({ pid: process.pid, host: os.hostname() });
+    lock.release();
+  });
+
+  it('watches a fresh lock from another host: renewed, its holder is alive and it is not taken', async () => {
+    placeLock({ pid: await deadPid(), host: 'elsewhere.example', since: 0, nonce: 'cdcdcdcdcdcdcdcd' });
+    // Its holder renews it after our first look (its pid means nothing here: only the lease counts).
+    const fired = afterFirstRead(file, () => fs.utimesSync(file, new Date(), new Date()), 2);
+    ageBy(1_000);
     const e = await rejection(acquireLock(dir, ID));
+    expect(fired()).toBe(true);
     expect(e.code).toBe('LOCKED');
     expect(e.message).toMatch(/another lakeup \(pid \d+ on elsewhere\.example\) is already uploading this file/);
     expect(ownerOf().host).toBe('elsewhere.example');
+  });
+
+  it('waits a fresh lock from another host out when nobody renews it, then takes it over', async () => {
+    placeLock({ pid: sleeper.pid, host: 'elsewhere.example', since: 0, nonce: 'cececececececece' });
+    ageBy(LEASE_MS - 700); // killed a while ago: the rest of its lease is short to wait
+    const said: string[] = [];
+    const lock = await acquireLock(dir, ID, (l) => said.push(l));
+    expect(ownerOf().pid).toBe(process.pid);
+    expect(said).toEqual([`waiting for the lock of another lakeup (pid ${sleeper.pid} on elsewhere.example), not renewed for ${Math.round((LEASE_MS - 700) / 1000)} s: it is free after ${LEASE_MS / 1000} s unless renewed`]);
+    lock.release();
   });
 
   it('takes over a lock whose process is gone', async () => {
@@ -207,6 +240,20 @@ describe('whose lock is live', () => {
 });
 
 describe('taking over a stale lock when others try too', () => {
+  it('a taker that waited a lease out puts a fresh lock in place, not one that looks lapsed at once', async () => {
+    placeLock({ pid: sleeper.pid, host: 'elsewhere.example', since: 0, nonce: 'dededededededede' });
+    // While we watch it, a lease goes by (the clock jumps), and nobody renews it.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const fired = afterFirstRead(file, () => vi.setSystemTime(Date.now() + LEASE_MS + 1_000));
+    const lock = await acquireLock(dir, ID);
+    expect(fired()).toBe(true);
+    expect(ownerOf().pid).toBe(process.pid);
+    expect(Date.now() - fs.statSync(file).mtimeMs, 'age of our new lock').toBeLessThan(RENEW_MS);
+    expect(await readLock(dir, ID)).toMatchObject({ live: true, why: 'this-process' });
+    vi.useRealTimers();
+    lock.release();
+  });
+
   it('of many callers that judge one stale lock at once, exactly one takes it over', async () => {
     placeLock({ pid: await deadPid(), host: os.hostname(), since: 0, nonce: 'ffffffffffffffff' });
     const { won, lost } = await race(24);
@@ -318,6 +365,48 @@ describe('release', () => {
   });
 });
 
+describe('the lease: held locks are renewed, one that was lost is noticed', () => {
+  afterEach(() => vi.useRealTimers());
+  const mtimeAgo = (f: string) => Date.now() - fs.statSync(f).mtimeMs;
+
+  it('renews every lock the process holds with one timer', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const locks = [await acquireLock(dir, ID)];
+    for (let i = 0; i < 49; i++) locks.push(await acquireLockQuick(dir, `${i}`.padStart(16, 'a')));
+    expect(vi.getTimerCount()).toBe(1);
+    for (const l of locks) ageBy(LEASE_MS / 2, l.file);
+    vi.advanceTimersByTime(RENEW_MS);
+    await waitFor('every lock renewed', () => locks.every((l) => mtimeAgo(l.file) < RENEW_MS));
+    for (const l of locks) await l.releaseAsync();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('a holder that stalled past its lease finds its lock taken over before it finalizes', async () => {
+    const lock = await acquireLock(dir, ID);
+    await lock.confirm(); // fresh: ours without looking
+    const taker = { pid: sleeper.pid, host: os.hostname(), since: Date.now(), nonce: '9999999999999999' };
+    placeLock(taker);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + LEASE_MS + 1_000 });
+    const e = await rejection(lock.confirm());
+    expect(e).toMatchObject({ kind: 'state', code: 'LOCKED' });
+    expect(e.message).toContain('stalled');
+    await lock.releaseAsync();
+    expect(ownerOf()).toEqual(taker);
+  });
+
+  it('a holder that stalled but still has its lock renews it and goes on', async () => {
+    const lock = await acquireLock(dir, ID);
+    ageBy(LEASE_MS / 2 + 1_000);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + LEASE_MS / 2 + 1_000 });
+    await lock.confirm();
+    vi.useRealTimers();
+    expect(mtimeAgo(lock.file)).toBeLessThan(-LEASE_MS / 4); // touched at the (faked) later time
+    await lock.releaseAsync();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
 describe('readLock (the rule `lakeup list` and `abort` use)', () => {
   it('tells no lock, a live holder and a stale one apart', async () => {
     expect(await readLock(dir, ID)).toBeUndefined();
@@ -330,5 +419,17 @@ describe('readLock (the rule `lakeup list` and `abort` use)', () => {
     expect(await readLock(dir, ID)).toMatchObject({ live: false, why: 'gone' });
     placeLock({ pid: 12345, host: 'elsewhere.example' });
     expect(await readLock(dir, ID)).toMatchObject({ live: true, why: 'other-host' });
+  });
+});
+
+describe('chores that take a lock do not wait on another host\'s lease', () => {
+  it('forgetLeftState leaves a state alone at once while another host\'s lock on it is within its lease', async () => {
+    const { forgetLeftState } = await import('../../src/upload/upload-state.js');
+    placeLock({ pid: await deadPid(), host: 'elsewhere.example', since: 0, nonce: 'efefefefefefefef' });
+    fs.writeFileSync(path.join(dir, `${ID}.json`), '{}');
+    const t0 = Date.now();
+    await forgetLeftState(dir, ID);
+    expect(Date.now() - t0).toBeLessThan(RENEW_MS);
+    expect(fs.readdirSync(dir).sort()).toEqual([`${ID}.json`, `${ID}.lock`]);
   });
 });

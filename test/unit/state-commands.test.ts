@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runAbort, runList, runResume } from '../../src/cli/state-commands.js';
 import { RunJournal } from '../../src/state/journal.js';
+import { LEASE_MS } from '../../src/state/lock.js';
 import { saveState, stateId, statePath, type StateFile } from '../../src/state/state-file.js';
 import { deadPid, useSleeper } from '../helpers/processes.js';
 
@@ -85,6 +86,17 @@ describe('lakeup abort', () => {
     expect(await runAbort(ID, {}, env())).toBe(1);
     expect(err.join('')).toContain(`cannot forget upload ${ID}: another lakeup (pid ${sleeper.pid}) is already uploading this file`);
     expect(fs.existsSync(statePath(dir, ID))).toBe(true);
+  });
+
+  it("forgets an upload whose lock another host left, once its lease lapses, saying why it waits", async () => {
+    pending();
+    const lock = path.join(dir, `${ID}.lock`);
+    fs.writeFileSync(lock, JSON.stringify({ pid: sleeper.pid, host: 'ci-runner-7', since: 0, nonce: 'abcdabcdabcdabce' }));
+    const killedAgo = new Date(Date.now() - LEASE_MS + 700); // killed a while ago: the rest of its lease is short
+    fs.utimesSync(lock, killedAgo, killedAgo);
+    expect(await runAbort(ID, { json: true }, env())).toBe(0);
+    expect(err.join('')).toMatch(new RegExp(`^lakeup: waiting for the lock of another lakeup \\(pid ${sleeper.pid} on ci-runner-7\\), not renewed for \\d+ s`));
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   it('forgets an upload whose lock is stale, lock included', async () => {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTempOfDeadProcess, tempPathFor } from '../../src/state/atomic-write.js';
-import { acquireLock } from '../../src/state/lock.js';
+import { acquireLock, LEASE_MS, RENEW_MS } from '../../src/state/lock.js';
 import { readSnapshot } from '../../src/state/lock-owner.js';
 import { claimPath } from '../../src/state/lock-takeover.js';
 import { sweepStateDir } from '../../src/state/sweep.js';
@@ -39,6 +39,7 @@ describe('sweeping the state folder', () => {
     expect(isTempOfDeadProcess(`${A}.json.${HOST_TAG}-${await deadPid()}-0123456789ab.tmp`)).toBe(true);
     expect(isTempOfDeadProcess(`${A}.json.${HOST_TAG}-${sleeper.pid}-0123456789ab.tmp`)).toBe(false);
     expect(isTempOfDeadProcess(`${A}.json.00000000-${await deadPid()}-0123456789ab.tmp`)).toBe(false); // another host
+    expect(isTempOfDeadProcess(`${A}.json.00000000-${sleeper.pid}-0123456789ab.tmp`, LEASE_MS + 1)).toBe(true); // …cut off a lease ago
     expect(isTempOfDeadProcess(`${A}.json`)).toBe(false);
   });
 
@@ -75,6 +76,25 @@ describe('sweeping the state folder', () => {
     put(kept[6], owner(dead, 'elsewhere.example'));
     await sweepStateDir(dir);
     expect(names()).toEqual([...kept].sort());
+  });
+
+  it("removes another host's leftovers once nobody touched them for a lease (its pid means nothing here)", async () => {
+    const pid = sleeper.pid!; // alive here, which says nothing about the other host
+    put(`${A}.json.00000000-${pid}-0123456789ab.tmp`, '{"half":');
+    put(`${A}.lock.new-${'3'.repeat(16)}`, owner(pid, 'elsewhere.example'));
+    put(`${C}-run.lock`, owner(pid, 'elsewhere.example')); // no journal beside it
+    for (const n of names()) fs.utimesSync(path.join(dir, n), new Date(Date.now() - LEASE_MS - 1_000), new Date(Date.now() - LEASE_MS - 1_000));
+    await sweepStateDir(dir);
+    expect(names()).toEqual([]);
+  });
+
+  it("leaves a URL file alone, without waiting, while another host's lock on it is within its lease", async () => {
+    put(`${A}.urls.json`, '{}');
+    put(`${A}.lock`, owner(await deadPid(), 'elsewhere.example'));
+    const t0 = Date.now();
+    await sweepStateDir(dir);
+    expect(Date.now() - t0).toBeLessThan(RENEW_MS); // not the ~30 s of watching that lock lapse
+    expect(names()).toEqual([`${A}.lock`, `${A}.urls.json`]);
   });
 
   it('keeps a claim on a lock that is still the one claimed, and removes it once that lock is gone', async () => {
