@@ -1,12 +1,12 @@
 // Servers that lie or attack, over real sockets (a gateway in front of the sandbox rewrites or
 // replaces answers): lakeup neither freezes, nor hangs on an interrupt, nor reads without end,
 // nor sends a file in clear text; it says what happened in one line. docs/hostile-servers.md.
-import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, baseEnv, runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../helpers/cli.js';
 import { makeFile } from '../helpers/files.js';
 import { isFinalize, startLyingGateway } from '../helpers/lying-gateway.js';
+import { hasScript, runInPty } from '../helpers/pty.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -77,14 +77,9 @@ describe('foreign control sequences are escaped in every human line', () => {
     }
   });
 
-  const hasScript = spawnSync('script', ['--version']).status === 0;
-  it.skipIf(!hasScript || process.platform === 'win32')('on a real terminal, with colour: lakeup\'s colours pass, the bar and the result line show the foreign ones escaped', async () => {
+  it.skipIf(!hasScript)('on a real terminal, with colour: lakeup\'s colours pass, the bar and the result line show the foreign ones escaped', async () => {
     const file = await makeFile(path.join(bed.work, `tty${FOREIGN}.bin`), 3 * MiB, 9);
-    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} put '${file.replace(/'/g, "'\\''")}' -p copera --name tty.bin`;
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: baseEnv({ ...bed.env, TERM: 'xterm-256color', COLUMNS: '120' }), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code: status, raw: out } = await runInPty(['put', file, '-p', 'copera', '--name', 'tty.bin'], { env: bed.env }).result;
     expect(status, out).toBe(0);
     expect(out).toMatch(/\u001b\[32m✔/); // lakeup's own green
     expect(out).toContain('tty\\u001b]52;c;aGk=\\u0007\\u001b[2J.bin →');

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
 import { makeFile, sha256File } from '../helpers/files.js';
 import { readStates } from '../helpers/outcome.js';
+import { hasScript, runInPty, screen } from '../helpers/pty.js';
 import { storedPath } from '../helpers/sandbox.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
@@ -66,6 +67,23 @@ describe.skipIf(process.platform === 'win32')('an interruption keeps what was se
     const stored = Object.keys(bed.sb.stats().partsStored[saved.session.uploadId] ?? {}).map(Number);
     expect(saved.done.map((d) => d.number).sort()).toEqual(stored.sort());
     expect(stored.length).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!hasScript)('on a terminal, Ctrl-C typed at the keyboard: the bar, the finishing line, what was kept', async () => {
+    const file = await makeFile(path.join(bed.work, 'tty.bin'), SIZE, 34);
+    const from = bed.sb.stats().bytesReceived;
+    const run = runInPty(['put', file, '-p', 'copera', '--limit-rate', '20MiB/s'], { env: bed.env });
+    await waitFor('40% at the storage', () => received(from) >= 0.4 * SIZE);
+    run.type('\x03');
+    const { code, raw } = await run.result;
+    expect(code, raw).toBe(130);
+    const lines = screen(raw);
+    const finishing = lines.findIndex((l) => /^lakeup: stopping: finishing \d+ parts? in flight — Ctrl-C again to stop now$/.test(l));
+    const kept = lines.findIndex((l) => /^lakeup: interrupted: \d+ of 12 parts saved \([\d.]+ MiB of 120 MiB\)\. Run the same command again/.test(l));
+    expect(finishing, lines.join('\n')).toBeGreaterThanOrEqual(0);
+    expect(kept, lines.join('\n')).toBeGreaterThan(finishing);
+    expect(lines.some((l) => /tty\.bin .*\d+%/.test(l)), lines.join('\n')).toBe(true); // the bar was there
+    expect(keptBytes() / received(from)).toBeGreaterThanOrEqual(0.9);
   });
 
   it('kill -9 at 40% keeps at least half of what was sent', async () => {

@@ -1,5 +1,5 @@
 // Runs the built CLI (bin/lakeup.js → dist/) as a child process, the way users run it.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,30 +93,4 @@ export async function killWhenAppears(args: string[], o: CliOptions, dir: string
   } finally {
     watcher.close();
   }
-}
-
-/** Whether util-linux `script` can give the CLI a real pseudo-terminal here. */
-export const HAS_PTY = process.platform !== 'win32' && spawnSync('script', ['--version']).status === 0;
-
-/**
- * Runs the CLI under a real pseudo-terminal (util-linux `script`): stdout and stderr are the
- * terminal, as a user's are. `output` is everything the terminal received, in order.
- */
-export function runInTerminal(args: string[], o: CliOptions = {}): Promise<{ code: number | null; output: string }> {
-  const cmd = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  // Async: a sandbox in the test's process must keep answering while the CLI runs.
-  const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
-    cwd: o.cwd ?? ROOT,
-    env: baseEnv({ TERM: 'xterm-256color', COLUMNS: '120', ...o.env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
 }

@@ -3,13 +3,15 @@
 // drew over is gone and a line written above it stays, exactly once.
 import { spawn, spawnSync } from 'node:child_process';
 import { stripVTControlCharacters } from 'node:util';
-import { BIN, baseEnv } from './cli.js';
+import { BIN, ROOT, baseEnv } from './cli.js';
 
 export const hasScript = process.platform !== 'win32' && spawnSync('script', ['--version']).status === 0;
 
 export interface PtyRun {
   /** Everything written to the terminal so far (stdout and stderr, escape codes and all). */
   raw(): string;
+  /** Types `keys` at the terminal (`\x03` is Ctrl-C: the terminal sends the CLI SIGINT). */
+  type(keys: string): void;
   /** Resolves with the exit code once the CLI is done. */
   result: Promise<{ code: number | null; raw: string }>;
 }
@@ -20,18 +22,25 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * Runs `lakeup <args>` under `script -qfec` (stdout and stderr both the terminal). `stdinFrom` is a
  * shell command whose output is piped to the CLI's standard input.
  */
-export function runInPty(args: string[], o: { env: Record<string, string>; stdinFrom?: string }): PtyRun {
+export function runInPty(args: string[], o: { env: Record<string, string>; stdinFrom?: string; cwd?: string }): PtyRun {
   const cli = [process.execPath, BIN, ...args].map(q).join(' ');
   const cmd = o.stdinFrom ? `${o.stdinFrom} | ${cli}` : cli;
   // Async: the sandbox of a test lives in the test's process, so its event loop must keep running.
   const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
+    cwd: o.cwd ?? ROOT,
     env: baseEnv({ ...o.env, TERM: 'xterm-256color', COLUMNS: '120', SHELL: '/bin/sh' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   let raw = '';
   child.stdout.on('data', (d) => (raw += d));
-  const result = new Promise<{ code: number | null; raw: string }>((resolve) => child.on('close', (code) => resolve({ code, raw })));
-  return { raw: () => raw, result };
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const result = new Promise<{ code: number | null; raw: string }>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, raw });
+    }),
+  );
+  return { raw: () => raw, type: (keys) => void child.stdin.write(keys), result };
 }
 
 /** The lines a terminal shows (scrollback included) after `raw` was written to it, without colour. */
