@@ -10,10 +10,12 @@
 // Adaptive mode (`--concurrency auto`) also finds the link's best, without putting more bytes at
 // risk than a few seconds of sending:
 // - It starts at AUTO_START and doubles while the bytes handed to the sockets (`sent`, measured
-//   over steps of STEP_MS while every slot is busy) grow in proportion; the first step that does not
-//   pay goes back to the level before it. Measuring bytes as they go, not finished parts, is what
-//   lets a long path with per-connection limits reach 32 within a fraction of a second (a round of
-//   16 MiB parts there takes a second or more) while a slow link never starts more than a few parts.
+//   over steps of STEP_MS while every slot is busy, after SETTLE_MS in which new connections fill
+//   their socket buffers at memory speed) grow in proportion; the first step that does not pay goes
+//   back to the level before it, and one whose parts would take more than RISK_SECONDS comes down.
+//   Measuring bytes as they go, not finished parts, is what lets a long path with per-connection
+//   limits reach 64 within a second (a round of 16 MiB parts there takes a second or more) and a
+//   slow link come down to a few parts after its first 300 ms.
 // - After that, per window of finished parts (Little's law: limit × the median of their size /
 //   duration, which parts finishing in bunches cannot skew) it probes a quarter higher or lower now
 //   and then, keeping the higher level only if it paid, the lower one if it cost nothing.
@@ -21,13 +23,14 @@
 //   measured (at least RISK_FLOOR parts): a part that has not finished is what Ctrl-C must wait for
 //   and kill -9 loses, so on a slow or rate-limited link few parts go at once and each finishes
 //   soon. `--limit-rate` tells the rate before a byte is sent (`rateHint`).
-// It never exceeds `max`. Bytes are measured as they leave, so a window's socket buffers filling
-// count as sending; that overstates a slow link's rate only in the first step.
+// It never exceeds `max`. Why start at 16: all 16 parts of a 256 MiB file behind a long path go at
+// once (measured: 8 more after a step of 300 ms cost 15% of the time there), while on an unknown
+// slow link the first round is the only one with more than ~2 s of sending in flight.
 
 /** The longest pause a Retry-After can impose on new parts. */
 export const MAX_PAUSE_MS = 60_000;
 /** Parts in flight at the start under `--concurrency auto`. */
-export const AUTO_START = 8;
+export const AUTO_START = 16;
 /** The most parts in flight `--concurrency auto` ever reaches. */
 export const AUTO_MAX = 64;
 /** Probes never go below this (a cut can: the server asked). */
@@ -37,8 +40,10 @@ const AUTO_MIN = 4;
 const WINDOW_PARTS = 8;
 /** In hold, a probe a quarter higher or lower every this many windows. */
 const PROBE_EVERY = 3;
-/** How long the start phase measures each level (every slot busy) before it doubles or settles. */
+/** How long the start phase measures each level (every slot busy) before it doubles or settles… */
 export const STEP_MS = 200;
+/** …after this long: a new connection takes its socket buffers' worth (MiBs) at once, which is not the link's rate. */
+export const SETTLE_MS = 100;
 /** The sending rate is sampled this often (a gap without sending starts a new sample). */
 const SAMPLE_MS = 250;
 /** Parts in flight hold at most this many seconds of sending at the measured rate (auto only)… */
@@ -91,8 +96,9 @@ export class AdaptiveLimiter {
   private phase: 'start' | 'hold' | 'probe' = 'start';
   /** Bytes handed to the sockets so far (`sent`). */
   private sentTotal = 0;
-  /** The start phase's current step: since when every slot has been busy, and the bytes sent by then. */
+  /** The start phase's current step: since when every slot has been busy, since when it measures, and the bytes sent by then. */
   private stepAt = -1;
+  private stepFrom = -1;
   private stepBytes = 0;
   /** The rate sample under way, and the smoothed rate (bytes/ms; 0: not known yet). */
   private sampleAt = -1;
@@ -185,8 +191,13 @@ export class AdaptiveLimiter {
       this.capAtRisk();
     }
     this.lastSentAt = now;
-    if (this.phase === 'start' && this.stepAt >= 0 && now - this.stepAt >= STEP_MS) {
-      this.step((this.sentTotal - this.stepBytes) / (now - this.stepAt));
+    if (this.phase === 'start' && this.stepAt >= 0) {
+      if (this.stepFrom < 0) {
+        if (now - this.stepAt >= SETTLE_MS) {
+          this.stepFrom = now;
+          this.stepBytes = this.sentTotal;
+        }
+      } else if (now - this.stepFrom >= STEP_MS) this.step((this.sentTotal - this.stepBytes) / (now - this.stepFrom));
     }
   }
 
@@ -247,7 +258,7 @@ export class AdaptiveLimiter {
   private noteBusy(): void {
     if (this.phase === 'start' && this.stepAt < 0 && this.inUse >= this.current) {
       this.stepAt = this.now();
-      this.stepBytes = this.sentTotal;
+      this.stepFrom = -1;
     }
   }
 

@@ -231,10 +231,10 @@ describe('AdaptiveLimiter', () => {
     /**
      * A fluid model of a link on a fake clock, in steps of 10 ms: `rate(n)` bytes/ms in all when n
      * parts are in flight, shared equally, told to the limiter as `sent` bytes; parts start as the
-     * limiter grants slots. Returns the limit after each step (with its time) and, after the first
-     * second, the most seconds of sending that the parts in flight ever had left.
+     * limiter grants slots. Returns the limit after each step (with its time) and, from `judgeFrom`
+     * ms on, the most seconds of sending that the parts in flight ever had left.
      */
-    async function run(l: AdaptiveLimiter, parts: number, size: number, rate: (inFlight: number) => number, clock: { t: number }) {
+    async function run(l: AdaptiveLimiter, parts: number, size: number, rate: (inFlight: number) => number, clock: { t: number }, judgeFrom = 1000) {
       const inFlight: Array<{ left: number; t0: number; ticket: number }> = [];
       let started = 0;
       const limits: Array<{ t: number; limit: number }> = [];
@@ -246,7 +246,7 @@ describe('AdaptiveLimiter', () => {
           started++;
         }
         const r = rate(inFlight.length);
-        if (clock.t >= 1000) mostSecondsLeft = Math.max(mostSecondsLeft, inFlight.reduce((n, p) => n + p.left, 0) / r / 1000);
+        if (clock.t >= judgeFrom) mostSecondsLeft = Math.max(mostSecondsLeft, inFlight.reduce((n, p) => n + p.left, 0) / r / 1000);
         clock.t += 10;
         const each = (r * 10) / inFlight.length;
         for (let i = inFlight.length - 1; i >= 0; i--) {
@@ -264,13 +264,13 @@ describe('AdaptiveLimiter', () => {
       return { limits, mostSecondsLeft, top: Math.max(...limits.map((x) => x.limit)), last: limits.at(-1)!.limit };
     }
 
-    it('starts at 8 and doubles within a fraction of a second while throughput grows in proportion (a distant link, per-connection limits)', async () => {
+    it('starts at 16 and doubles within a second while throughput grows in proportion (a distant link, per-connection limits)', async () => {
       const clock = { t: 0 };
       const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
-      expect(l.limit).toBe(8);
+      expect(l.limit).toBe(16);
       // 16 MiB/s per connection, no cap in all: more connections, more throughput.
       const r = await run(l, 400, 16 * MiB, (n) => (n * 16 * MiB) / 1000, clock);
-      // 8 → 16 → 32 → 64, a step of 200 ms each: at the top before the first part is even done (1 s).
+      // 16 → 32 → 64, a step of 300 ms each: at the top before the first part is even done (1 s).
       expect(r.limits.find((x) => x.limit === 64)!.t).toBeLessThan(1000);
       expect(r.top).toBe(64);
     });
@@ -279,21 +279,24 @@ describe('AdaptiveLimiter', () => {
       const clock = { t: 0 };
       const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
       // 600 MiB/s in all, however many connections (loopback bound by CPU): it doubles once, sees
-      // no gain, goes back to 8, and from there probes down (free) rather than up (no gain).
+      // no gain, goes back to 16, and from there probes down (free) rather than up (no gain).
       const r = await run(l, 1000, 16 * MiB, () => (600 * MiB) / 1000, clock);
-      expect(r.top).toBe(16);
-      expect(r.last).toBeLessThanOrEqual(8);
+      expect(r.top).toBe(32);
+      expect(r.last).toBeLessThanOrEqual(16);
       expect(Math.min(...r.limits.map((x) => x.limit))).toBeGreaterThanOrEqual(4); // probes stop at 4
     });
 
     it('on a slow link keeps at most ~2 s of sending in flight, so Ctrl-C and kill -9 lose little', async () => {
       const clock = { t: 0 };
       const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
-      // 20 MiB/s in all (a rate-limited link), 10 MiB parts: 8 parts at once would be 4 s of sending.
-      const r = await run(l, 60, 10 * MiB, () => (20 * MiB) / 1000, clock);
+      // 20 MiB/s in all (a slow link, unknown in advance), 10 MiB parts: the 16 parts started before
+      // anything was measured are 8 s of sending; the first step (300 ms) brings the limit to 4, and
+      // once that first round is over no more than ~2 s of sending is ever in flight.
+      const r = await run(l, 60, 10 * MiB, () => (20 * MiB) / 1000, clock, 8000);
+      expect(r.limits.find((x) => x.limit <= 4)!.t).toBeLessThanOrEqual(300);
       expect(r.last).toBeLessThanOrEqual(4);
-      expect(r.top).toBe(8); // the start, before the first measurement
-      expect(r.mostSecondsLeft).toBeLessThanOrEqual(4.5); // the start's parts, then ≤ 2 s a round
+      expect(r.top).toBe(16);
+      expect(r.mostSecondsLeft).toBeLessThanOrEqual(2.01);
     });
 
     it('with the rate known in advance (--limit-rate) never starts more than ~2 s of sending', async () => {
@@ -314,8 +317,8 @@ describe('AdaptiveLimiter', () => {
     it('does not double while fewer parts than the limit are in flight (nothing to measure)', async () => {
       const clock = { t: 0 };
       const l = new AdaptiveLimiter(64, { adaptive: true, now: () => clock.t });
-      const r = await run(l, 5, 16 * MiB, (n) => (n * 16 * MiB) / 1000, clock);
-      expect(r.top).toBe(8);
+      const r = await run(l, 12, 16 * MiB, (n) => (n * 16 * MiB) / 1000, clock);
+      expect(r.top).toBe(16);
     });
 
     it('a pinned limit never moves on throughput', async () => {
