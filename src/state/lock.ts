@@ -125,11 +125,22 @@ export async function acquireLockQuick(dir: string, id: string, onWait?: (line: 
   const file = lockPath(dir, id);
   const { nonce, since, content } = newOwner();
   ours.add(nonce);
+  let fh: fs.promises.FileHandle;
   try {
-    await fs.promises.writeFile(file, content, { flag: 'wx', mode: 0o600 });
+    fh = await fs.promises.open(file, 'wx', 0o600);
   } catch {
     ours.delete(nonce);
     return acquireLock(dir, id, onWait); // taken (judge it), or a folder problem (said there)
+  }
+  try {
+    await fh.writeFile(content);
+    await fh.close();
+  } catch (err) {
+    // A full disk: the lock is ours and empty, and left so it would hold the next lakeup back.
+    await fh.close().catch(() => undefined);
+    await removeFile(file).catch(() => undefined);
+    ours.delete(nonce);
+    throw stateDirError(dir, err);
   }
   return heldLock(file, nonce, since);
 }

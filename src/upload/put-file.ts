@@ -48,6 +48,11 @@ export interface PutFileOptions {
   signal?: AbortSignal;
   /** Stop the parts in flight too (a second Ctrl-C, or the grace time over). */
   abortNow?: AbortSignal;
+  /**
+   * The state folder turned out unwritable where the upload goes on regardless: its state could
+   * not be removed once the file was in the drive (a read-only folder). Its run stops there.
+   */
+  onStateUnwritable?: (e: unknown) => void;
   /** Refresh Copera URLs when less than this share of their lifetime is left (default 0.2). */
   refreshMargin?: number;
   /** A spooled temp file (stdin): its state is forgotten when the upload fails. */
@@ -110,6 +115,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     notice: o.notice,
     display,
     run: o.run ? { key: o.run.journal.key, to: o.run.entry.to } : undefined,
+    onUnwritable: o.onStateUnwritable,
   });
   const resultOf = (item: { id: string; name: string }, parts: number, extra: Partial<PutResult>): PutResult => {
     const elapsedMs = Math.round(performance.now() - started);

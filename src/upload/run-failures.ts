@@ -1,39 +1,67 @@
 // What one file's failure means for the rest of its run, so that one cause is said once: a token
 // the API refuses (401/403) stops the run — no new file starts, the files in flight are stopped
 // like on Ctrl-C (their state kept) — and a drive folder that cannot be made is said once, for
-// every file it holds back.
+// every file it holds back. A state folder that cannot be written (full, read-only) stops the run
+// too, and the parts in flight at once: nothing more may be sent that cannot be recorded. A
+// finalize already sent finishes (the journal's finalize record, written before it, lets a rerun
+// find the file); a single file stops the same way.
 import { setMaxListeners } from 'node:events';
+import { getSystemErrorMap } from 'node:util';
 import { LakeupError } from '../errors.js';
 import { FolderFailure } from './folders.js';
 
 export type Verdict =
   /** Ctrl-C (or SIGTERM): the run is interrupted. */
   | 'interrupted'
-  /** The run stopped on a refused token: this file is not sent, and has no line of its own. */
+  /** The run stopped (a refused token, a state folder that cannot be written): this file is not sent, and has no line of its own. */
   | 'stopped'
   /** A failure of this file: reported. */
   | 'failed';
 
 export class RunFailures {
   private readonly stop = new AbortController();
+  private readonly now = new AbortController();
   /** Aborts on Ctrl-C and when the run stops: what every file and lookup of the run listens to. */
   readonly signal: AbortSignal;
+  /** Aborts on a second Ctrl-C and when the state folder cannot be written: the parts in flight stop too. */
+  readonly abortNow: AbortSignal;
   private refusal?: LakeupError;
+  private unwritable?: LakeupError;
   private readonly folders = new Set<FolderFailure>();
 
-  /** `many`: more than one file (a single file's refusal is its own failure line). */
+  /** `many`: more than one file (a single file's refusal is its own failure line). `stateDir`: named when it cannot be written. */
   constructor(
     interrupt: AbortSignal,
     private readonly many: boolean,
+    abortNow?: AbortSignal,
+    private readonly stateDir = '',
   ) {
     this.signal = AbortSignal.any([interrupt, this.stop.signal]);
-    // Every file in flight listens on it (see signals.ts): not a leak.
+    this.abortNow = AbortSignal.any([...(abortNow ? [abortNow] : []), this.now.signal]);
+    // Every file in flight listens on them (see signals.ts): not a leak.
     setMaxListeners(0, this.signal);
+    setMaxListeners(0, this.abortNow);
+  }
+
+  /**
+   * Whether `e` says the state folder cannot be written; if so the run stops here, files and parts
+   * in flight included. For what fails beside a file's own outcome (its journal's `done` record).
+   */
+  stateUnwritable(e: unknown): boolean {
+    if (!(e instanceof LakeupError) || e.code !== 'STATE_DIR') return false;
+    if (!this.unwritable) {
+      this.unwritable = e;
+      const why = new LakeupError('interrupted', 'the run stopped: the state folder cannot be written', { code: 'RUN_STOPPED' });
+      this.stop.abort(why);
+      this.now.abort(why);
+    }
+    return true;
   }
 
   judge(e: unknown): Verdict {
     const kind = (e as LakeupError)?.kind;
-    if (this.refusal && (kind === 'interrupted' || kind === 'auth')) return 'stopped';
+    if (this.stateUnwritable(e)) return 'stopped';
+    if ((this.refusal || this.unwritable) && (kind === 'interrupted' || kind === 'auth')) return 'stopped';
     if (kind === 'auth' && this.many) {
       this.refusal = e as LakeupError;
       this.stop.abort(new LakeupError('interrupted', 'the run stopped: the API refused the token', { code: 'RUN_STOPPED' }));
@@ -53,10 +81,31 @@ export class RunFailures {
     return e.withSuffix(`; the ${n} file${n === 1 ? '' : 's'} in it ${n === 1 ? 'was' : 'were'} not sent`);
   }
 
-  /** The one line of a run stopped by a refused token (undefined when it did not stop), with what was left unsent. */
+  /**
+   * The one line of a run stopped by a refused token or a state folder that cannot be written
+   * (undefined when it did not stop, or nothing was left unsent), with what was left unsent.
+   */
   stoppedLine(total: number, notSent: number): LakeupError | undefined {
     const e = this.refusal;
-    if (!e) return undefined;
-    return new LakeupError(e.kind, `${e.message}; the run stopped: ${notSent} of ${total} files not sent`, { status: e.status, code: e.code, cause: e });
+    if (e) return new LakeupError(e.kind, `${e.message}; the run stopped: ${notSent} of ${total} files not sent`, { status: e.status, code: e.code, cause: e });
+    const u = this.unwritable;
+    if (!u || notSent === 0) return undefined;
+    const code = (u.cause as NodeJS.ErrnoException | undefined)?.code;
+    const what = total === 1 ? 'the upload stopped' : `stopped; ${notSent} of ${total} files not sent`;
+    return new LakeupError(u.kind, `cannot write to the state folder ${this.stateDir} (${errnoWords(code)}): ${what} — ${remedy(code)}`, { code: u.code, cause: u });
   }
+}
+
+/** `no space left on device` for ENOSPC: the system's words for an error code (the code itself when it has none). */
+export function errnoWords(code: string | undefined): string {
+  if (!code) return 'unknown error';
+  for (const [name, words] of getSystemErrorMap().values()) if (name === code) return words;
+  return code;
+}
+
+/** What to do about a state folder that cannot be written: the same command again finds what was recorded there. */
+function remedy(code: string | undefined): string {
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'free space and run the same command again';
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return 'make it writable and run the same command again';
+  return 'fix it or choose another folder with --state-dir or LAKEUP_STATE_DIR, and run the same command again';
 }

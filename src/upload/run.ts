@@ -57,7 +57,7 @@ export interface RunOutcome {
   interrupted: boolean;
   /** What the files cut off by an interruption kept: their finished parts. */
   kept: KeptParts;
-  /** The API refused the token: the run stopped. Its one line, saying what was left unsent. */
+  /** The API refused the token, or the state folder cannot be written: the run stopped. Its one line, saying what was left unsent. */
   stopped?: LakeupError;
 }
 
@@ -76,7 +76,7 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
   const outcome: RunOutcome = { total: sources.length, uploaded: 0, skipped: 0, existing: 0, failed: 0, exitCode: 0, interrupted: false, kept: { parts: 0, of: 0, bytes: 0, total: 0 } };
   const isRun = sources.length > 1 || sources.some((s) => s.root !== undefined);
   const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
-  const failures = new RunFailures(io.signal, sources.length > 1);
+  const failures = new RunFailures(io.signal, sources.length > 1, io.abortNow, plan.stateDir);
   const signal = failures.signal;
   const fail = (e: unknown, src: Source | undefined, said = false) => {
     outcome.failed++;
@@ -94,7 +94,10 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
     try {
       ({ journal, lock: runLock } = await openJournal(plan, notice));
     } catch (e) {
-      fail(e, undefined);
+      // A state folder that cannot be written: the same one line as when it turns so mid-run.
+      outcome.stopped = failures.stateUnwritable(e) ? failures.stoppedLine(sources.length, sources.length) : undefined;
+      if (outcome.stopped) outcome.exitCode = outcome.stopped.exitCode;
+      else fail(e, undefined);
       outcome.failed = sources.length;
       return outcome;
     }
@@ -195,7 +198,8 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
           events,
           notice,
           signal,
-          abortNow: io.abortNow,
+          abortNow: failures.abortNow,
+          onStateUnwritable: (e) => failures.stateUnwritable(e),
           run: journal && entry && !src.ephemeral ? { journal, entry } : undefined,
           known,
           cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
@@ -212,8 +216,8 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
         io.results.uploaded(result);
         if (journal && entry && !src.ephemeral) {
           // Written with the next batch; a kill before it lands leaves the finalize record, which
-          // the next run resolves by looking the item up.
-          journal.markDone(entry, { size: item.fp!.size, mtimeMs: item.fp!.mtimeMs, id: result.id, name: result.name }).catch(() => undefined);
+          // the next run resolves by looking the item up. A write that fails stops the run.
+          journal.markDone(entry, { size: item.fp!.size, mtimeMs: item.fp!.mtimeMs, id: result.id, name: result.name }).catch((e) => failures.stateUnwritable(e));
         }
       } catch (e) {
         // Only a real interruption is reported as one: a finalize that completes after Ctrl-C and

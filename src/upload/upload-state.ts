@@ -3,6 +3,7 @@
 // A file that fits in one part inside a run keeps no state file at all: there is nothing to resume
 // within it, and the run's journal records its finalize.
 import { acquireLock, acquireLockQuick, readLock, type Lock } from '../state/lock.js';
+import { stateDirError } from '../state/state-dir.js';
 import { StateWriter } from '../state/state-writer.js';
 import {
   loadStateAsync,
@@ -27,13 +28,14 @@ export interface UploadStateContext {
   display: string;
   /** The run this upload is a file of: recorded in its state. */
   run?: { key: string; to: string };
+  /** The state could not be removed (a read-only folder): told, not thrown, since the upload is over. */
+  onUnwritable?: (e: unknown) => void;
 }
 
 export class UploadState {
   private lock: Lock | undefined;
   private writer: StateWriter | undefined;
   private persisted = false;
-  private writeFailed = false;
   state!: StateFile;
   /** The run named by a state `find` dropped because the file changed: it still has to hear when the file is done. */
   droppedRun: StateFile['run'];
@@ -128,22 +130,16 @@ export class UploadState {
   }
 
   /**
-   * A part is in the storage: resolves once that is on disk. A failed write is said once and the
-   * upload goes on (the part is stored either way; only a later resume would send it again).
+   * A part is in the storage: resolves once that is on disk. A failed write (a full or read-only
+   * state folder) rejects, and the upload stops: every part sent from then on could not be recorded
+   * either, and a resume would send it again.
    */
   async recordPart(p: FinishedPart): Promise<void> {
     this.state.done.push({ number: p.number, etag: p.etag, md5: p.md5, size: p.size });
-    if (!this.persisted || this.writeFailed) return;
+    if (!this.persisted) return;
     this.writer ??= new StateWriter(this.c.dir, this.state);
     this.writer.schedule();
-    try {
-      await this.writer.flush();
-    } catch (err) {
-      if (!this.writeFailed) {
-        this.writeFailed = true;
-        this.c.notice(`could not save the resumable state (${(err as Error).message}); the upload goes on but could not resume`);
-      }
-    }
+    await this.writer.flush();
   }
 
   /** Every recorded part is on disk (or its failure said). */
@@ -177,7 +173,13 @@ export class UploadState {
   /** The upload is over (in the drive, or abandoned): its state goes. */
   async forget(): Promise<void> {
     await this.settle();
-    if (this.persisted || this.lock) await removeStateAsync(this.c.dir, this.c.id);
+    if (!this.persisted && !this.lock) return;
+    try {
+      await removeStateAsync(this.c.dir, this.c.id);
+    } catch (err) {
+      // Left behind: it says finalize was sent, so a rerun looks the file up rather than send it.
+      this.c.onUnwritable?.(stateDirError(this.c.dir, err));
+    }
   }
 
   async release(): Promise<void> {

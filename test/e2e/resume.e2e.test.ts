@@ -338,7 +338,7 @@ describe('edges of interruption and state', () => {
     const puts = bed.sb.stats().totalPartPuts;
     const r = await runCli(['put', file, '-p', 'memorylake', '--state-dir', path.join(blocker, 'state')], { env: bed.env });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toMatch(/^lakeup: error: cannot write resumable state in .*a-file.*; choose another folder with --state-dir/);
+    expect(r.stderr.trim()).toMatch(/^lakeup: error: cannot write to the state folder .*a-file.* \(not a directory\): the upload stopped — fix it or choose another folder with --state-dir or LAKEUP_STATE_DIR, and run the same command again$/);
     expect(bed.sb.stats().totalPartPuts).toBe(puts);
   });
 });

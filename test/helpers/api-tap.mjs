@@ -4,7 +4,8 @@
 // test can kill lakeup at a chosen moment instead of hoping a timer lands there.
 //
 // The sandbox signs part URLs for the host the client used, so part PUTs come through here too;
-// they are streamed both ways untouched (moment 'part'), never held or slowed.
+// they are streamed both ways untouched (moment 'part'), never held; `slow('part', { until })`
+// withholds their answers (the part is stored) until `until` resolves.
 //
 // Like a real server, the sandbox gets a request once its body has arrived whole, and carries it
 // out whether or not the client is still there: a call forwarded (or "being worked on", see
@@ -171,11 +172,18 @@ export async function startApiTap(target) {
     const entry = { id: nextId++, moment: 'part', method: req.method, path: new URL(req.url ?? '/', 'http://tap').pathname, phase: 'at-server', clientGone: false, startedAt: Date.now() };
     live.add(entry);
     events.emit('request', entry);
+    const until = slow.part?.until;
     const out = http.request({ agent, host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      entry.status = answer.statusCode;
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
       answer.on('error', () => res.destroy());
+      const reply = () => {
+        entry.status = answer.statusCode;
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      };
+      if (until) {
+        answer.pause();
+        void until.then(reply, reply);
+      } else reply();
     });
     out.on('error', () => res.destroy());
     req.pipe(out);
@@ -223,7 +231,8 @@ export async function startApiTap(target) {
     },
     /**
      * Slows every call of this moment: the server acts `beforeMs` late (or once `until` resolves),
-     * the 2xx answer comes `afterMs` late.
+     * the 2xx answer comes `afterMs` late. Part PUTs take `until` only: stored at once, answered
+     * once it resolves.
      */
     slow(moment, s) {
       slow = { ...slow, [moment]: s };

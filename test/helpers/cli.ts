@@ -19,6 +19,8 @@ export interface CliOptions {
   input?: string | Buffer;
   timeoutMs?: number;
   cwd?: string;
+  /** A command the CLI runs under (nsenter into a mount namespace): it is given node, the CLI and its arguments. */
+  wrap?: string[];
 }
 
 /** A clean environment: no proxy, no colour forcing, no LAKEUP_* from the developer's shell. */
@@ -36,7 +38,8 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.
 }
 
 export function startCli(args: string[], o: CliOptions = {}): ChildProcess & { result: Promise<CliResult>; output: () => { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const [cmd, ...argv] = [...(o.wrap ?? []), process.execPath, BIN, ...args];
+  const child = spawn(cmd, argv, {
     cwd: o.cwd ?? ROOT,
     env: baseEnv(o.env),
     stdio: ['pipe', 'pipe', 'pipe'],
