@@ -102,7 +102,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .action(async (files: string[], opts) => {
       const { runPut } = await import('./put-command.js');
       const { exclude: _e, include: _i, ...flags } = opts;
-      setCode(await runPut(files, { ...flags, filters }));
+      setCode(await runPut(files, { ...flags, filters: filters.length ? filters : undefined }));
     });
   void put;
 

@@ -81,7 +81,7 @@ function withBooleanEnv(f: PutFlags, env: NodeJS.ProcessEnv): PutFlags {
 export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.ProcessEnv, term: Pick<Terminal, 'stderrIsTTY'>): PutPlan {
   const f = withBooleanEnv(flags, env);
   const provider = parseProvider(f.provider ?? env.LAKEUP_PROVIDER);
-  const filesFrom = f.filesFrom ?? (env.LAKEUP_FILES_FROM || undefined);
+  const filesFrom = f.filesFrom || undefined; // commander reads LAKEUP_FILES_FROM for `put`; `resume` replays a run's paths instead
   if (files.length === 0 && filesFrom === undefined) throw new LakeupError('usage', 'put: name at least one file to upload (or a list with --files-from)');
   if (filesFrom === '-' && files.includes('-')) throw new LakeupError('usage', '--files-from -: standard input holds the list, so it cannot also be a file ("-")');
   if (f.name !== undefined && filesFrom !== undefined) throw new LakeupError('usage', '--name applies to one file; it was given with --files-from');
@@ -146,13 +146,13 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
 }
 
 /**
- * The rules typed, else those of LAKEUP_EXCLUDE then LAKEUP_INCLUDE (one glob a line; an include
+ * The rules typed (or a resumed run's), else those of LAKEUP_EXCLUDE then LAKEUP_INCLUDE (one glob a line; an include
  * after the excludes wins, as on the command line); checked here, so a bad glob is a usage line.
  */
 function filterRules(typed: FilterRule[] | undefined, env: NodeJS.ProcessEnv): FilterRule[] {
   const fromEnv = (name: string, kind: FilterRule['kind']) =>
     (env[name] ?? '').split(/\r?\n/).filter((g) => g.trim() !== '').map((glob) => ({ kind, glob }));
-  const rules = typed?.length ? typed : [...fromEnv('LAKEUP_EXCLUDE', 'exclude'), ...fromEnv('LAKEUP_INCLUDE', 'include')];
+  const rules = typed ?? [...fromEnv('LAKEUP_EXCLUDE', 'exclude'), ...fromEnv('LAKEUP_INCLUDE', 'include')];
   new FileFilter(rules);
   return rules;
 }

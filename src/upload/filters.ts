@@ -27,7 +27,7 @@ export class FileFilter {
       // windows: false, as the paths matched are '/'-separated everywhere.
       const glob = r.glob.replace(/^\.\//, '');
       if (glob === '' || glob.startsWith('/')) throw new LakeupError('usage', `--${r.kind}: '${r.glob}' is not a glob relative to the folder named (e.g. '*.log', 'build/**')`);
-      const test = picomatch(glob, { dot: true, basename: true, windows: false });
+      const test = picomatch(glob, { dot: true, basename: !glob.includes('/'), windows: false });
       return (p: string) => test(p);
     });
     this.lastInclude = rules.reduce((last, r, i) => (r.kind === 'include' ? i : last), -1);

@@ -295,6 +295,8 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
       onConflict: plan.onConflict,
       mimeType: plan.mimeType,
       partSize: plan.partSize,
+      filters: plan.filters.length ? plan.filters : undefined,
+      noFollowSymlinks: !plan.followSymlinks || undefined,
     },
   };
   const fresh = RunJournal.create(plan.stateDir, identity);
