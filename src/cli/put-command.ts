@@ -86,7 +86,8 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   }
   // A refused token stopped the run: its one line says what was left unsent (no summary beside it).
   if (outcome.stopped) return report(outcome.stopped);
-  if (outcome.total > 1) term.err(`lakeup: ${summaryLine(outcome)}`);
+  // A single file left out (`put a.log --exclude '*.log'`) is said too, never skipped in silence.
+  if (outcome.total > 1 || Object.keys(outcome.leftOut).length > 0) term.err(`lakeup: ${summaryLine(outcome)}`);
   if (outcome.interrupted) {
     // `lakeup resume` finds what this folder started, in the state folder it is told of.
     const resume = flags.stateDir !== undefined ? `lakeup resume --state-dir ${quoteArg(plan.stateDir)}` : 'lakeup resume';
@@ -106,7 +107,7 @@ export function summaryLine(o: RunOutcome): string {
   if (o.failed) parts.push(`${o.failed} failed`);
   const left = o.total - settled(o);
   if (o.interrupted && left > 0) parts.push(`${left} not sent`);
-  return `${o.total} files: ${parts.join(', ')}`;
+  return `${o.total} file${o.total === 1 ? '' : 's'}: ${parts.join(', ')}`;
 }
 
 /** `interrupted: 14 of 30 parts saved (140 MiB of 300 MiB).`: what a rerun will not send again. */

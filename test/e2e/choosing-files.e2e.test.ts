@@ -65,6 +65,17 @@ describe('--exclude and --include', () => {
     expect(r.stderr).toMatch(/^lakeup: 3 files: 2 uploaded, 1 excluded$/m);
   });
 
+  it('apply to files named on the command line by the path as given; one file left out is said, not skipped in silence', async () => {
+    const root = await tree(path.join(bed.work, 'named'), { 'a.log': 10, 'b.txt': 20 });
+    const before = bed.sb.stats().finalized.length;
+    const one = await runCli(['put', path.join(root, 'a.log'), '-p', 'memorylake', '--exclude', '*.log'], { env: bed.env });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stderr).toMatch(/^lakeup: 1 file: 0 uploaded, 1 excluded$/m);
+    const two = await runCli(['put', path.join(root, 'a.log'), path.join(root, 'b.txt'), '-p', 'memorylake', '--exclude', '*.log'], { env: bed.env });
+    expect(two.code, two.stderr).toBe(0);
+    expect(bed.sb.stats().finalized.slice(before).map((f) => f.name)).toEqual(['b.txt']);
+  });
+
   it('LAKEUP_EXCLUDE holds one glob a line; a glob that is not relative is one usage line', async () => {
     const root = await tree(path.join(bed.work, 'env-ex'), { 'a.txt': 10, 'b.tmp': 20, 'c.bak': 30 });
     const r = await runCli(['put', root, '-r', '-p', 'memorylake'], { env: { ...bed.env, LAKEUP_EXCLUDE: '*.tmp\n*.bak' } });
