@@ -34,9 +34,15 @@ export async function walkFolder(root: string, opts: WalkOptions = { followSymli
       throw new LakeupError('input', `${dir}: cannot list it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   };
-  // Inside an excluded folder every entry is counted as excluded; nothing is followed or said there.
+  // Inside an excluded folder every entry is counted as excluded; nothing is followed or said there,
+  // and a folder that cannot be listed (`--exclude lost+found`) counts as one.
   const countExcluded = async (dir: string, rel: string[]) => {
-    for (const e of await list(dir)) {
+    const entries = await list(dir).catch(() => undefined);
+    if (!entries) {
+      out.push({ file: dir, display: dir, name: rel[rel.length - 1], folder: [top, ...rel.slice(0, -1)], root, leftOut: { reason: 'excluded' } });
+      return;
+    }
+    for (const e of entries) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) await countExcluded(p, [...rel, e.name]);
       else out.push({ file: p, display: p, name: e.name, folder: [top, ...rel], root, leftOut: { reason: 'excluded' } });
