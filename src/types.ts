@@ -88,3 +88,21 @@ export interface SkippedResult {
   id?: string;
   size: number;
 }
+
+/**
+ * Why a file of a run is left out (upload/left-out.ts): excluded by --include/--exclude; an empty
+ * file inside a folder (neither provider stores one); a symlink left out by --no-follow-symlinks; a
+ * link back to a folder it is in (a loop); a FIFO, socket or device inside a folder (special).
+ */
+export type LeftOutReason = 'excluded' | 'empty' | 'symlink' | 'loop' | 'special';
+
+/** A left-out file's JSON line: `size` only where it is known (0 for an empty file). */
+export interface LeftOutResult {
+  ok: true;
+  skipped: true;
+  reason: LeftOutReason;
+  provider: ProviderName;
+  file: string;
+  name: string;
+  size?: number;
+}

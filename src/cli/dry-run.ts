@@ -3,6 +3,8 @@
 import { createProvider } from '../providers/index.js';
 import type { Destination } from '../types.js';
 import type { Terminal } from '../ui/terminal.js';
+import type { LakeupError } from '../errors.js';
+import { leftOutPhrases, type LeftOutCounts, type LeftOutReason } from '../upload/left-out.js';
 import { inspectFile } from '../upload/local-file.js';
 import type { PutPlan } from '../upload/plan.js';
 import { expandSources, selectShard, type Source } from '../upload/sources.js';
@@ -18,16 +20,38 @@ export async function runDryRun(plan: PutPlan, term: Terminal, report: (e: unkno
   } catch (e) {
     return report(e);
   }
+  const left: LeftOutCounts = {};
+  let sendable = 0;
+  let bad = 0;
+  // What the run would leave out is said too, with its reason: excluded, empty, a link, a loop, a FIFO.
+  const leave = (src: Source, reason: LeftOutReason, why?: string) => {
+    left[reason] = (left[reason] ?? 0) + 1;
+    if (plan.json) term.out(JSON.stringify({ dryRun: true, provider: plan.provider, file: src.display, skipped: reason }));
+    else term.out(`${src.display}: ${why ?? (reason === 'excluded' ? 'excluded' : reason === 'symlink' ? 'a symbolic link: skipped (--no-follow-symlinks)' : 'skipped')}`);
+  };
   for (const src of sources) {
+    if (src.leftOut) {
+      leave(src, src.leftOut.reason, src.leftOut.why);
+      continue;
+    }
     try {
       const where = src.folder ? `${plan.parent ?? provider.rootLabel}/${src.folder.join('/')}/${src.name}` : undefined;
       if (src.file === '-') {
+        sendable++;
         const out = { dryRun: true, provider: plan.provider, endpoint: plan.endpoint, file: '-', size: null, name: src.name };
         if (plan.json) term.out(JSON.stringify(out));
         else term.out(`-: standard input (size known once read) → ${plan.provider} ${src.name} at ${plan.endpoint}`);
         continue;
       }
-      const fp = inspectFile(src.file);
+      let fp;
+      try {
+        fp = inspectFile(src.file);
+      } catch (e) {
+        if (src.root === undefined || (e as LakeupError).code !== 'EMPTY') throw e;
+        leave(src, 'empty', 'empty: skipped (neither provider stores empty files)');
+        continue;
+      }
+      sendable++;
       const dest: Destination = { name: src.name, parent: plan.parent, onConflict: plan.onConflict };
       const p = provider.preview({ file: fp, dest, partSize: plan.partSize });
       const destination = where ?? p.destination;
@@ -54,9 +78,15 @@ export async function runDryRun(plan: PutPlan, term: Terminal, report: (e: unkno
         );
     } catch (e) {
       // Every bad file is said, not only the first; the exit code is the worst (auth wins).
+      bad++;
       const c = report(e);
       if (code === 0 || c === 3) code = c;
     }
+  }
+  // The count of what the filters, links and empty files left out (as the run's summary says it).
+  if (Object.keys(left).length > 0) {
+    const parts = [`${sendable} to upload`, ...leftOutPhrases(left), ...(bad ? [`${bad} cannot be sent`] : [])];
+    term.err(`lakeup: ${sources.length} files: ${parts.join(', ')}`);
   }
   return code;
 }

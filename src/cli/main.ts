@@ -32,6 +32,8 @@ Examples:
   $ lakeup put a.bin b.bin --provider copera --jobs 2 --json
   $ lakeup put big.iso -p copera --part-size 64MiB --concurrency 8 --limit-rate 20MiB/s
   $ tar c dir | lakeup put - --name dir.tar -p memorylake
+  $ lakeup put photos -r -p copera --exclude '*.tmp' --exclude .git
+  $ find . -name '*.csv' -print0 | lakeup put --files-from - -p memorylake
 ${EXIT_CODES_HELP}`;
 
 function version(): string {
@@ -59,10 +61,13 @@ export function buildProgram(setCode: (code: number) => void): Command {
     })
     .addHelpText('after', EXIT_CODES_HELP);
 
+  // --include and --exclude go into one list, in the order typed: the last rule that matches decides.
+  const filters: Array<{ kind: 'include' | 'exclude'; glob: string }> = [];
+  const rule = (kind: 'include' | 'exclude') => (glob: string) => (filters.push({ kind, glob }), filters);
   const put = program
     .command('put')
     .description('upload one or more files')
-    .argument('<files...>', 'files to upload ("-" reads standard input)')
+    .argument('[files...]', 'files to upload ("-" reads standard input)')
     .addOption(new Option('-p, --provider <name>', 'memorylake or copera (env: LAKEUP_PROVIDER)'))
     .option('--token <token>', 'API token (env: LAKEUP_TOKEN)')
     .option('--token-file <path>', 'read the token from a file (env: LAKEUP_TOKEN_FILE)')
@@ -76,6 +81,10 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .addOption(new Option('-j, --jobs <n>', 'files uploaded at once, 1-64 (default 16)').env('LAKEUP_JOBS'))
     .addOption(new Option('-r, --recursive', 'upload folders, recreating their tree as drive folders (env: LAKEUP_RECURSIVE=1)'))
     .addOption(new Option('--skip-existing', 'skip a file when its folder in the drive has a file of that name and size (env: LAKEUP_SKIP_EXISTING=1)'))
+    .addOption(new Option('--exclude <glob>', 'leave out files matching the glob, relative to the folder named; repeatable (env: LAKEUP_EXCLUDE)').argParser(rule('exclude')))
+    .addOption(new Option('--include <glob>', 'send files matching the glob; with --exclude the last match wins; repeatable (env: LAKEUP_INCLUDE)').argParser(rule('include')))
+    .addOption(new Option('--files-from <file>', 'read the paths to send from a file, one a line or NUL-separated ("-": standard input)').env('LAKEUP_FILES_FROM'))
+    .addOption(new Option('--no-follow-symlinks', 'leave out symbolic links inside folders, counted, instead of following them (env: LAKEUP_NO_FOLLOW_SYMLINKS=1)'))
     .addOption(new Option('--shard <K/N>', 'upload only shard K of N of the files (split a run across CI jobs)').env('LAKEUP_SHARD'))
     .addOption(new Option('--retries <n>', 'retries per part (default 8)').env('LAKEUP_RETRIES'))
     .addOption(new Option('--timeout <seconds>', 'abort and retry a part that moves no byte for this long (default 60)').env('LAKEUP_TIMEOUT'))
@@ -92,7 +101,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .addHelpText('after', PUT_EXAMPLES)
     .action(async (files: string[], opts) => {
       const { runPut } = await import('./put-command.js');
-      setCode(await runPut(files, opts));
+      const { exclude: _e, include: _i, ...flags } = opts;
+      setCode(await runPut(files, { ...flags, filters: filters.length ? filters : undefined }));
     });
   void put;
 

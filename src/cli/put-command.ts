@@ -4,6 +4,9 @@
 import { createProgressView } from '../ui/progress.js';
 import { ResultPrinter } from '../ui/results.js';
 import { detectTerminal } from '../ui/terminal.js';
+import { readFilesFrom } from '../upload/files-from.js';
+import { leftOutPhrases, settled } from '../upload/left-out.js';
+import type { RunOutcome } from '../upload/run.js';
 import { expandSources, selectShard, type Source } from '../upload/sources.js';
 import { envSaysYes } from './options.js';
 import { buildPutPlan, type PutFlags, type PutPlan } from './put-plan.js';
@@ -28,6 +31,13 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     });
   }
   const report = (e: unknown) => reportError(e, { json: plan.json, verbose: plan.verbose, err: term.err, out: term.out });
+  if (plan.filesFrom !== undefined) {
+    try {
+      plan = { ...plan, files: [...plan.files, ...(await readFilesFrom(plan.filesFrom, process.stdin))] };
+    } catch (e) {
+      return report(e);
+    }
+  }
   if (plan.dryRun) {
     const { runDryRun } = await import('./dry-run.js');
     return runDryRun(plan, term, report);
@@ -76,15 +86,8 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   }
   // A refused token stopped the run: its one line says what was left unsent (no summary beside it).
   if (outcome.stopped) return report(outcome.stopped);
-  if (outcome.total > 1) {
-    const parts = [`${outcome.uploaded} uploaded`];
-    if (outcome.skipped) parts.push(`${outcome.skipped} already uploaded`);
-    if (outcome.existing) parts.push(`${outcome.existing} already in the drive`);
-    if (outcome.failed) parts.push(`${outcome.failed} failed`);
-    const left = outcome.total - outcome.uploaded - outcome.skipped - outcome.existing - outcome.failed;
-    if (outcome.interrupted && left > 0) parts.push(`${left} not sent`);
-    term.err(`lakeup: ${outcome.total} files: ${parts.join(', ')}`);
-  }
+  // A single file left out (`put a.log --exclude '*.log'`) is said too, never skipped in silence.
+  if (outcome.total > 1 || Object.keys(outcome.leftOut).length > 0) term.err(`lakeup: ${summaryLine(outcome)}`);
   if (outcome.interrupted) {
     // `lakeup resume` finds what this folder started, in the state folder it is told of.
     const resume = flags.stateDir !== undefined ? `lakeup resume --state-dir ${quoteArg(plan.stateDir)}` : 'lakeup resume';
@@ -93,6 +96,18 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     return 130;
   }
   return outcome.failed > 0 ? outcome.exitCode || 1 : 0;
+}
+
+/** `505 files: 3 uploaded, 498 already in the drive, 2 skipped (empty), 2 excluded`: every file of the run, once. */
+export function summaryLine(o: RunOutcome): string {
+  const parts = [`${o.uploaded} uploaded`];
+  if (o.skipped) parts.push(`${o.skipped} already uploaded`);
+  if (o.existing) parts.push(`${o.existing} already in the drive`);
+  parts.push(...leftOutPhrases(o.leftOut));
+  if (o.failed) parts.push(`${o.failed} failed`);
+  const left = o.total - settled(o);
+  if (o.interrupted && left > 0) parts.push(`${left} not sent`);
+  return `${o.total} file${o.total === 1 ? '' : 's'}: ${parts.join(', ')}`;
 }
 
 /** `interrupted: 14 of 30 parts saved (140 MiB of 300 MiB).`: what a rerun will not send again. */

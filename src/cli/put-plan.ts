@@ -7,6 +7,7 @@ import { checkProxyEnv } from '../http/proxy-env.js';
 import { resolveStateDir } from '../state/location.js';
 import type { ProgressMode } from '../ui/progress.js';
 import type { Terminal } from '../ui/terminal.js';
+import { FileFilter, type FilterRule } from '../upload/filters.js';
 import type { PutPlan } from '../upload/plan.js';
 import { registerSecret } from '../util/redact.js';
 import { parseDuration, parseRate, parseSize } from '../util/sizes.js';
@@ -51,6 +52,10 @@ export interface PutFlags {
   recursive?: boolean;
   skipExisting?: boolean;
   shard?: string;
+  /** --include / --exclude in the order typed (main.ts collects both into one list). */
+  filters?: FilterRule[];
+  followSymlinks?: boolean;
+  filesFrom?: string;
 }
 
 /** Yes/no settings from LAKEUP_* variables where the command line did not set them. */
@@ -69,13 +74,17 @@ function withBooleanEnv(f: PutFlags, env: NodeJS.ProcessEnv): PutFlags {
     // commander sets verify/resume to true unless --no-verify/--no-resume was typed.
     verify: f.verify === false ? false : noVerify !== true,
     resume: f.resume === false ? false : noResume !== true,
+    followSymlinks: f.followSymlinks === false ? false : envBool(env, 'LAKEUP_NO_FOLLOW_SYMLINKS') !== true,
   };
 }
 
 export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.ProcessEnv, term: Pick<Terminal, 'stderrIsTTY'>): PutPlan {
   const f = withBooleanEnv(flags, env);
   const provider = parseProvider(f.provider ?? env.LAKEUP_PROVIDER);
-  if (files.length === 0) throw new LakeupError('usage', 'put: name at least one file to upload');
+  const filesFrom = f.filesFrom || undefined; // commander reads LAKEUP_FILES_FROM for `put`; `resume` replays a run's paths instead
+  if (files.length === 0 && filesFrom === undefined) throw new LakeupError('usage', 'put: name at least one file to upload (or a list with --files-from)');
+  if (filesFrom === '-' && files.includes('-')) throw new LakeupError('usage', '--files-from -: standard input holds the list, so it cannot also be a file ("-")');
+  if (f.name !== undefined && filesFrom !== undefined) throw new LakeupError('usage', '--name applies to one file; it was given with --files-from');
   if (files.includes('-') && f.name === undefined) {
     throw new LakeupError('usage', 'put -: standard input has no name; pass --name');
   }
@@ -130,7 +139,22 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     recursive: Boolean(f.recursive),
     skipExisting: Boolean(f.skipExisting),
     shard: f.shard !== undefined ? parseShard(f.shard) : undefined,
+    filters: filterRules(f.filters, env),
+    followSymlinks: f.followSymlinks !== false,
+    filesFrom,
   };
+}
+
+/**
+ * The rules typed (or a resumed run's), else those of LAKEUP_EXCLUDE then LAKEUP_INCLUDE (one glob a line; an include
+ * after the excludes wins, as on the command line); checked here, so a bad glob is a usage line.
+ */
+function filterRules(typed: FilterRule[] | undefined, env: NodeJS.ProcessEnv): FilterRule[] {
+  const fromEnv = (name: string, kind: FilterRule['kind']) =>
+    (env[name] ?? '').split(/\r?\n/).filter((g) => g.trim() !== '').map((glob) => ({ kind, glob }));
+  const rules = typed ?? [...fromEnv('LAKEUP_EXCLUDE', 'exclude'), ...fromEnv('LAKEUP_INCLUDE', 'include')];
+  new FileFilter(rules);
+  return rules;
 }
 
 /** `K/N` with 1 ≤ K ≤ N: this job's share of a run split N ways. */

@@ -249,6 +249,8 @@ export async function runResume(
           onConflict: o.onConflict,
           mimeType: o.mimeType,
           partSize: o.partSize !== undefined ? String(o.partSize) : undefined,
+          filters: o.filters ?? [],
+          followSymlinks: !o.noFollowSymlinks,
           resume: true,
         },
         env,

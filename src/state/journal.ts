@@ -49,6 +49,10 @@ export interface RunOptions {
   onConflict?: string;
   mimeType?: string;
   partSize?: number;
+  /** --include/--exclude, in order. */
+  filters?: Array<{ kind: 'include' | 'exclude'; glob: string }>;
+  /** --no-follow-symlinks. */
+  noFollowSymlinks?: boolean;
 }
 
 interface Header extends RunIdentity {

@@ -1,7 +1,7 @@
 // Result lines on stdout: one per file (JSON with --json, a line for humans otherwise), each said
 // as its file ends. They leave through the progress view, so that on a terminal a line goes above
 // the live bar, which redraws below it.
-import type { PutResult, SkippedResult } from '../types.js';
+import type { LeftOutResult, PutResult, SkippedResult } from '../types.js';
 import { formatSize } from '../util/sizes.js';
 import type { Terminal } from './terminal.js';
 
@@ -21,6 +21,11 @@ export class ResultPrinter {
     const c = this.term.chalk;
     const why = r.reason === 'exists' ? 'already in the drive' : 'already uploaded';
     this.write(this.json ? JSON.stringify(r) : `${c.green('✔')} ${r.file}: ${why} → ${r.name}${r.id ? ` (${r.id})` : ''}`);
+  }
+
+  /** A file the run left out: a JSON line with --json; for people, the run's notices and summary say it. */
+  leftOut(r: LeftOutResult): void {
+    if (this.json) this.write(JSON.stringify(r));
   }
 
   /** Any other line for stdout (a JSON failure line), in order with the results. */

@@ -11,13 +11,10 @@ export function inspectFile(file: string): FileFingerprint {
     st = fs.statSync(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new LakeupError('input', `${file}: no such file`);
-    if (code === 'EACCES' || code === 'EPERM') throw new LakeupError('input', `${file}: permission denied`);
-    throw new LakeupError('input', `${file}: cannot read it (${code ?? (err as Error).message})`);
+    if (code === 'ENOENT' && isLink(abs)) throw new LakeupError('input', `${file}: a symbolic link whose target is missing`);
+    throw fileError(file, err);
   }
-  if (st.isDirectory()) throw new LakeupError('input', `${file}: is a directory (use --recursive to upload a folder)`);
-  if (!st.isFile()) throw new LakeupError('input', `${file}: not a regular file`);
-  if (st.size === 0) throw new LakeupError('input', `${file}: the file is empty; neither provider stores empty files`);
+  checkKind(file, st);
   try {
     fs.accessSync(abs, fs.constants.R_OK);
   } catch (err) {
@@ -36,9 +33,7 @@ export async function inspectFileAsync(file: string, opts: { checkReadable?: boo
   } catch (err) {
     throw fileError(file, err);
   }
-  if (st.isDirectory()) throw new LakeupError('input', `${file}: is a directory (use --recursive to upload a folder)`);
-  if (!st.isFile()) throw new LakeupError('input', `${file}: not a regular file`);
-  if (st.size === 0) throw new LakeupError('input', `${file}: the file is empty; neither provider stores empty files`);
+  checkKind(file, st);
   if (opts.checkReadable !== false) {
     try {
       await fs.promises.access(abs, fs.constants.R_OK);
@@ -49,10 +44,35 @@ export async function inspectFileAsync(file: string, opts: { checkReadable?: boo
   return { path: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
 }
 
+/** A folder, a FIFO, a device or an empty file cannot be sent (an empty one's error says EMPTY: a folder's run skips it). */
+function checkKind(file: string, st: fs.Stats): void {
+  if (st.isDirectory()) throw new LakeupError('input', `${file}: is a directory (use --recursive to upload a folder)`);
+  if (!st.isFile()) throw new LakeupError('input', `${file}: ${specialKind(st)}`);
+  if (st.size === 0) throw new LakeupError('input', `${file}: the file is empty; neither provider stores empty files`, { code: 'EMPTY' });
+}
+
+function isLink(abs: string): boolean {
+  try {
+    return fs.lstatSync(abs).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** What a file that is not a regular file is, for a notice or a refusal. */
+export function specialKind(st: Pick<fs.Stats, 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice'>): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe), not a regular file';
+  if (st.isSocket()) return 'a socket, not a regular file';
+  if (st.isCharacterDevice()) return 'a character device, not a regular file';
+  if (st.isBlockDevice()) return 'a block device, not a regular file';
+  return 'not a regular file';
+}
+
 function fileError(file: string, err: unknown): LakeupError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new LakeupError('input', `${file}: no such file`);
   if (code === 'EACCES' || code === 'EPERM') return new LakeupError('input', `${file}: permission denied`);
+  if (code === 'ELOOP') return new LakeupError('input', `${file}: a symbolic link that leads back to itself`);
   return new LakeupError('input', `${file}: cannot read it (${code ?? (err as Error).message})`);
 }
 

@@ -1,6 +1,7 @@
 // What a `put` run was asked to do, checked: the one value the CLI hands to the upload layer.
 import type { ConflictStrategy, ProviderName } from '../types.js';
 import type { ProgressMode } from '../ui/progress.js';
+import type { FilterRule } from './filters.js';
 
 /** Everything a run needs, checked. */
 export interface PutPlan {
@@ -32,5 +33,11 @@ export interface PutPlan {
   skipExisting: boolean;
   /** --shard K/N: only the files whose path relative to the source hashes into shard K (1-based) of N. */
   shard?: { index: number; count: number };
+  /** --include / --exclude, in the order given (filters.ts says how they combine). */
+  filters: FilterRule[];
+  /** Follow symbolic links inside a --recursive folder (the default); --no-follow-symlinks leaves them out, counted. */
+  followSymlinks: boolean;
+  /** --files-from: a list of paths (one a line, or NUL-separated), '-' for standard input; read into `files` before the run. */
+  filesFrom?: string;
 }
 

@@ -27,6 +27,7 @@ import type { PutPlan } from './plan.js';
 import { putFile, UploadInterrupted, type KeptParts, type TransferSettings } from './put-file.js';
 import { forgetLeftState } from './upload-state.js';
 import { shardKey, spoolStdin, type Source } from './sources.js';
+import { sayLeftOut, settled, type LeftOutCounts } from './left-out.js';
 import { removeFile } from '../state/remove.js';
 
 export interface RunIO {
@@ -52,6 +53,10 @@ export interface RunOutcome {
   /** Found in the drive by --skip-existing. */
   existing: number;
   failed: number;
+  /** Of the failed, those no rerun can fix (missing, unreadable, not a file): they do not keep the run pending. */
+  failedForGood: number;
+  /** Not sent, by reason (--exclude, empty files in a folder, links, loops, FIFOs); counted in `total`. */
+  leftOut: LeftOutCounts;
   /** The exit code of the worst failure (auth wins), 0 when none. */
   exitCode: number;
   interrupted: boolean;
@@ -68,12 +73,15 @@ interface Item {
   /** Why it cannot be sent (missing, empty, unreadable): reported when its turn comes. */
   error?: unknown;
   skip?: SkippedResult;
+  /** An empty file inside a folder: skipped and counted, not failed. */
+  empty?: boolean;
 }
 
 const SEVERITY = [0, 2, 1, 3];
 
-export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): Promise<RunOutcome> {
-  const outcome: RunOutcome = { total: sources.length, uploaded: 0, skipped: 0, existing: 0, failed: 0, exitCode: 0, interrupted: false, kept: { parts: 0, of: 0, bytes: 0, total: 0 } };
+export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Promise<RunOutcome> {
+  const outcome: RunOutcome = { total: named.length, uploaded: 0, skipped: 0, existing: 0, failed: 0, failedForGood: 0, leftOut: {}, exitCode: 0, interrupted: false, kept: { parts: 0, of: 0, bytes: 0, total: 0 } };
+  const sources = named.filter((s) => !s.leftOut);
   const isRun = sources.length > 1 || sources.some((s) => s.root !== undefined);
   const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
   const failures = new RunFailures(io.signal, sources.length > 1, io.abortNow, plan.stateDir);
@@ -130,7 +138,14 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
     // Which files have a state or a lock of their own (a big file cut off earlier): one listing,
     // not a failed open per file.
     const known = await listStateFolder(plan.stateDir);
-    const items = scan(sources, journal);
+    const scanned = scan(sources, journal);
+    outcome.leftOut = sayLeftOut(
+      [...named.filter((s) => s.leftOut).map((src) => ({ src, ...src.leftOut! })), ...scanned.filter((i) => i.empty).map((i) => ({ src: i.src, reason: 'empty' as const }))],
+      plan.provider,
+      io.results,
+      notice,
+    );
+    const items = scanned.filter((i) => !i.empty);
     const progress = isRun ? new RunProgress(items.length, items.reduce((n, i) => n + (i.fp?.size ?? 0), 0)) : undefined;
     if (progress) io.view.showRun(progress);
 
@@ -230,7 +245,10 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
         } else if (e instanceof FolderFailure) {
           const line = failures.folderLine(e, (under) => items.filter((i) => !i.skip && !i.error && isUnder(i.src, under)).length);
           fail(line ?? e, src, line === undefined);
-        } else fail(e, src);
+        } else {
+          fail(e, src);
+          if (e === item.error && (e as LakeupError).kind === 'input') outcome.failedForGood++;
+        }
       } finally {
         progress?.end(tracker, item.fp?.size ?? 0, ended);
         io.view.untrack(tracker);
@@ -243,14 +261,16 @@ export async function runUploads(plan: PutPlan, sources: Source[], io: RunIO): P
       while (next < items.length && !signal.aborted) await one(items[next++]);
     });
     await Promise.all(workers);
-    outcome.stopped = failures.stoppedLine(outcome.total, outcome.total - outcome.uploaded - outcome.skipped - outcome.existing);
+    outcome.stopped = failures.stoppedLine(items.length, items.length - outcome.uploaded - outcome.skipped - outcome.existing);
     if (outcome.stopped) outcome.exitCode = outcome.stopped.exitCode;
-    else if (io.signal.aborted && outcome.uploaded + outcome.skipped + outcome.existing + outcome.failed < outcome.total) outcome.interrupted = true;
+    else if (io.signal.aborted && settled(outcome) < outcome.total) outcome.interrupted = true;
   } finally {
     io.signal.removeEventListener('abort', onInterrupt);
     await dispatcher.close().catch(() => undefined);
     if (journal) {
-      const complete = !outcome.interrupted && outcome.failed === 0 && outcome.uploaded + outcome.skipped + outcome.existing === outcome.total;
+      // Done when every file is in the drive, left out, or failed for good (a rerun would fail it
+      // again): a missing or unreadable file does not keep the run pending for ever.
+      const complete = !outcome.interrupted && !outcome.stopped && outcome.failed === outcome.failedForGood && settled(outcome) === outcome.total;
       try {
         if (complete) await journal.remove();
         else await journal.close();
@@ -279,6 +299,8 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
       onConflict: plan.onConflict,
       mimeType: plan.mimeType,
       partSize: plan.partSize,
+      filters: plan.filters.length ? plan.filters : undefined,
+      noFollowSymlinks: !plan.followSymlinks || undefined,
     },
   };
   const fresh = RunJournal.create(plan.stateDir, identity);
@@ -323,7 +345,9 @@ function scan(sources: Source[], journal: RunJournal | undefined): Item[] {
     try {
       item.fp = inspectFile(item.src.file);
     } catch (e) {
-      item.error = e;
+      // An empty file inside a folder (a .gitkeep) is skipped; one named on the command line fails.
+      if (item.src.root !== undefined && (e as LakeupError).code === 'EMPTY') item.empty = true;
+      else item.error = e;
       continue;
     }
     const done = journal?.finished.get(entryKey({ file: item.fp.path, to: shardKey(item.src) }));

@@ -1,5 +1,6 @@
 // What `put` was asked to send, expanded into files: plain paths, "-" (standard input spooled to a
-// temporary file, since both APIs need the size up front), and folders with --recursive.
+// temporary file, since both APIs need the size up front), and folders with --recursive (walk.ts).
+// --include/--exclude apply to every path (filters.ts); what they leave out is kept, marked.
 import { createHash } from 'node:crypto';
 import { createWriteStream, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -7,7 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LakeupError } from '../errors.js';
+import { FileFilter, filterPath } from './filters.js';
+import { specialKind } from './local-file.js';
+import type { LeftOutReason } from './left-out.js';
 import type { PutPlan } from './plan.js';
+import { walkFolder } from './walk.js';
 
 export interface Source {
   /** The path to read. */
@@ -22,6 +27,8 @@ export interface Source {
   root?: string;
   /** Spooled stdin: removed after the upload, never resumed. */
   ephemeral?: boolean;
+  /** Not sent, and why (an --exclude, a link not followed, a loop, a FIFO): counted and said by the run. */
+  leftOut?: { reason: LeftOutReason; why?: string };
 }
 
 /**
@@ -56,47 +63,34 @@ export async function spoolStdin(
   return { file, cleanup };
 }
 
-/** Every regular file under `root`, depth first, sorted, with its folder path. Symlinks are not followed. */
-export async function walkFolder(root: string): Promise<Source[]> {
+/** Expands "-" and, with --recursive, folders into the files to send; what is left out stays, marked. */
+export async function expandSources(plan: Pick<PutPlan, 'files' | 'name' | 'recursive' | 'filters' | 'followSymlinks'>): Promise<Source[]> {
   const out: Source[] = [];
-  const visit = async (dir: string, rel: string[]) => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await fs.readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      throw new LakeupError('input', `${dir}: cannot list it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) await visit(p, [...rel, e.name]);
-      else if (e.isFile()) out.push({ file: p, display: p, name: e.name, folder: rel, root });
-    }
-  };
-  await visit(root, [path.basename(path.resolve(root))]);
-  return out;
-}
-
-/** Expands "-" and, with --recursive, folders into the files to send. */
-export async function expandSources(plan: Pick<PutPlan, 'files' | 'name' | 'recursive'>): Promise<Source[]> {
-  const out: Source[] = [];
+  const filter = new FileFilter(plan.filters ?? []);
   for (const f of plan.files) {
     if (f === '-') {
       out.push({ file: '-', display: '-', name: plan.name!, ephemeral: true });
       continue;
     }
-    let isDir = false;
+    let st: import('node:fs').Stats | undefined;
     try {
-      isDir = (await fs.stat(f)).isDirectory();
+      st = await fs.stat(f);
     } catch {
       /* a missing file is reported by the upload itself, with the others still sent */
     }
-    if (isDir && plan.recursive) {
+    // Refused before anything is sent: reading a FIFO or a device would never end, or block.
+    if (st && !st.isFile() && !st.isDirectory()) {
+      throw new LakeupError('input', `${f}: ${specialKind(st)}; to send what it carries, pipe it in: lakeup put - --name NAME`);
+    }
+    if (st?.isDirectory() && plan.recursive) {
       if (plan.name !== undefined) throw new LakeupError('usage', '--name cannot rename the files of a folder');
-      const files = await walkFolder(f);
+      const files = await walkFolder(f, { followSymlinks: plan.followSymlinks ?? true, filter });
       if (files.length === 0) throw new LakeupError('input', `${f}: the folder has no files`);
       for (const file of files) out.push(file); // spreading 150,000 arguments overflows the stack
-    } else out.push({ file: f, display: f, name: plan.name ?? path.basename(f) });
+    } else {
+      const src: Source = { file: f, display: f, name: plan.name ?? path.basename(f) };
+      out.push(filter.active && !filter.sends(filterPath(f)) ? { ...src, leftOut: { reason: 'excluded' } } : src);
+    }
   }
   // The same file to the same place twice (`put a.txt ./a.txt`, `put -r A/sub A`) is one upload.
   const seen = new Set<string>();
