@@ -121,10 +121,10 @@ describe('a run killed -9 on another host (another UTS namespace, another host n
     expect(took, 'the rerun waited out the lease, not more').toBeLessThan(LEASE_MS + 30_000);
     const sent = sb.stats().finalized.slice(before).filter((f) => f.path?.includes('elsewhere-tree'));
     expect(sent.map((f) => path.basename(f.path!)).sort()).toEqual(['f0.bin', 'f1.bin', 'f2.bin', 'f3.bin']);
-    // At most the temp file of a state write it was killed in: younger than a lease when the rerun
+    // At most the temp file of a state (or URL file) write it was killed in: younger than a lease when the rerun
     // began, so that rerun's sweep kept it; the sweep of a lakeup a lease later removes it.
     const left = fs.readdirSync(stateDir);
-    expect(left.filter((n) => !/^[0-9a-f]{16}\.json\.[0-9a-f]{8}-\d+-[0-9a-f]{12}\.tmp$/.test(n))).toEqual([]);
+    expect(left.filter((n) => !/^[0-9a-f]{16}(\.urls)?\.json\.[0-9a-f]{8}-\d+-[0-9a-f]{12}\.tmp$/.test(n))).toEqual([]);
     const aLeaseAgo = new Date(Date.now() - LEASE_MS - 1_000);
     for (const n of left) fs.utimesSync(path.join(stateDir, n), aLeaseAgo, aLeaseAgo);
     await sweepStateDir(stateDir);
