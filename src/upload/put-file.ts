@@ -216,6 +216,15 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
         await upload.forget();
         return resultOf(item, parts.length, item.recovered ? { resumed, recovered: true } : { resumed });
       } catch (first) {
+        if (fromState && !cut && attempt === 0 && (first as LakeupError)?.status === 404) {
+          // The saved session is unknown at finalize: it expired, or it is another account's (a
+          // state is kept per file, not per token, and a new token of the same account resumes it).
+          o.notice(`${o.provider.service} no longer knows the interrupted upload session: uploading ${display} again`);
+          fromState = false;
+          resumed = false;
+          await newSession();
+          continue;
+        }
         if (!(cut && fromState && attempt === 0)) throw first;
         let err = first;
         // 409: another request is finalizing this session right now (the earlier finalize, which

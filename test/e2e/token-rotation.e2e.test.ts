@@ -81,3 +81,26 @@ describe('a run and the token it is sent with', () => {
     expect(journals()).toEqual([]);
   });
 });
+
+describe("a big file's state and another account", () => {
+  it.each(['memorylake', 'copera'])("%s: another account's token does not finish the first account's session: it uploads the file anew into its own drive", async (provider) => {
+    const { makeFile: make, sha256File } = await import('../helpers/files.js');
+    const file = await make(path.join(bed.work, `big-${provider}.bin`), 24 * 1024 * 1024, 21);
+    // Two parts at a time, so that parts finish one after another and the kill finds some done.
+    const size = provider === 'copera' ? ['--part-size', '5MiB'] : []; // MemoryLake's server decides (5 MiB)
+    const args = ['put', file, '-p', provider, ...size, '--limit-rate', '12MiB/s', '-c', '2'];
+    const child = startCli(args, { env: bed.env });
+    await waitFor('2 finished parts', () => {
+      const states = fs.readdirSync(bed.stateDir).filter((n) => /^[0-9a-f]{16}\.json$/.test(n));
+      return states.length > 0 && JSON.parse(fs.readFileSync(path.join(bed.stateDir, states[0]!), 'utf8')).done.length >= 2;
+    });
+    child.kill('SIGKILL');
+    await child.result;
+
+    const other = await runCli(['put', file, '-p', provider, ...size, '--json'], { env: { ...bed.env, LAKEUP_TOKEN: OTHER } });
+    expect(other.code, other.stderr).toBe(0);
+    const stored = bed.sb.stats().finalized.filter((f) => f.provider === provider && f.name === `big-${provider}.bin`);
+    expect(stored.map((f) => path.relative(bed.sb.dir, f.path!).split(path.sep)[0])).toEqual(['account-1']);
+    expect(await sha256File(stored[0]!.path!)).toBe(await sha256File(file));
+  });
+});
