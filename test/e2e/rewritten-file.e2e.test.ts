@@ -23,7 +23,8 @@ const cases = [
 describe('a file rewritten with the same size and modification time after an interruption', () => {
   it.each(cases)('$provider: the rerun sends the parts that changed; the drive holds exactly the new content', async ({ provider, args }) => {
     const file = await makeFile(path.join(bed.work, `rewritten-${provider}.bin`), 24 * MiB, 11);
-    const child = startCli(['put', file, '-p', provider, ...args, '--limit-rate', '12MiB/s'], { env: bed.env });
+    // One part at a time, so that the kill lands after two of the three parts.
+    const child = startCli(['put', file, '-p', provider, ...args, '--limit-rate', '12MiB/s', '-c', '1'], { env: bed.env });
     const saved = await waitFor('2 finished parts', () => {
       const s = readStates(bed.stateDir)[0];
       return s && s.done.length >= 2 ? s : undefined;
@@ -54,7 +55,7 @@ describe('a file rewritten with the same size and modification time after an int
 
   it('a state without ctime and inode (an older lakeup) is checked by content: unchanged, nothing is sent twice', async () => {
     const file = await makeFile(path.join(bed.work, 'old-state.bin'), 24 * MiB, 13);
-    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '12MiB/s'], { env: bed.env });
+    const child = startCli(['put', file, '-p', 'memorylake', '--limit-rate', '12MiB/s', '-c', '1'], { env: bed.env });
     await waitFor('2 finished parts', () => (readStates(bed.stateDir)[0]?.done.length ?? 0) >= 2);
     child.kill('SIGKILL');
     await child.result;
@@ -75,17 +76,18 @@ describe('a file rewritten with the same size and modification time after an int
 
   it('rewritten during the upload, mtime put back: never finalized, said in one line', async () => {
     const file = await makeFile(path.join(bed.work, 'during.bin'), 24 * MiB, 14);
-    const child = startCli(['put', file, '-p', 'copera', '--part-size', '8MiB', '--limit-rate', '12MiB/s'], { env: bed.env });
+    const fresh = fs.readFileSync(await makeFile(path.join(bed.work, 'during.new'), 24 * MiB, 15));
+    // One part at a time: parts end one after another, and two of three are still to go after the first.
+    const child = startCli(['put', file, '-p', 'copera', '--part-size', '8MiB', '--limit-rate', '6MiB/s', '-c', '1'], { env: bed.env });
     await waitFor('a finished part', () => (readStates(bed.stateDir)[0]?.done.length ?? 0) >= 1);
     // Overwritten without truncating (the size never changes, even for a moment), mtime put back.
     const before = fs.statSync(file);
-    const fresh = await makeFile(path.join(bed.work, 'during.new'), 24 * MiB, 15);
     const fd = fs.openSync(file, 'r+');
-    fs.writeSync(fd, fs.readFileSync(fresh), 0, 24 * MiB, 0);
+    fs.writeSync(fd, fresh, 0, 24 * MiB, 0);
     fs.closeSync(fd);
     fs.utimesSync(file, before.atimeMs / 1000, before.mtimeMs / 1000);
     const r = await child.result;
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/the file changed during the upload/);
     expect(bed.sb.stats().finalized.filter((f) => f.name === 'during.bin')).toEqual([]);
   });
