@@ -26,6 +26,10 @@ export interface FileFingerprint {
   path: string; // absolute
   size: number;
   mtimeMs: number;
+  /** The last change of content or metadata (which `touch -r` or `cp -p` cannot put back); absent in older states. */
+  ctimeMs?: number;
+  /** The inode (the file id on Windows): another one means the file was replaced. Absent in older states. */
+  ino?: number;
 }
 
 /** Where the upload goes, as the user asked for it. */

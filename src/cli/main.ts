@@ -36,6 +36,11 @@ Examples:
   $ find . -name '*.csv' -print0 | lakeup put --files-from - -p memorylake
 ${EXIT_CODES_HELP}`;
 
+/** A repeatable flag's values, in order. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 function version(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -161,6 +166,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--dir <folder>', 'where finished files are written, in <folder>/memorylake and <folder>/copera (default: a temp folder, removed on exit)')
     .option('--token <token>', 'the API token it accepts', 'lakeup-sandbox')
+    .option('--also-token <token>', 'another token of the same account, e.g. a rotated one (repeatable)', collect, [])
+    .option('--other-account-token <token>', 'the token of another account, with drives of its own (repeatable: one account each)', collect, [])
     .option('--url-ttl <duration>', 'presigned URL lifetime, e.g. 30s, 1h', '1h')
     .option('--part-size <size>', 'MemoryLake part size it hands out (default: 5 MiB, 10 MiB from 1 GiB)')
     .option('--sink', 'count and discard part bodies without hashing (benchmarks): no files are written')

@@ -10,6 +10,8 @@ export interface SandboxFlags {
   host?: string;
   dir?: string;
   token?: string;
+  alsoToken?: string[];
+  otherAccountToken?: string[];
   urlTtl?: string;
   partSize?: string;
   sink?: boolean;
@@ -48,6 +50,8 @@ export async function runSandbox(f: SandboxFlags): Promise<number> {
       host: f.host ?? '127.0.0.1',
       dir: f.dir,
       token: f.token ?? 'lakeup-sandbox',
+      moreTokens: f.alsoToken,
+      otherAccountTokens: f.otherAccountToken,
       urlTtlMs: parseDuration(f.urlTtl ?? '1h', '--url-ttl'),
       memorylakePartSize: f.partSize !== undefined ? parseSize(f.partSize, '--part-size') : undefined,
       sink: Boolean(f.sink),

@@ -155,7 +155,8 @@ async function handleApi(
     if (err instanceof BodyTooLarge) await ctx.replyJson(res, 413, dialect.error(dialect.invalid, err.message));
     return;
   }
-  if (!ctx.authorized(req)) return ctx.replyJson(res, 401, dialect.unauthorized());
+  const account = ctx.accountOf(req);
+  if (account === undefined) return ctx.replyJson(res, 401, dialect.unauthorized());
 
   const verdict = ctx.faults.apiBucket.take();
   const rate: Headers = verdict ? dialect.rateHeaders(verdict) : {};
@@ -194,7 +195,7 @@ async function handleApi(
   const shape = rule?.shape ?? (header === 'sdk' || header === 'docs' ? header : ctx.opts.coperaShape);
   let result: ApiResult;
   try {
-    result = await endpoint.run({ ctx, req, body, query: url.searchParams, params, shape });
+    result = await endpoint.run({ ctx: ctx.forAccount(account), req, body, query: url.searchParams, params, shape });
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     return ctx.replyJson(res, err.status, dialect.error(err.code, err.message), rate);

@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Drive } from './drive.js';
@@ -35,11 +35,18 @@ export interface UploadSession {
   fileName?: string;
   mimeType?: string;
   parent?: DriveItem | null;
+  /** The account that started it (an index into ContextOptions.accounts): another account's calls do not find it. */
+  account?: number;
 }
 
 export interface ContextOptions {
   dir: string;
-  token: string;
+  /**
+   * The bearer tokens each account accepts: accounts[0] is the main account (its drives in `<dir>/<provider>`), every
+   * other one has drives of its own in `<dir>/account-<n>/<provider>`. Several tokens of one account are one
+   * account's rotated tokens: they see the same drives.
+   */
+  accounts: readonly (readonly string[])[];
   sink: boolean;
   memorylakePartSize?: number;
   coperaShape: CoperaShape;
@@ -67,13 +74,17 @@ export class SandboxContext {
   readonly holds = new HoldQueue();
   readonly parts: PartStore;
   readonly drive: Drive;
+  /** The account this context acts for (see forAccount). */
+  readonly account: number = 0;
+  private readonly drives: Drive[];
 
   constructor(
     readonly opts: ContextOptions,
     partsRoot: string,
   ) {
     this.parts = new PartStore(partsRoot, opts.sink);
-    this.drive = new Drive(opts.dir);
+    this.drives = opts.accounts.map((_, n) => new Drive(n === 0 ? opts.dir : join(opts.dir, `account-${n}`)));
+    this.drive = this.drives[0]!;
   }
 
   get signer(): UrlSigner {
@@ -84,8 +95,17 @@ export class SandboxContext {
     return this.opts.faults;
   }
 
-  authorized(req: IncomingMessage): boolean {
-    return bearer(req) === this.opts.token;
+  /** The account a request's bearer token belongs to; undefined when no account accepts it (401). */
+  accountOf(req: IncomingMessage): number | undefined {
+    const token = bearer(req);
+    const n = this.opts.accounts.findIndex((tokens) => token !== undefined && tokens.includes(token));
+    return n < 0 ? undefined : n;
+  }
+
+  /** This context as account `n` sees it: its own drive; sessions, parts, faults, stats and scripts are the sandbox's. */
+  forAccount(n: number): SandboxContext {
+    if (n === 0) return this;
+    return Object.create(this, { drive: { value: this.drives[n] }, account: { value: n } }) as SandboxContext;
   }
 
   /** Where presigned URLs point: the origin the client used to reach us. */

@@ -60,7 +60,7 @@ function openSession(ctx: SandboxContext, body: Record<string, unknown>): Upload
   const uploadId = requireString(body, 'uploadId', INVALID);
   const fileKey = requireString(body, 'fileKey', INVALID);
   const session = ctx.uploads.get(uploadId);
-  if (!session || session.provider !== 'copera' || session.key !== fileKey || session.state === 'done') {
+  if (!session || session.provider !== 'copera' || session.key !== fileKey || session.state === 'done' || (session.account ?? 0) !== ctx.account) {
     throw new ApiError(404, 'UPLOAD_NOT_FOUND', 'no open multipart upload with this uploadId and fileKey (unknown, or already finalized)');
   }
   if (session.state === 'finalizing') throw new ApiError(409, 'UPLOAD_IN_PROGRESS', 'this upload is being finalized by another request');
@@ -87,6 +87,7 @@ async function start(ctx: SandboxContext, body: Record<string, unknown>) {
     fileSize,
     parts: new Map(),
     state: 'open',
+    account: ctx.account,
     fileName,
     mimeType,
     parent,

@@ -46,6 +46,7 @@ async function createUpload(ctx: SandboxContext, req: IncomingMessage, body: Rec
     layout: memoryLakeLayout(fileSize, ctx.opts.memorylakePartSize),
     parts: new Map(),
     state: 'open',
+    account: ctx.account,
   };
   ctx.uploads.set(id, session);
   ctx.stats.session();
@@ -94,7 +95,7 @@ async function createItem(ctx: SandboxContext, body: Record<string, unknown>) {
   if (!isPlainObject(from)) throw new ApiError(400, INVALID, 'from is required for a file: {"upload_id":…,"part_etags":[…]}');
   const uploadId = requireString(from, 'upload_id', INVALID);
   const session = ctx.uploads.get(uploadId);
-  if (!session || session.provider !== 'memorylake' || session.state === 'done') {
+  if (!session || session.provider !== 'memorylake' || session.state === 'done' || (session.account ?? 0) !== ctx.account) {
     throw new ApiError(404, 'NOT_FOUND', `upload session ${uploadId} not found (unknown, or already used by Create Item)`);
   }
   if (session.state === 'finalizing') throw new ApiError(409, 'UPLOAD_IN_PROGRESS', `upload ${uploadId} is being finalized by another request`);

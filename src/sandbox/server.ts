@@ -93,7 +93,10 @@ async function route(ctx: SandboxContext, req: IncomingMessage, res: ServerRespo
 export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHandle> {
   const ttlSec = urlTtlSeconds(opts.urlTtlMs ?? DEFAULT_URL_TTL_MS);
   const token = opts.token ?? DEFAULT_TOKEN;
-  if (!/^\S+$/.test(token)) throw new TypeError('the sandbox token must be a non-empty string without spaces');
+  const accounts = [[token, ...(opts.moreTokens ?? [])], ...(opts.otherAccountTokens ?? []).map((t) => [t])];
+  const all = accounts.flat();
+  if (!all.every((t) => /^\S+$/.test(t))) throw new TypeError('the sandbox tokens must be non-empty strings without spaces');
+  if (new Set(all).size !== all.length) throw new TypeError('the sandbox tokens must all differ (one token, one account)');
   const partSize = opts.memorylakePartSize;
   if (partSize !== undefined && !(Number.isSafeInteger(partSize) && partSize >= 1)) {
     throw new RangeError(`memorylakePartSize must be a positive integer (got ${partSize})`);
@@ -112,7 +115,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   const signer = new UrlSigner(ttlSec);
   let origin = '';
   const ctx = new SandboxContext(
-    { dir, token, sink: opts.sink === true, memorylakePartSize: partSize, coperaShape, signer, faults, origin: () => origin, signal: abort.signal },
+    { dir, accounts, sink: opts.sink === true, memorylakePartSize: partSize, coperaShape, signer, faults, origin: () => origin, signal: abort.signal },
     join(dir, '.sandbox-parts'),
   );
   const log = opts.log;

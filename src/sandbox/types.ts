@@ -13,8 +13,15 @@ export interface SandboxOptions {
    * their names. Default a fresh temp dir, created here and removed again by close().
    */
   dir?: string;
-  /** The only bearer token the provider APIs accept; default 'lakeup-sandbox'. */
+  /** The main account's bearer token; default 'lakeup-sandbox'. */
   token?: string;
+  /** More tokens of the main account (a rotated token): they see the same drives as `token`. */
+  moreTokens?: string[];
+  /**
+   * Tokens of other accounts, one account each, with drives of their own (`<dir>/account-<n>/<provider>`, n from 1):
+   * they do not see the main account's items (a lookup answers 404) nor its upload sessions, nor it theirs.
+   */
+  otherAccountTokens?: string[];
   /** Presigned URL lifetime in ms (X-Amz-Expires is whole seconds, at least 1, at most 7 days); default 3600_000. */
   urlTtlMs?: number;
   /** Force MemoryLake's layout part size in bytes (tests use small parts); default: the server rule in layout.ts. */

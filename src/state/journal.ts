@@ -9,6 +9,7 @@
 //     (+ "session":{"uploadId","fileKey","done":[…]} for a file without a state file: a rerun finalizes it again)
 //   {"t":"nofin","f":"/abs/a.txt","to":"photos/a.txt"}          finalize was refused: it made nothing
 //   {"t":"done","f":"/abs/a.txt","to":"photos/a.txt","size":1,"mtimeMs":2,"id":"…","name":"…"}  in the drive
+//   {"t":"acct","a":"…"}                                         another token proved to be of the run's account
 // A file is known by its path and where it goes (relative to the run's destination): one file
 // named twice to two places is two entries.
 // Records are batched into one write() of whole lines: a process killed with -9 loses nothing that
@@ -35,7 +36,10 @@ export interface RunIdentity {
   sources: string[];
   /** `--shard K/N`, when the run is one shard of a split (part of the identity). */
   shard?: string;
-  /** Which account (a hash of the token, never the token): the same files sent with another token go to another drive. */
+  /**
+   * The token that started the run (a hash, never the token). Not part of the key: a new token of the same account
+   * finds the journal and proves its account by looking up an item the journal recorded (upload/run-journal.ts).
+   */
   account?: string;
   /** What else the command said about where and how files land: `lakeup resume <run>` replays it. Not part of the key. */
   options?: RunOptions;
@@ -106,17 +110,21 @@ type JournalRecord =
   | { t: 'dir'; path: string[]; id: string }
   | ({ t: 'fin'; f: string; to: string } & FinalizingFile)
   | { t: 'nofin'; f: string; to: string }
-  | ({ t: 'done'; f: string; to: string } & FinishedFile);
+  | ({ t: 'done'; f: string; to: string } & FinishedFile)
+  | { t: 'acct'; a: string };
 
-export function runKey(id: RunIdentity): string {
-  const key = JSON.stringify([
-    id.provider,
-    id.endpoint.replace(/\/+$/, ''),
-    id.parent ?? null,
-    [...id.sources].sort(),
-    id.shard ?? null,
-    id.account ?? null,
-  ]);
+/**
+ * The key of a run: what the command names, not the token. `slot` > 0: the same command's run for another
+ * account (the first slot is whichever account ran it first).
+ */
+export function runKey(id: RunIdentity, slot = 0): string {
+  const key = JSON.stringify([id.provider, id.endpoint.replace(/\/+$/, ''), id.parent ?? null, [...id.sources].sort(), id.shard ?? null, ...(slot > 0 ? [slot] : [])]);
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+/** The key an older lakeup gave the run, with a hash of the token in it: its journal is still this token's run. */
+export function legacyRunKey(id: RunIdentity): string {
+  const key = JSON.stringify([id.provider, id.endpoint.replace(/\/+$/, ''), id.parent ?? null, [...id.sources].sort(), id.shard ?? null, id.account ?? null]);
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
@@ -141,6 +149,8 @@ export class RunJournal {
   readonly finished = new Map<string, FinishedFile>();
   readonly finalizing = new Map<string, FinalizingFile>();
   readonly folders = new Map<string, string>();
+  /** The tokens (hashes) known to be of the run's account: the one that started it, and those proved since. */
+  readonly accounts = new Set<string>();
   private pending: string[] = [];
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private writing: Promise<void> | undefined;
@@ -153,11 +163,12 @@ export class RunJournal {
     readonly key: string,
     /** Whether the file holds records of an earlier attempt. */
     readonly resumed: boolean,
-  ) {}
+  ) {
+    if (identity.account) this.accounts.add(identity.account);
+  }
 
   /** Reads the journal of this run, if there is one. Anything unusable is reported, never trusted. */
-  static async load(dir: string, identity: RunIdentity): Promise<JournalLoad> {
-    const key = runKey(identity);
+  static async load(dir: string, identity: RunIdentity, key = runKey(identity)): Promise<JournalLoad> {
     const file = journalPath(dir, key);
     let text: string;
     try {
@@ -185,7 +196,7 @@ export class RunJournal {
     if (header?.kind !== 'lakeup-run') return { status: 'invalid', reason: 'its first line is not a run header', file };
     if (header.v !== JOURNAL_VERSION) return { status: 'invalid', reason: `it has version ${String(header.v)}, expected ${JOURNAL_VERSION}`, file };
     if (header.key !== key || !sameIdentity(header, identity)) return { status: 'invalid', reason: 'it belongs to another run', file };
-    const j = new RunJournal(file, identity, key, true);
+    const j = new RunJournal(file, { ...identity, account: header.account }, key, true);
     // A damaged line (a disk error, a hand edit) costs only its own record: every other file
     // the journal knows stays skipped rather than uploaded a second time.
     let damaged = 0;
@@ -200,8 +211,7 @@ export class RunJournal {
   }
 
   /** A fresh journal for this run (nothing is written until the first record). */
-  static create(dir: string, identity: RunIdentity): RunJournal {
-    const key = runKey(identity);
+  static create(dir: string, identity: RunIdentity, key = runKey(identity)): RunJournal {
     return new RunJournal(journalPath(dir, key), identity, key, false);
   }
 
@@ -227,6 +237,10 @@ export class RunJournal {
         this.finished.set(done.key, done.file);
         return undefined;
       }
+      case 'acct':
+        if (typeof r.a !== 'string' || !r.a) return 'is an account record without a token hash';
+        this.accounts.add(r.a);
+        return undefined;
       default:
         return 'has an unknown record type';
     }
@@ -234,6 +248,17 @@ export class RunJournal {
 
   folder(segments: string[]): string | undefined {
     return this.folders.get(JSON.stringify(segments));
+  }
+
+  /** Items the journal says are in the run's drive (newest files first, then folders): who sees one is of its account. */
+  knownItems(max: number): string[] {
+    const ids = [...[...this.finished.values()].map((f) => f.id).reverse(), ...this.folders.values()];
+    return [...new Set(ids)].slice(0, max);
+  }
+
+  /** Records that another token (`a`, its hash) proved to be of the run's account. */
+  addAccount(a: string): Promise<void> {
+    return this.append({ t: 'acct', a });
   }
 
   /** Records a drive folder of the run; resolves once the record is written. */
@@ -412,8 +437,7 @@ function sameIdentity(h: Partial<Header>, id: RunIdentity): boolean {
     (h.parent ?? undefined) === id.parent &&
     Array.isArray(h.sources) &&
     JSON.stringify([...h.sources].sort()) === JSON.stringify([...id.sources].sort()) &&
-    (h.shard ?? undefined) === id.shard &&
-    (h.account ?? undefined) === id.account
+    (h.shard ?? undefined) === id.shard
   );
 }
 
@@ -477,7 +501,7 @@ export async function listRuns(dir: string): Promise<RunSummary[]> {
       const [text, st] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
       const header = JSON.parse(text.slice(0, text.indexOf('\n'))) as Partial<Header>;
       if (header.kind !== 'lakeup-run' || !Array.isArray(header.sources)) throw new Error('no header');
-      const r = await RunJournal.load(dir, header as RunIdentity);
+      const r = await RunJournal.load(dir, header as RunIdentity, m[1]);
       if (r.status !== 'ok') {
         out.push({ key: m[1], file, finished: 0, finalizing: 0, folders: 0, updatedAt: st.mtimeMs, invalid: r.status === 'invalid' ? r.reason : 'missing' });
         continue;

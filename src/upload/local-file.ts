@@ -21,7 +21,7 @@ export function inspectFile(file: string): FileFingerprint {
     const code = (err as NodeJS.ErrnoException).code;
     throw new LakeupError('input', `${file}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `cannot open it (${code})`}`);
   }
-  return { path: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+  return fingerprintOf(abs, st);
 }
 
 /** `inspectFile` on libuv's threads: for runs of many files, where the event loop must stay free. */
@@ -41,7 +41,12 @@ export async function inspectFileAsync(file: string, opts: { checkReadable?: boo
       throw fileError(file, err);
     }
   }
-  return { path: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+  return fingerprintOf(abs, st);
+}
+
+/** What a stat says of the file: size and mtime, which users and tools set, and ctime and inode, which they cannot. */
+function fingerprintOf(abs: string, st: fs.Stats): FileFingerprint {
+  return { path: abs, size: st.size, mtimeMs: Math.floor(st.mtimeMs), ctimeMs: Math.floor(st.ctimeMs), ino: st.ino };
 }
 
 /** A folder, a FIFO, a device or an empty file cannot be sent (an empty one's error says EMPTY: a folder's run skips it). */
@@ -81,6 +86,27 @@ export function samePath(a: string, b: string): boolean {
   return process.platform === 'win32' ? a.toLowerCase() === b.toLowerCase() : a === b;
 }
 
+/** Same path, size and modification time: what a user can see, and keep, when a file is rewritten. */
 export function sameFingerprint(a: FileFingerprint, b: FileFingerprint): boolean {
   return samePath(a.path, b.path) && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/** Same ctime and inode (file id), as far as both fingerprints know them: nothing touched the file meanwhile. */
+export function sameIdentity(a: FileFingerprint, b: FileFingerprint): boolean {
+  return a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+}
+
+/**
+ * Whether the OS vouches that a file with the same fingerprint (`sameFingerprint`) still has the
+ * content it had when `saved` was taken, so that the parts sent then need not be read again.
+ * On POSIX, ctime moves whenever the content or the times are written (`touch -r`, `cp -p` and
+ * `rsync -t` move it while they put mtime back) and cannot be set by users, and a replaced file
+ * (written beside and renamed over) has another inode. Not trusted: a state without them (written
+ * by an older lakeup); times in whole seconds (FAT, HFS+, or a reference time of `touch -r`: a
+ * coarse clock lets a rewrite land on the very same ctime); Windows, where the change time can be
+ * set through the API and FAT volumes keep none. Then the finished parts are read and hashed again.
+ */
+export function identityVouches(saved: FileFingerprint, now: FileFingerprint): boolean {
+  if (process.platform === 'win32' || saved.ctimeMs === undefined || !saved.ino || !sameIdentity(saved, now)) return false;
+  return now.mtimeMs % 1000 !== 0 && now.ctimeMs! % 1000 !== 0;
 }

@@ -12,7 +12,8 @@ import type { AdaptiveLimiter } from '../transfer/limiter.js';
 import type { RateLimiter } from '../transfer/rate-limit.js';
 import type { Destination, FileFingerprint, FinishedPart, PutResult, Session, SkippedResult, UploadedItem } from '../types.js';
 import { sleep } from '../util/sleep.js';
-import { inspectFileAsync, sameFingerprint } from './local-file.js';
+import { inspectFileAsync } from './local-file.js';
+import { stillAsSent } from './part-check.js';
 import { findFinalized, multipartEtag, type CutOffFinalize } from './recover.js';
 import { UploadState } from './upload-state.js';
 
@@ -184,6 +185,9 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
         `${display}: the finalize an earlier run sent did not make the file (it is not in the drive): ${saved || journaled ? 'finalizing it again' : 'uploading it again'}`,
       );
     }
+    // Same size and mtime, but nothing vouches for the content (ctime or inode moved, or unknown):
+    // the parts sent before are read again, and those that changed go again.
+    if (saved) await upload.checkContent(fingerprint);
     if (journaled) {
       // Finalize that same session again, never a new one: the earlier finalize may still be under
       // way at the server, and the session lets only one of them make the file.
@@ -205,7 +209,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       await sendPhase(o, req, upload, fromState, resumed, newSession);
       // Never stitch old and new bytes: the file must still be what we sent.
       const now = await inspectFileAsync(o.file, { checkReadable: false }); // it was just read
-      if (!sameFingerprint(now, fingerprint)) {
+      if (!(await stillAsSent(fingerprint, now, upload.state.session.parts, upload.state.done))) {
         await upload.forget();
         throw new LakeupError('input', `${o.file}: the file changed during the upload; run the command again to send the new content`, {
           code: 'FILE_CHANGED',
@@ -218,6 +222,15 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
         await upload.forget();
         return resultOf(item, parts.length, item.recovered ? { resumed, recovered: true } : { resumed });
       } catch (first) {
+        if (fromState && !cut && attempt === 0 && (first as LakeupError)?.status === 404) {
+          // The saved session is unknown at finalize: it expired, or it is another account's (a
+          // state is kept per file, not per token, and a new token of the same account resumes it).
+          o.notice(`${o.provider.service} no longer knows the interrupted upload session: uploading ${display} again`);
+          fromState = false;
+          resumed = false;
+          await newSession();
+          continue;
+        }
         if (!(cut && fromState && attempt === 0)) throw first;
         let err = first;
         // 409: another request is finalizing this session right now (the earlier finalize, which

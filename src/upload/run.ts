@@ -1,14 +1,12 @@
 // A run: the files of one `put` (several paths, a --recursive folder, standard input), uploaded a
 // few at a time. The run owns what its files share: the journal of finished files, the pacer for
 // API calls, the pool of part slots, the drive folders. Each file's upload owns its own state.
-import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import { createDispatcher } from '../http/dispatcher.js';
 import { ApiPacer } from '../http/pacer.js';
 import { createProvider, type Provider } from '../providers/index.js';
-import { entryKey, RunJournal, setJournalAside, type JournalEntry, type RunIdentity } from '../state/journal.js';
-import { acquireLock, type Lock } from '../state/lock.js';
+import { entryKey, type JournalEntry, type RunJournal } from '../state/journal.js';
+import type { Lock } from '../state/lock.js';
 import { listStateFolder, stateId } from '../state/state-file.js';
 import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
@@ -26,9 +24,9 @@ import { inspectFile } from './local-file.js';
 import type { PutPlan } from './plan.js';
 import { putFile, UploadInterrupted, type KeptParts, type TransferSettings } from './put-file.js';
 import { forgetLeftState } from './upload-state.js';
+import { openJournal } from './run-journal.js';
 import { shardKey, spoolStdin, type Source } from './sources.js';
 import { sayLeftOut, settled, type LeftOutCounts } from './left-out.js';
-import { removeFile } from '../state/remove.js';
 
 export interface RunIO {
   view: ProgressView;
@@ -96,12 +94,20 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
     if (SEVERITY.indexOf(code) > SEVERITY.indexOf(outcome.exitCode)) outcome.exitCode = code;
   };
 
+  const limiter = limiterFor(plan.concurrency, plan.limitRate);
+  const dispatcher = createDispatcher({ connections: Math.max(8, limiter.max + plan.jobs + 2) });
+  const pacer = new ApiPacer();
+  const providerFor = (events?: UploadEvents): Provider =>
+    createProvider(plan.provider, { endpoint: plan.endpoint, token: plan.token, dispatcher, signal, events, pacer });
+
   let runLock: Lock | undefined;
   let journal: RunJournal | undefined;
   if (isRun) {
     try {
-      ({ journal, lock: runLock } = await openJournal(plan, notice));
+      // A journal another token started is this run's if this token sees an item it recorded.
+      ({ journal, lock: runLock } = await openJournal(plan, notice, () => providerFor()));
     } catch (e) {
+      await dispatcher.close().catch(() => undefined);
       // A state folder that cannot be written: the same one line as when it turns so mid-run.
       outcome.stopped = failures.stateUnwritable(e) ? failures.stoppedLine(sources.length, sources.length) : undefined;
       if (outcome.stopped) outcome.exitCode = outcome.stopped.exitCode;
@@ -111,16 +117,11 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
     }
   }
 
-  const limiter = limiterFor(plan.concurrency, plan.limitRate);
   const onInterrupt = () => {
     const n = limiter.active;
     notice(n > 0 ? `stopping: finishing ${n} part${n === 1 ? '' : 's'} in flight — Ctrl-C again to stop now` : 'stopping: saving state');
   };
   io.signal.addEventListener('abort', onInterrupt, { once: true });
-  const dispatcher = createDispatcher({ connections: Math.max(8, limiter.max + plan.jobs + 2) });
-  const pacer = new ApiPacer();
-  const providerFor = (events?: UploadEvents): Provider =>
-    createProvider(plan.provider, { endpoint: plan.endpoint, token: plan.token, dispatcher, signal, events, pacer });
   const transfer: TransferSettings = {
     concurrency: limiter.max,
     retries: plan.retries,
@@ -281,56 +282,6 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
     await runLock?.releaseAsync();
   }
   return outcome;
-}
-
-/** The run's journal (resumed, or new), under the run's lock: one process drives a run at a time. */
-async function openJournal(plan: PutPlan, notice: (line: string) => void): Promise<{ journal: RunJournal; lock: Lock }> {
-  const identity: RunIdentity = {
-    provider: plan.provider,
-    endpoint: plan.endpoint,
-    parent: plan.parent,
-    sources: plan.files.filter((f) => f !== '-').map((f) => path.resolve(f)),
-    shard: plan.shard ? `${plan.shard.index}/${plan.shard.count}` : undefined,
-    account: createHash('sha256').update(plan.token).digest('hex').slice(0, 12),
-    cwd: process.cwd(),
-    options: {
-      recursive: plan.recursive || undefined,
-      skipExisting: plan.skipExisting || undefined,
-      onConflict: plan.onConflict,
-      mimeType: plan.mimeType,
-      partSize: plan.partSize,
-      filters: plan.filters.length ? plan.filters : undefined,
-      noFollowSymlinks: !plan.followSymlinks || undefined,
-    },
-  };
-  const fresh = RunJournal.create(plan.stateDir, identity);
-  let lock: Lock;
-  try {
-    lock = await acquireLock(plan.stateDir, `${fresh.key}-run`, notice);
-  } catch (e) {
-    const err = e as LakeupError;
-    if (err.code !== 'LOCKED') throw e;
-    throw new LakeupError('state', err.message.replace('uploading this file', 'running this upload'), { code: 'LOCKED' });
-  }
-  try {
-    if (!plan.resume) {
-      await removeFile(fresh.file);
-      return { journal: fresh, lock };
-    }
-    const loaded = await RunJournal.load(plan.stateDir, identity);
-    if (loaded.status === 'ok') {
-      if (loaded.damaged > 0) notice(`${loaded.damaged} unreadable line(s) of the run journal ${loaded.journal.file} were skipped`);
-      return { journal: loaded.journal, lock };
-    }
-    if (loaded.status === 'invalid') {
-      const aside = await setJournalAside(loaded.file);
-      notice(`ignoring the journal of an earlier run because ${loaded.reason} (moved to ${aside}); files it recorded are uploaded again`);
-    }
-    return { journal: fresh, lock };
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
 }
 
 /**

@@ -14,7 +14,8 @@ import {
   type StateFile,
 } from '../state/state-file.js';
 import type { Destination, FileFingerprint, FinishedPart, ProviderName, Session } from '../types.js';
-import { sameFingerprint, samePath } from './local-file.js';
+import { identityVouches, sameFingerprint, samePath } from './local-file.js';
+import { recheckParts } from './part-check.js';
 import { partUrlsProblem } from '../http/part-url.js';
 
 export interface UploadStateContext {
@@ -39,6 +40,8 @@ export class UploadState {
   state!: StateFile;
   /** The run named by a state `find` dropped because the file changed: it still has to hear when the file is done. */
   droppedRun: StateFile['run'];
+  /** The state `find` returned matched by size and mtime only: `checkContent` must read its parts before they are trusted. */
+  unsure = false;
 
   constructor(private readonly c: UploadStateContext) {}
 
@@ -89,9 +92,32 @@ export class UploadState {
     if (partSize !== undefined && s.partSize !== undefined && partSize !== s.partSize) {
       this.c.notice(`--part-size differs from the interrupted upload's: resuming with its part size`);
     }
+    this.unsure = !identityVouches(s.file, fp) && s.done.length > 0;
     this.state = s;
     this.persisted = true;
     return s;
+  }
+
+  /**
+   * Reads the finished parts of a state `find` could not vouch for and keeps those whose bytes are
+   * still the ones sent; the others are sent again, in the same session. The file as it is now
+   * becomes the state's fingerprint (saved), so a later resume need not read them again.
+   */
+  async checkContent(fp: FileFingerprint): Promise<void> {
+    if (!this.unsure) return;
+    const s = this.state;
+    const { same, changed } = await recheckParts(fp.path, s.session.parts, s.done);
+    if (changed.length > 0) {
+      const n = s.done.length;
+      this.c.notice(
+        `${this.c.display} changed since the interrupted upload (same size and modification time, but ${changed.length} of the ${n} part${n === 1 ? '' : 's'} sent differ): sending ${changed.length === 1 ? 'it' : 'them'} again`,
+      );
+    }
+    s.done = same;
+    s.file = fp;
+    this.unsure = false;
+    await this.settle();
+    await saveStateFullAsync(this.c.dir, s, { withUrls: false });
   }
 
   /** Starts a state for a new session; written to disk unless `inMemory` (a one-part file in a run). */

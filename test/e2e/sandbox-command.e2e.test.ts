@@ -61,3 +61,25 @@ describe('lakeup sandbox and its files when it stops', () => {
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 });
+
+describe('lakeup sandbox --also-token / --other-account-token', () => {
+  it('a second token of the same account uploads into the same drive; another account into a drive of its own', async () => {
+    const tmp = fs.mkdtempSync(path.join(work, 'tmp-'));
+    const mine = path.join(work, 'accounts');
+    const child = startCli(['sandbox', '--port', '0', '--dir', mine, '--also-token', 'rotated', '--other-account-token', 'other'], { env: { TMPDIR: tmp } });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const info = JSON.parse(await waitFor('the JSON line on stdout', () => out.includes('\n') && out.split('\n')[0])) as { origin: string };
+    const state = fs.mkdtempSync(path.join(work, 'state-'));
+    for (const token of ['rotated', 'other']) {
+      const r = await runCli(['put', file, '-p', 'memorylake', '--json'], { env: { LAKEUP_TOKEN: token, LAKEUP_ENDPOINT: info.origin, LAKEUP_STATE_DIR: state } });
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const refused = await runCli(['put', file, '-p', 'memorylake'], { env: { LAKEUP_TOKEN: 'nobody', LAKEUP_ENDPOINT: info.origin, LAKEUP_STATE_DIR: state } });
+    expect(refused.code).toBe(3);
+    child.kill('SIGTERM');
+    expect((await child.result).code).toBe(0);
+    expect(fs.readdirSync(path.join(mine, 'memorylake'))).toEqual(['sample.bin']);
+    expect(fs.readdirSync(path.join(mine, 'account-1', 'memorylake'))).toEqual(['sample.bin']);
+  });
+});

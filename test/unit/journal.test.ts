@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { entryKey, journalPath, listRuns, RunJournal, runKey, setJournalAside, type RunIdentity } from '../../src/state/journal.js';
+import { entryKey, journalPath, legacyRunKey, listRuns, RunJournal, runKey, setJournalAside, type RunIdentity } from '../../src/state/journal.js';
 
 let dir: string;
 beforeEach(() => {
@@ -36,6 +36,28 @@ describe('run journal', () => {
     expect(runKey({ ...ID, parent: 'folder-1' })).not.toBe(k);
     expect(runKey({ ...ID, shard: '1/3' })).not.toBe(k);
     expect(runKey({ ...ID, provider: 'copera' })).not.toBe(k);
+  });
+
+  it("is not keyed by the token: a new token of the account finds the run; a slot is another account's run of it", () => {
+    const k = runKey({ ...ID, account: 'aaa' });
+    expect(runKey({ ...ID, account: 'bbb' })).toBe(k);
+    expect(runKey({ ...ID, account: 'aaa' }, 1)).not.toBe(k);
+    expect(runKey({ ...ID, account: 'aaa' }, 2)).not.toBe(runKey({ ...ID, account: 'aaa' }, 1));
+    // An older lakeup's key had the token's hash in it.
+    expect(legacyRunKey({ ...ID, account: 'aaa' })).not.toBe(legacyRunKey({ ...ID, account: 'bbb' }));
+  });
+
+  it("knows the tokens proved to be of its account, and the items that can prove it", async () => {
+    const j = RunJournal.create(dir, { ...ID, account: 'aaa' });
+    await j.addFolder(['photos'], 'f-1');
+    await j.markDone(e('/data/a.txt'), { size: 3, mtimeMs: 10, id: 'i-1', name: 'a.txt' });
+    await j.markDone(e('/data/b.txt'), { size: 3, mtimeMs: 10, id: 'i-2', name: 'b.txt' });
+    await j.addAccount('bbb');
+    await j.close();
+    const back = await loaded({ ...ID, account: 'ccc' });
+    expect([...back.accounts].sort()).toEqual(['aaa', 'bbb']);
+    expect(back.knownItems(3)).toEqual(['i-2', 'i-1', 'f-1']);
+    expect(back.knownItems(1)).toEqual(['i-2']);
   });
 
   it('records folders, finalizes and finished files, and reads them back', async () => {

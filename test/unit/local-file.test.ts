@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sameFingerprint, samePath } from '../../src/upload/local-file.js';
+import { identityVouches, sameFingerprint, samePath } from '../../src/upload/local-file.js';
 import { onPlatform } from './helpers.js';
 
 describe('samePath / sameFingerprint: whether a saved state is about this file', () => {
@@ -22,5 +22,28 @@ describe('samePath / sameFingerprint: whether a saved state is about this file',
       expect(sameFingerprint(fp, { ...fp })).toBe(true);
       expect(sameFingerprint(fp, { ...fp, path: '/data/A.bin' })).toBe(false);
     });
+  });
+});
+
+describe('identityVouches: whether ctime and inode spare reading the parts sent before', () => {
+  const saved = { path: '/data/a.bin', size: 10, mtimeMs: 1_700_000_000_123, ctimeMs: 1_700_000_000_456, ino: 42 };
+  it('linux: the same ctime and inode, in fine-grained times, vouch', () => {
+    onPlatform('linux', () => {
+      expect(identityVouches(saved, { ...saved })).toBe(true);
+      expect(identityVouches(saved, { ...saved, ctimeMs: saved.ctimeMs + 1 })).toBe(false); // touch -r, cp -p, a chmod
+      expect(identityVouches(saved, { ...saved, ino: 43 })).toBe(false); // replaced by a rename
+    });
+  });
+  it('linux: a state without them (an older lakeup), or whole-second times (FAT, HFS+), do not', () => {
+    onPlatform('linux', () => {
+      const { ctimeMs: _c, ino: _i, ...old } = saved;
+      expect(identityVouches(old, saved)).toBe(false);
+      const coarse = { ...saved, mtimeMs: 1_700_000_000_000, ctimeMs: 1_700_000_002_000 };
+      expect(identityVouches(coarse, coarse)).toBe(false);
+      expect(identityVouches({ ...saved, ctimeMs: 1_700_000_002_000 }, { ...saved, ctimeMs: 1_700_000_002_000 })).toBe(false);
+    });
+  });
+  it('win32: never (the change time can be set, FAT keeps none): the parts are read', () => {
+    onPlatform('win32', () => expect(identityVouches(saved, { ...saved })).toBe(false));
   });
 });
