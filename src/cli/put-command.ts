@@ -106,7 +106,11 @@ export function summaryLine(o: RunOutcome): string {
   parts.push(...leftOutPhrases(o.leftOut));
   if (o.failed) parts.push(`${o.failed} failed`);
   const left = o.total - settled(o);
-  if (o.interrupted && left > 0) parts.push(`${left} not sent`);
+  if (o.interrupted && left > 0) {
+    // Cut off with parts kept (the rerun goes on from them), and not started at all.
+    if (o.cutOff) parts.push(`${o.cutOff} cut off (parts kept)`);
+    if (left > o.cutOff) parts.push(`${left - o.cutOff} not started`);
+  }
   return `${o.total} file${o.total === 1 ? '' : 's'}: ${parts.join(', ')}`;
 }
 

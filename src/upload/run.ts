@@ -60,6 +60,8 @@ export interface RunOutcome {
   interrupted: boolean;
   /** What the files cut off by an interruption kept: their finished parts. */
   kept: KeptParts;
+  /** Files cut off by an interruption with parts of theirs kept (the rest of the unsettled ones never started). */
+  cutOff: number;
   /** The API refused the token, or the state folder cannot be written: the run stopped. Its one line, saying what was left unsent. */
   stopped?: LakeupError;
 }
@@ -78,7 +80,7 @@ interface Item {
 const SEVERITY = [0, 2, 1, 3];
 
 export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Promise<RunOutcome> {
-  const outcome: RunOutcome = { total: named.length, uploaded: 0, skipped: 0, existing: 0, failed: 0, failedForGood: 0, leftOut: {}, exitCode: 0, interrupted: false, kept: { parts: 0, of: 0, bytes: 0, total: 0 } };
+  const outcome: RunOutcome = { total: named.length, uploaded: 0, skipped: 0, existing: 0, failed: 0, failedForGood: 0, leftOut: {}, exitCode: 0, interrupted: false, kept: { parts: 0, of: 0, bytes: 0, total: 0 }, cutOff: 0 };
   const sources = named.filter((s) => !s.leftOut);
   const isRun = sources.length > 1 || sources.some((s) => s.root !== undefined);
   const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
@@ -242,7 +244,10 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
         if (verdict === 'interrupted') outcome.interrupted = true;
         if (verdict !== 'failed') {
           ended = 'interrupted';
-          if (e instanceof UploadInterrupted) addKept(outcome.kept, e.kept);
+          if (e instanceof UploadInterrupted) {
+            addKept(outcome.kept, e.kept);
+            if (e.kept.parts > 0) outcome.cutOff++;
+          }
         } else if (e instanceof FolderFailure) {
           const line = failures.folderLine(e, (under) => items.filter((i) => !i.skip && !i.error && isUnder(i.src, under)).length);
           fail(line ?? e, src, line === undefined);

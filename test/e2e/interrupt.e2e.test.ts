@@ -1,6 +1,7 @@
 // Ctrl-C, CI cancellation and kill -9 with the default flags: what was sent is kept. A link of
 // 20 MiB/s (--limit-rate, the scenario under test) and Copera's default 10 MiB parts; every moment
 // is aimed at by watching the storage's byte count, never a clock.
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
@@ -84,6 +85,32 @@ describe.skipIf(process.platform === 'win32')('an interruption keeps what was se
     expect(kept, lines.join('\n')).toBeGreaterThan(finishing);
     expect(lines.some((l) => /tty\.bin .*\d+%/.test(l)), lines.join('\n')).toBe(true); // the bar was there
     expect(keptBytes() / received(from)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('a run of several files: Ctrl-C says which were cut off with parts kept and which never started; the rerun sends only the rest', async () => {
+    const dir = path.join(bed.work, 'run-tree');
+    fs.mkdirSync(dir);
+    const files = await Promise.all([1, 2, 3].map((i) => makeFile(path.join(dir, `f${i}.bin`), 40 * MiB, 40 + i)));
+    const from = bed.sb.stats().bytesReceived;
+    const child = startCli(['put', dir, '-r', '-p', 'copera', '--limit-rate', '20MiB/s'], { env: bed.env });
+    await waitFor('30 MiB at the storage', () => received(from) >= 30 * MiB);
+    child.kill('SIGINT');
+    const r = await child.result;
+    expect(r.code, r.stderr).toBe(130);
+    const m = /^lakeup: 3 files: (\d) uploaded(?:, (\d) cut off \(parts kept\))?(?:, (\d) not started)?$/m.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const [uploaded, cut, notStarted] = [1, 2, 3].map((i) => Number(m![i] ?? 0));
+    expect(uploaded + cut + notStarted).toBe(3);
+    expect(cut, r.stderr).toBeGreaterThan(0);
+    const k = /interrupted: (\d+) of (\d+) parts saved/.exec(r.stderr)!;
+    const kept = Number(k[1]) * 10 * MiB;
+    expect(kept / received(from)).toBeGreaterThanOrEqual(0.9);
+
+    const before = bed.sb.stats().bytesReceived;
+    const again = await runCli(['put', dir, '-r', '-p', 'copera'], { env: bed.env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(bed.sb.stats().bytesReceived - before).toBe(3 * 40 * MiB - uploaded * 40 * MiB - kept);
+    for (const f of files) expect(await sha256File(storedPath(bed.sb, 'copera', path.basename(f)))).toBe(await sha256File(f));
   });
 
   it('kill -9 at 40% keeps at least half of what was sent', async () => {
