@@ -159,13 +159,12 @@ function filePayload(t: ProgressTracker) {
 }
 
 function runPayload(r: RunProgress) {
-  const failed = r.filesFailed ? `, ${r.filesFailed} failed` : '';
   return {
-    label: truncate(`${r.filesDone}/${r.filesTotal} files${failed}`, 24),
+    label: truncate(r.filesLabel(), 24),
     done: formatSize(r.bytesDone()),
     size: formatSize(r.bytesTotal),
     speed: `${formatSize(Math.round(r.rate()))}/s`,
-    eta_h: r.finalizing() ? 'finalizing' : `ETA ${r.filesEnded >= r.filesTotal ? '0s' : formatDuration(r.etaMs())}`,
+    eta_h: r.scanning ? r.scanLine() : r.finalizing() ? 'finalizing' : `ETA ${r.filesEnded >= r.filesTotal ? '0s' : formatDuration(r.etaMs())}`,
   };
 }
 
