@@ -130,6 +130,8 @@ export class BarView implements ProgressView {
     terminal.lineWrapping(true);
     write();
     terminal.lineWrapping(false);
+    // The run's totals as they are now (a walk still going moves them between redraws).
+    this.renderRun();
     bars.forEach((bar, i) => {
       if (i > 0) terminal.newline();
       bar.render(true);
