@@ -82,8 +82,7 @@ describe('RunProgress', () => {
 });
 
 describe('a run whose walk is still going', () => {
-  it('shows the count found so far and "scanning" until the total is known, then the total', async () => {
-    const { RunProgress } = await import('../../src/ui/run-progress.js');
+  it('shows the count found so far and "scanning" until the total is known, then the total', () => {
     const totals = { files: 412_000, bytes: 5000, done: false };
     const run = new RunProgress(totals);
     expect(run.scanning).toBe(true);
