@@ -7,7 +7,8 @@ import { detectTerminal } from '../ui/terminal.js';
 import { readFilesFrom } from '../upload/files-from.js';
 import { leftOutPhrases, settled } from '../upload/left-out.js';
 import type { RunOutcome } from '../upload/run.js';
-import { expandSources, selectShard, type Source } from '../upload/sources.js';
+import { Lookahead } from '../upload/scan-queue.js';
+import { streamSources, type Source } from '../upload/sources.js';
 import { envSaysYes } from './options.js';
 import { buildPutPlan, type PutFlags, type PutPlan } from './put-plan.js';
 import { reportError } from './report.js';
@@ -42,13 +43,16 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     const { runDryRun } = await import('./dry-run.js');
     return runDryRun(plan, term, report);
   }
-  let sources: Source[];
+  // The files are sent as the walk finds them; what is wrong with what was named (a FIFO, a folder
+  // with no files or that cannot be listed) is said before anything is sent.
+  let sources: Lookahead<Source>;
   try {
-    sources = selectShard(await expandSources(plan), plan.shard);
+    sources = new Lookahead(await streamSources(plan));
+    await sources.fill((h) => h.filter((s) => !s.leftOut).length > 1);
   } catch (e) {
     return report(e);
   }
-  if (plan.shard && sources.length === 0) {
+  if (plan.shard && sources.whole && (await sources.fill(() => true)).length === 0) {
     term.err(`lakeup: shard ${plan.shard.index}/${plan.shard.count} has no files of this run: nothing to do`);
     return 0;
   }

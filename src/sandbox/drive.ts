@@ -127,6 +127,13 @@ export class Drive {
     return [...this.byId.values()].filter((i) => i.provider === provider).sort((a, b) => a.seq - b.seq);
   }
 
+  /** The items of a provider that `keep` accepts, in no particular order. */
+  matching(provider: DriveProvider, keep: (i: DriveItem) => boolean): DriveItem[] {
+    const out: DriveItem[] = [];
+    for (const i of this.byId.values()) if (i.provider === provider && keep(i)) out.push(i);
+    return out;
+  }
+
   /** Where an item of a provider's drive is on disk: `<dir>/<provider>/<relPath>`. */
   absPath(provider: DriveProvider, relPath: string): string {
     return join(this.root, provider, ...relPath.split('/'));

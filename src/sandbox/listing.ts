@@ -73,9 +73,9 @@ export function breadthFirstTree(drive: Drive, provider: DriveProvider, parentId
 /** Items of a provider whose name contains `q` (case-insensitive), newest first; `total` counts every match. */
 export function searchByName(drive: Drive, provider: DriveProvider, q: string, limit: number): { hits: DriveItem[]; total: number } {
   const needle = q.toLowerCase();
+  // Only the matches are sorted: a search costs one pass over the drive, not a sort of all of it.
   const matches = drive
-    .all(provider)
-    .filter((i) => i.name.toLowerCase().includes(needle))
+    .matching(provider, (i) => i.name.toLowerCase().includes(needle))
     .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.seq - a.seq);
   return { hits: matches.slice(0, limit), total: matches.length };
 }

@@ -23,6 +23,9 @@ import { renameWithRetry } from './atomic-write.js';
 import type { FinishedPart, ProviderName } from '../types.js';
 import { removeFile } from './remove.js';
 import { isId } from './state-dir.js';
+import { FinishedIndex, readLines, rewriteJournal, type FinishedFile } from './journal-store.js';
+
+export type { FinishedFile } from './journal-store.js';
 
 export const JOURNAL_VERSION = 1;
 
@@ -65,13 +68,6 @@ interface Header extends RunIdentity {
   key: string;
   createdAt: number;
   pid: number;
-}
-
-export interface FinishedFile {
-  size: number;
-  mtimeMs: number;
-  id: string;
-  name: string;
 }
 
 export interface FinalizingFile {
@@ -145,8 +141,11 @@ export type JournalLoad =
   | { status: 'ok'; journal: RunJournal; damaged: number }
   | { status: 'invalid'; reason: string; file: string };
 
+/** Record lines a journal may hold before it is worth rewriting (a few MB at most). */
+export const COMPACT_MIN_LINES = 10_000;
+
 export class RunJournal {
-  readonly finished = new Map<string, FinishedFile>();
+  readonly finished = new FinishedIndex();
   readonly finalizing = new Map<string, FinalizingFile>();
   readonly folders = new Map<string, string>();
   /** The tokens (hashes) known to be of the run's account: the one that started it, and those proved since. */
@@ -156,6 +155,11 @@ export class RunJournal {
   private writing: Promise<void> | undefined;
   private handle: fs.FileHandle | undefined;
   private failed: unknown;
+  /** The file's first line, once known (read, or written). */
+  private headerLine: string | undefined;
+  /** Record lines in the file, and the bytes they and the header take. */
+  private lines = 0;
+  private bytes = 0;
 
   private constructor(
     readonly file: string,
@@ -170,18 +174,18 @@ export class RunJournal {
   /** Reads the journal of this run, if there is one. Anything unusable is reported, never trusted. */
   static async load(dir: string, identity: RunIdentity, key = runKey(identity)): Promise<JournalLoad> {
     const file = journalPath(dir, key);
-    let text: string;
+    // Read a line at a time: a million-file run's journal is never in memory whole. A last line
+    // without its newline (torn by a crash mid-write) never counted and is left out.
+    const read = { bytes: 0 };
+    const lines = readLines(file, read);
+    let first: IteratorResult<string>;
     try {
-      text = await fs.readFile(file, 'utf8');
+      first = await lines.next();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
       return { status: 'invalid', reason: `cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, file };
     }
-    const lines = text.split('\n');
-    // Drops the empty string after the final newline, or a last line without its newline: one
-    // torn by a crash mid-write, which never counted.
-    lines.pop();
-    if (lines.length === 0) {
+    if (first.done) {
       // Not even its header was whole: a run killed while it wrote its first line. It holds no
       // record, so it is as good as missing (and set aside it would only be debris).
       await removeFile(file);
@@ -189,25 +193,64 @@ export class RunJournal {
     }
     let header: Partial<Header>;
     try {
-      header = JSON.parse(lines[0] ?? '');
+      header = JSON.parse(first.value);
     } catch {
+      await lines.return(undefined);
       return { status: 'invalid', reason: 'its first line is not a run header', file };
     }
-    if (header?.kind !== 'lakeup-run') return { status: 'invalid', reason: 'its first line is not a run header', file };
-    if (header.v !== JOURNAL_VERSION) return { status: 'invalid', reason: `it has version ${String(header.v)}, expected ${JOURNAL_VERSION}`, file };
-    if (header.key !== key || !sameIdentity(header, identity)) return { status: 'invalid', reason: 'it belongs to another run', file };
+    const invalid = (reason: string): JournalLoad => ({ status: 'invalid', reason, file });
+    if (header?.kind !== 'lakeup-run') return (await lines.return(undefined), invalid('its first line is not a run header'));
+    if (header.v !== JOURNAL_VERSION) return (await lines.return(undefined), invalid(`it has version ${String(header.v)}, expected ${JOURNAL_VERSION}`));
+    if (header.key !== key || !sameIdentity(header, identity)) return (await lines.return(undefined), invalid('it belongs to another run'));
     const j = new RunJournal(file, { ...identity, account: header.account }, key, true);
+    j.headerLine = first.value;
     // A damaged line (a disk error, a hand edit) costs only its own record: every other file
     // the journal knows stays skipped rather than uploaded a second time.
     let damaged = 0;
-    for (let i = 1; i < lines.length; i++) {
-      try {
-        if (j.apply(JSON.parse(lines[i]) as JournalRecord)) damaged++;
-      } catch {
-        damaged++;
+    try {
+      for await (const line of lines) {
+        j.lines++;
+        try {
+          if (j.apply(JSON.parse(line) as JournalRecord)) damaged++;
+        } catch {
+          damaged++;
+        }
       }
+    } catch (err) {
+      return invalid(`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
+    j.bytes = read.bytes;
     return { status: 'ok', journal: j, damaged };
+  }
+
+  /** Records that still count: one per finished, finalizing file, folder and account. */
+  private get live(): number {
+    return this.finished.size + this.finalizing.size + this.folders.size + this.accounts.size;
+  }
+
+  /**
+   * Rewrites the file with only the records that still count when superseded ones (a file's
+   * `fin` once it is `done`, a `nofin`) make up a third of it or more, so that the next replay
+   * reads about one line per file. Call it under the run's lock, with no write in flight.
+   */
+  async compactIfWorth(): Promise<boolean> {
+    if (this.headerLine === undefined || this.lines < COMPACT_MIN_LINES || this.lines < 1.5 * this.live) return false;
+    await this.handle?.close().catch(() => undefined);
+    this.handle = undefined;
+    await rewriteJournal(this.file, this.liveLines(), this.bytes);
+    this.lines = this.live;
+    this.bytes = (await fs.stat(this.file)).size;
+    return true;
+  }
+
+  /** The header, then every record that still counts, as lines: a replay of them makes the same journal. */
+  private *liveLines(): Generator<string> {
+    yield this.headerLine!;
+    for (const a of this.accounts) if (a !== this.identity.account) yield JSON.stringify({ t: 'acct', a });
+    for (const [p, id] of this.folders) yield JSON.stringify({ t: 'dir', path: JSON.parse(p), id });
+    // `done` before `fin`: a file finished once and being sent again (it changed) has both.
+    for (const [k, f] of this.finished.entries()) yield JSON.stringify({ t: 'done', ...entryOf(k), ...f });
+    for (const [k, f] of this.finalizing) yield JSON.stringify({ t: 'fin', ...entryOf(k), ...f });
   }
 
   /** A fresh journal for this run (nothing is written until the first record). */
@@ -349,7 +392,12 @@ export class RunJournal {
           const h = await this.open();
           await h.appendFile(batch); // writes it all (a short write is continued, not taken for whole)
           await h.datasync();
+          this.lines += waiters.length;
+          this.bytes += Buffer.byteLength(batch);
           for (const w of waiters) w.resolve();
+          // Grown with superseded records: rewritten between two batches (nothing else writes meanwhile).
+          // A rewrite that fails leaves the file as it was, still whole: the run goes on.
+          await this.compactIfWorth().catch(() => false);
         } catch (err) {
           this.failed = journalError(this.file, err);
           for (const w of [...waiters, ...this.waiters]) w.reject(this.failed);
@@ -369,12 +417,17 @@ export class RunJournal {
     const { size } = await h.stat();
     if (size === 0) {
       const header: Header = { v: JOURNAL_VERSION, kind: 'lakeup-run', key: this.key, ...this.identity, createdAt: Date.now(), pid: process.pid };
-      await h.appendFile(`${JSON.stringify(header)}\n`);
+      this.headerLine = JSON.stringify(header);
+      await h.appendFile(`${this.headerLine}\n`);
+      this.bytes = Buffer.byteLength(this.headerLine) + 1;
+      this.lines = 0;
     } else {
       // A last line torn by a crash must not swallow the first record appended after it.
       const last = Buffer.alloc(1);
       await h.read(last, 0, 1, size - 1);
       if (last[0] !== 0x0a) await h.appendFile('\n');
+      // What a rewrite stands for from here: all of it (a torn line is not carried over).
+      this.bytes = size + (last[0] !== 0x0a ? 1 : 0);
     }
     this.handle = h;
     return h;
@@ -439,6 +492,12 @@ function sameIdentity(h: Partial<Header>, id: RunIdentity): boolean {
     JSON.stringify([...h.sources].sort()) === JSON.stringify([...id.sources].sort()) &&
     (h.shard ?? undefined) === id.shard
   );
+}
+
+/** An entry key back into its record fields. */
+function entryOf(key: string): { f: string; to: string } {
+  const nl = key.indexOf('\n');
+  return { f: key.slice(0, nl), to: key.slice(nl + 1) };
 }
 
 function isEntry(r: { f?: unknown; to?: unknown }): boolean {

@@ -130,6 +130,8 @@ export class BarView implements ProgressView {
     terminal.lineWrapping(true);
     write();
     terminal.lineWrapping(false);
+    // The run's totals as they are now (a walk still going moves them between redraws).
+    this.renderRun();
     bars.forEach((bar, i) => {
       if (i > 0) terminal.newline();
       bar.render(true);
@@ -159,13 +161,12 @@ function filePayload(t: ProgressTracker) {
 }
 
 function runPayload(r: RunProgress) {
-  const failed = r.filesFailed ? `, ${r.filesFailed} failed` : '';
   return {
-    label: truncate(`${r.filesDone}/${r.filesTotal} files${failed}`, 24),
+    label: truncate(r.filesLabel(), 24),
     done: formatSize(r.bytesDone()),
     size: formatSize(r.bytesTotal),
     speed: `${formatSize(Math.round(r.rate()))}/s`,
-    eta_h: r.finalizing() ? 'finalizing' : `ETA ${r.filesEnded >= r.filesTotal ? '0s' : formatDuration(r.etaMs())}`,
+    eta_h: r.scanning ? r.scanLine() : r.finalizing() ? 'finalizing' : `ETA ${r.filesEnded >= r.filesTotal ? '0s' : formatDuration(r.etaMs())}`,
   };
 }
 

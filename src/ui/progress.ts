@@ -136,9 +136,8 @@ class PlainView extends IntervalView {
   }
 
   protected reportRun(r: RunProgress): void {
-    const failed = r.filesFailed ? `, ${r.filesFailed} failed` : '';
     this.term.err(
-      `lakeup: ${r.filesDone}/${r.filesTotal} files${failed}, ${formatSize(r.bytesDone())}/${formatSize(r.bytesTotal)}, ${formatSize(Math.round(r.rate()))}/s, ETA ${formatDuration(r.etaMs())}`,
+      `lakeup: ${r.filesLabel()}, ${formatSize(r.bytesDone())}/${formatSize(r.bytesTotal)}, ${formatSize(Math.round(r.rate()))}/s, ${r.scanning ? r.scanLine() : `ETA ${formatDuration(r.etaMs())}`}`,
     );
   }
 
@@ -169,6 +168,7 @@ class JsonView extends IntervalView {
     this.emit({
       event: 'run',
       files: r.filesTotal,
+      ...(r.scanning ? { scanning: true } : {}),
       filesDone: r.filesDone,
       filesFailed: r.filesFailed,
       bytes: r.bytesDone(),

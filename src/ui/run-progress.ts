@@ -6,6 +6,13 @@
 import { SpeedMeter } from './speed.js';
 import type { ProgressTracker } from './tracker.js';
 
+/** What the scan has found: files and their bytes, `done` once the walk is through. */
+export interface RunTotals {
+  files: number;
+  bytes: number;
+  done: boolean;
+}
+
 export class RunProgress {
   filesDone = 0;
   filesSkipped = 0;
@@ -18,11 +25,39 @@ export class RunProgress {
   private readonly filesMeter = new SpeedMeter();
   private sentEnded = 0;
 
-  constructor(
-    readonly filesTotal: number,
-    /** Bytes of every file of the run, skipped ones included (known once the files are stat'ed). */
-    readonly bytesTotal: number,
-  ) {}
+  private readonly totals: RunTotals;
+
+  /**
+   * `files`: the run's files, or the scan's counts as they grow (a walk still going: the totals
+   * are what it found so far until `done`). `bytes`: of every file of the run, skipped ones included.
+   */
+  constructor(files: number | RunTotals, bytes = 0) {
+    this.totals = typeof files === 'number' ? { files, bytes, done: true } : files;
+  }
+
+  get filesTotal(): number {
+    return this.totals.files;
+  }
+
+  get bytesTotal(): number {
+    return this.totals.bytes;
+  }
+
+  /** The walk is still finding files: the totals are not known yet. */
+  get scanning(): boolean {
+    return !this.totals.done;
+  }
+
+  /** `12/40 files`, or while the walk goes on `12 files` (the total is not known yet). */
+  filesLabel(): string {
+    const failed = this.filesFailed ? `, ${this.filesFailed} failed` : '';
+    return this.scanning ? `${this.filesDone} files${failed}` : `${this.filesDone}/${this.filesTotal} files${failed}`;
+  }
+
+  /** `scanning: 412,000 files found` while the walk goes on. */
+  scanLine(): string {
+    return `scanning: ${this.filesTotal.toLocaleString('en-US')} files found`;
+  }
 
   start(t: ProgressTracker): void {
     this.active.add(t);
@@ -85,7 +120,7 @@ export class RunProgress {
 
   /** Every file left is in flight and being finalized: only the server's work remains. */
   finalizing(): boolean {
-    if (this.active.size === 0 || this.filesEnded + this.active.size < this.filesTotal) return false;
+    if (this.scanning || this.active.size === 0 || this.filesEnded + this.active.size < this.filesTotal) return false;
     for (const t of this.active) if (!t.finalizing) return false;
     return true;
   }

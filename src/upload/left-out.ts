@@ -15,15 +15,41 @@ export interface LeftOut {
   why?: string;
 }
 
-/** Counts what a run left out, says it in notices and gives each file its JSON line (with --json). */
-export function sayLeftOut(left: LeftOut[], provider: ProviderName, results: Pick<ResultPrinter, 'leftOut'>, notice: (line: string) => void): LeftOutCounts {
-  const counts: LeftOutCounts = {};
-  for (const l of left) {
-    counts[l.reason] = (counts[l.reason] ?? 0) + 1;
-    results.leftOut(leftOutResult(provider, l.src, l.reason, l.reason === 'empty' ? 0 : undefined));
+/**
+ * What a run leaves out, told as the walk finds it: each file's JSON line (with --json) and the
+ * notice of a loop or a special file at once; the notices that gather many files (empty files,
+ * links not followed) once the walk is done, with a few names each. Holds counts and those few
+ * names, never every file.
+ */
+export class LeftOutTally {
+  readonly counts: LeftOutCounts = {};
+  private readonly few: Partial<Record<LeftOutReason, string[]>> = {};
+
+  constructor(
+    private readonly provider: ProviderName,
+    private readonly results: Pick<ResultPrinter, 'leftOut'>,
+    private readonly notice: (line: string) => void,
+  ) {}
+
+  add(l: LeftOut): void {
+    this.counts[l.reason] = (this.counts[l.reason] ?? 0) + 1;
+    this.results.leftOut(leftOutResult(this.provider, l.src, l.reason, l.reason === 'empty' ? 0 : undefined));
+    if (l.why) this.notice(`${l.src.display}: ${l.why}`);
+    const names = (this.few[l.reason] ??= []);
+    if (names.length < 3) names.push(l.src.display);
   }
-  for (const line of leftOutNotices(left)) notice(line);
-  return counts;
+
+  /** The walk is done: the notices that gather many files. */
+  finish(): void {
+    const say = (r: LeftOutReason, words: (n: number) => string) => {
+      const n = this.counts[r];
+      const names = this.few[r];
+      if (!n || !names) return;
+      this.notice(`${words(n)}: ${names.join(', ')}${n > names.length ? `, … (${n - names.length} more)` : ''}`);
+    };
+    say('empty', (n) => `skipped ${n} empty file${n === 1 ? '' : 's'} (neither provider stores empty files)`);
+    say('symlink', (n) => `skipped ${n} symbolic link${n === 1 ? '' : 's'} (--no-follow-symlinks)`);
+  }
 }
 
 const LABELS: Record<Exclude<LeftOutReason, 'excluded'>, [string, string]> = {
@@ -51,25 +77,6 @@ export function leftOutPhrases(c: LeftOutCounts): string[] {
   }
   if (c.excluded) out.push(`${c.excluded} excluded`);
   return out;
-}
-
-/**
- * The notices for what was left out: one per loop and special file (each is a surprise worth its
- * line), one for all empty files and one for all links not followed (a tree may hold thousands), a
- * few names each. Excluded files are what was asked for: the summary counts them.
- */
-export function leftOutNotices(left: LeftOut[]): string[] {
-  const lines: string[] = [];
-  for (const l of left) if (l.why) lines.push(`${l.src.display}: ${l.why}`);
-  const few = (r: LeftOutReason, say: (n: number) => string) => {
-    const of = left.filter((l) => l.reason === r);
-    if (of.length === 0) return;
-    const names = of.slice(0, 3).map((l) => l.src.display);
-    lines.push(`${say(of.length)}: ${names.join(', ')}${of.length > names.length ? `, … (${of.length - names.length} more)` : ''}`);
-  };
-  few('empty', (n) => `skipped ${n} empty file${n === 1 ? '' : 's'} (neither provider stores empty files)`);
-  few('symlink', (n) => `skipped ${n} symbolic link${n === 1 ? '' : 's'} (--no-follow-symlinks)`);
-  return lines;
 }
 
 /** A left-out file's JSON line. */

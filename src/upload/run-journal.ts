@@ -118,6 +118,8 @@ async function open(plan: PutPlan, identity: RunIdentity, key: string, notice: (
     const loaded = await RunJournal.load(plan.stateDir, identity, key);
     if (loaded.status === 'ok') {
       if (loaded.damaged > 0) notice(`${loaded.damaged} unreadable line(s) of the run journal ${loaded.journal.file} were skipped`);
+      // Superseded records of the attempts before (a `fin` per finished file) are dropped: the next replay is shorter.
+      await loaded.journal.compactIfWorth().catch(() => false);
       return { journal: loaded.journal, lock };
     }
     if (loaded.status === 'invalid') {

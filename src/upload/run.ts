@@ -11,7 +11,7 @@ import { listStateFolder, stateId } from '../state/state-file.js';
 import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
-import type { FileFingerprint, SkippedResult } from '../types.js';
+import type { SkippedResult } from '../types.js';
 import type { ProgressView } from '../ui/progress.js';
 import type { ResultPrinter } from '../ui/results.js';
 import { RunProgress } from '../ui/run-progress.js';
@@ -20,13 +20,14 @@ import { lookupMimeType } from '../util/mime.js';
 import { DriveIndex, isUnknown } from './drive-index.js';
 import { FolderFailure, FolderTree } from './folders.js';
 import { RunFailures } from './run-failures.js';
-import { inspectFile } from './local-file.js';
 import type { PutPlan } from './plan.js';
 import { putFile, UploadInterrupted, type KeptParts, type TransferSettings } from './put-file.js';
 import { forgetLeftState } from './upload-state.js';
 import { openJournal } from './run-journal.js';
 import { shardKey, spoolStdin, type Source } from './sources.js';
-import { sayLeftOut, settled, type LeftOutCounts } from './left-out.js';
+import { LeftOutTally, settled, type LeftOutCounts } from './left-out.js';
+import { scanItems, type Item, type ScanCounts } from './run-items.js';
+import { BoundedQueue, pump, type Lookahead } from './scan-queue.js';
 
 export interface RunIO {
   view: ProgressView;
@@ -66,30 +67,29 @@ export interface RunOutcome {
   stopped?: LakeupError;
 }
 
-/** A file of the run after the scan: what to send, and what is known of it already. */
-interface Item {
-  src: Source;
-  fp?: FileFingerprint;
-  /** Why it cannot be sent (missing, empty, unreadable): reported when its turn comes. */
-  error?: unknown;
-  skip?: SkippedResult;
-  /** An empty file inside a folder: skipped and counted, not failed. */
-  empty?: boolean;
-}
+/** Files found and stat'ed ahead of the uploads, at most: the walk waits when the uploads are behind. */
+export const SCAN_AHEAD = 1000;
 
 const SEVERITY = [0, 2, 1, 3];
 
-export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Promise<RunOutcome> {
-  const outcome: RunOutcome = { total: named.length, uploaded: 0, skipped: 0, existing: 0, failed: 0, failedForGood: 0, leftOut: {}, exitCode: 0, interrupted: false, kept: { parts: 0, of: 0, bytes: 0, total: 0 }, cutOff: 0 };
-  const sources = named.filter((s) => !s.leftOut);
-  const isRun = sources.length > 1 || sources.some((s) => s.root !== undefined);
+/**
+ * Sends the files of `named` as they are found: a scan (run-items.ts) stats each and judges it
+ * against the journal, a bounded queue (scan-queue.ts) holds at most SCAN_AHEAD of them, and
+ * `--jobs` workers take from it. The run's totals are known once the walk is done.
+ */
+export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: RunIO): Promise<RunOutcome> {
+  const outcome: RunOutcome = { total: 0, uploaded: 0, skipped: 0, existing: 0, failed: 0, failedForGood: 0, leftOut: {}, exitCode: 0, interrupted: false, kept: { parts: 0, of: 0, bytes: 0, total: 0 }, cutOff: 0 };
+  // One file or many? Read ahead until two are to be sent, or a walked folder shows it is a run.
+  const head = (await named.fill((h) => h.filter((s) => !s.leftOut).length > 1)).filter((s) => !s.leftOut);
+  const many = head.length > 1;
+  const isRun = many || head.some((s) => s.root !== undefined);
   const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
-  const failures = new RunFailures(io.signal, sources.length > 1, io.abortNow, plan.stateDir);
+  const failures = new RunFailures(io.signal, many, io.abortNow, plan.stateDir);
   const signal = failures.signal;
   const fail = (e: unknown, src: Source | undefined, said = false) => {
     outcome.failed++;
     // A folder's failure names the folder, not the file.
-    const named = sources.length > 1 && src && !(e instanceof FolderFailure) ? prefixError(e, src.display) : e;
+    const named = many && src && !(e instanceof FolderFailure) ? prefixError(e, src.display) : e;
     const code = io.reportFailure(named, src?.display, said);
     // The code that says most about what to do: a refused token (3), then a failure a rerun
     // resumes (1), then bad input (2).
@@ -111,10 +111,13 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
     } catch (e) {
       await dispatcher.close().catch(() => undefined);
       // A state folder that cannot be written: the same one line as when it turns so mid-run.
-      outcome.stopped = failures.stateUnwritable(e) ? failures.stoppedLine(sources.length, sources.length) : undefined;
+      // Nothing was sent: every file the walk finds is counted as not sent.
+      const counts = await countRest(named);
+      outcome.total = counts.total;
+      outcome.stopped = failures.stateUnwritable(e) ? failures.stoppedLine(counts.files, counts.files) : undefined;
       if (outcome.stopped) outcome.exitCode = outcome.stopped.exitCode;
       else fail(e, undefined);
-      outcome.failed = sources.length;
+      outcome.failed = counts.files;
       return outcome;
     }
   }
@@ -141,16 +144,15 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
     // Which files have a state or a lock of their own (a big file cut off earlier): one listing,
     // not a failed open per file.
     const known = await listStateFolder(plan.stateDir);
-    const scanned = scan(sources, journal);
-    outcome.leftOut = sayLeftOut(
-      [...named.filter((s) => s.leftOut).map((src) => ({ src, ...src.leftOut! })), ...scanned.filter((i) => i.empty).map((i) => ({ src: i.src, reason: 'empty' as const }))],
-      plan.provider,
-      io.results,
-      notice,
-    );
-    const items = scanned.filter((i) => !i.empty);
-    const progress = isRun ? new RunProgress(items.length, items.reduce((n, i) => n + (i.fp?.size ?? 0), 0)) : undefined;
+    const tally = new LeftOutTally(plan.provider, io.results, notice);
+    outcome.leftOut = tally.counts;
+    const counts: ScanCounts = { total: 0, files: 0, bytes: 0, done: false };
+    const items = new BoundedQueue<Item>(SCAN_AHEAD);
+    const scanning = pump(scanItems(named, journal, tally, counts), items);
+    const progress = isRun ? new RunProgress(counts) : undefined;
     if (progress) io.view.showRun(progress);
+    // A drive folder that cannot be made: said once, when the run is through, with the files it held back.
+    const heldBack = new Map<FolderFailure, { src: Source; n: number }>();
 
     const one = async (item: Item): Promise<void> => {
       const { src } = item;
@@ -249,8 +251,12 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
             if (e.kept.parts > 0) outcome.cutOff++;
           }
         } else if (e instanceof FolderFailure) {
-          const line = failures.folderLine(e, (under) => items.filter((i) => !i.skip && !i.error && isUnder(i.src, under)).length);
-          fail(line ?? e, src, line === undefined);
+          // Every file under it fails with it; its line waits for the count (the walk may be inside it still).
+          const held = heldBack.get(e);
+          if (held) {
+            held.n++;
+            fail(e, src, true);
+          } else heldBack.set(e, { src, n: 1 });
         } else {
           fail(e, src);
           if (e === item.error && (e as LakeupError).kind === 'input') outcome.failedForGood++;
@@ -262,12 +268,37 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
       }
     };
 
-    let next = 0;
-    const workers = Array.from({ length: Math.min(plan.jobs, items.length) }, async () => {
-      while (next < items.length && !signal.aborted) await one(items[next++]);
+    let walkFailure: { e: unknown } | undefined;
+    const workers = Array.from({ length: Math.max(1, plan.jobs) }, async () => {
+      while (!signal.aborted) {
+        let next: IteratorResult<Item>;
+        try {
+          next = await items.next();
+        } catch (e) {
+          // The walk failed midway (a folder that cannot be listed): nothing more is started.
+          walkFailure ??= { e };
+          return;
+        }
+        if (next.done) return;
+        await one(next.value);
+      }
     });
     await Promise.all(workers);
-    outcome.stopped = failures.stoppedLine(items.length, items.length - outcome.uploaded - outcome.skipped - outcome.existing);
+    for (const [e, { src, n }] of heldBack) fail(failures.folderLine(e, () => n) ?? e, src);
+    if (walkFailure) {
+      fail(walkFailure.e, undefined);
+      items.cancel();
+    } else if (failures.signal.aborted && !io.signal.aborted) {
+      // The run stopped (a refused token, a state folder that cannot be written): the rest of the
+      // walk is counted, to say how many files were not sent.
+      for (;;) {
+        const r = await items.next().catch(() => ({ done: true as const, value: undefined }));
+        if (r.done) break;
+      }
+    } else if (io.signal.aborted) items.cancel(); // Ctrl-C: the total is what was found so far
+    await scanning;
+    outcome.total = counts.total;
+    outcome.stopped = failures.stoppedLine(counts.files, counts.files - outcome.uploaded - outcome.skipped - outcome.existing);
     if (outcome.stopped) outcome.exitCode = outcome.stopped.exitCode;
     else if (io.signal.aborted && settled(outcome) < outcome.total) outcome.interrupted = true;
   } finally {
@@ -289,48 +320,23 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
   return outcome;
 }
 
-/**
- * Takes every file's fingerprint and judges it against the journal, before any file moves. The
- * stats are synchronous on purpose: ~2 µs each where an async one costs ~50 µs of CPU in thread
- * hand-offs (measured), and nothing is in flight yet for them to hold up.
- */
-function scan(sources: Source[], journal: RunJournal | undefined): Item[] {
-  const items: Item[] = sources.map((src) => ({ src }));
-  for (const item of items) {
-    if (item.src.file === '-') continue;
-    try {
-      item.fp = inspectFile(item.src.file);
-    } catch (e) {
-      // An empty file inside a folder (a .gitkeep) is skipped; one named on the command line fails.
-      if (item.src.root !== undefined && (e as LakeupError).code === 'EMPTY') item.empty = true;
-      else item.error = e;
-      continue;
+/** The files of what is left of a stream, counted (a run that cannot start says how many it did not send). */
+async function countRest(named: AsyncIterable<Source>): Promise<{ total: number; files: number }> {
+  const c = { total: 0, files: 0 };
+  try {
+    for await (const s of named) {
+      c.total++;
+      if (!s.leftOut) c.files++;
     }
-    const done = journal?.finished.get(entryKey({ file: item.fp.path, to: shardKey(item.src) }));
-    if (done && done.size === item.fp.size && done.mtimeMs === item.fp.mtimeMs) {
-      item.skip = {
-        ok: true,
-        skipped: true,
-        reason: 'already-uploaded',
-        provider: journal!.identity.provider,
-        file: item.src.display,
-        name: done.name,
-        id: done.id,
-        size: item.fp.size,
-      };
-    }
+  } catch {
+    /* counted as far as the walk went */
   }
-  return items;
+  return c;
 }
 
 /** Copera's MIME type for a file: --mime-type, else from the extension. MemoryLake takes none. */
 function mimeTypeFor(plan: PutPlan, name: string): string | undefined {
   return plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(name)) : undefined;
-}
-
-/** Whether a file is in the drive folder at `segments` or below it. */
-function isUnder(src: Source, segments: string[]): boolean {
-  return src.folder !== undefined && src.folder.length >= segments.length && segments.every((s, i) => src.folder![i] === s);
 }
 
 function prefixError(e: unknown, file: string): unknown {

@@ -12,7 +12,7 @@ import { FileFilter, filterPath } from './filters.js';
 import { specialKind } from './local-file.js';
 import type { LeftOutReason } from './left-out.js';
 import type { PutPlan } from './plan.js';
-import { walkFolder } from './walk.js';
+import { walkSources } from './walk.js';
 
 export interface Source {
   /** The path to read. */
@@ -63,18 +63,20 @@ export async function spoolStdin(
   return { file, cleanup };
 }
 
-/** Expands "-" and, with --recursive, folders into the files to send; what is left out stays, marked. */
-export async function expandSources(plan: Pick<PutPlan, 'files' | 'name' | 'recursive' | 'filters' | 'followSymlinks'>): Promise<Source[]> {
-  const out: Source[] = [];
-  const filter = new FileFilter(plan.filters ?? []);
+/**
+ * Expands "-" and, with --recursive, folders into the files to send, as they are found (a folder's
+ * walk goes on while its first files are sent); what is left out comes too, marked. With --shard,
+ * only that shard's files.
+ */
+export async function streamSources(
+  plan: Pick<PutPlan, 'files' | 'name' | 'recursive' | 'filters' | 'followSymlinks' | 'shard'>,
+): Promise<AsyncGenerator<Source>> {
+  // What was named is checked before anything is sent: a FIFO, --name with a folder.
+  const stats: Array<import('node:fs').Stats | undefined> = [];
   for (const f of plan.files) {
-    if (f === '-') {
-      out.push({ file: '-', display: '-', name: plan.name!, ephemeral: true });
-      continue;
-    }
     let st: import('node:fs').Stats | undefined;
     try {
-      st = await fs.stat(f);
+      if (f !== '-') st = await fs.stat(f);
     } catch {
       /* a missing file is reported by the upload itself, with the others still sent */
     }
@@ -82,25 +84,40 @@ export async function expandSources(plan: Pick<PutPlan, 'files' | 'name' | 'recu
     if (st && !st.isFile() && !st.isDirectory()) {
       throw new LakeupError('input', `${f}: ${specialKind(st)}; to send what it carries, pipe it in: lakeup put - --name NAME`);
     }
-    if (st?.isDirectory() && plan.recursive) {
-      if (plan.name !== undefined) throw new LakeupError('usage', '--name cannot rename the files of a folder');
-      const files = await walkFolder(f, { followSymlinks: plan.followSymlinks ?? true, filter });
-      if (files.length === 0) throw new LakeupError('input', `${f}: the folder has no files`);
-      for (const file of files) out.push(file); // spreading 150,000 arguments overflows the stack
+    if (st?.isDirectory() && plan.recursive && plan.name !== undefined) throw new LakeupError('usage', '--name cannot rename the files of a folder');
+    stats.push(st);
+  }
+  return found(plan, stats);
+}
+
+async function* found(plan: Pick<PutPlan, 'files' | 'name' | 'recursive' | 'filters' | 'followSymlinks' | 'shard'>, stats: Array<import('node:fs').Stats | undefined>): AsyncGenerator<Source> {
+  const filter = new FileFilter(plan.filters ?? []);
+  const inShard = (s: Source) => !plan.shard || shardOf(s, plan.shard.count) === plan.shard.index;
+  // The same file to the same place twice (`put a.txt ./a.txt`, `put -r A ./A`) is one upload. A
+  // walk never finds one file twice under one name, so a folder is told by its path: only the
+  // paths named, never every file found, are held for this.
+  const seen = new Set<string>();
+  const once = (key: string) => !seen.has(key) && Boolean(seen.add(key));
+  for (const [i, f] of plan.files.entries()) {
+    if (f === '-') {
+      const src: Source = { file: '-', display: '-', name: plan.name!, ephemeral: true };
+      if (inShard(src)) yield src;
+      continue;
+    }
+    if (stats[i]?.isDirectory() && plan.recursive) {
+      if (!once(`dir\n${path.resolve(f)}`)) continue;
+      let found = 0;
+      for await (const src of walkSources(f, { followSymlinks: plan.followSymlinks ?? true, filter })) {
+        found++;
+        if (inShard(src)) yield src;
+      }
+      if (found === 0) throw new LakeupError('input', `${f}: the folder has no files`);
     } else {
       const src: Source = { file: f, display: f, name: plan.name ?? path.basename(f) };
-      out.push(filter.active && !filter.sends(filterPath(f)) ? { ...src, leftOut: { reason: 'excluded' } } : src);
+      if (!once(`${path.resolve(f)}\n${shardKey(src)}`) || !inShard(src)) continue;
+      yield filter.active && !filter.sends(filterPath(f)) ? { ...src, leftOut: { reason: 'excluded' } } : src;
     }
   }
-  // The same file to the same place twice (`put a.txt ./a.txt`, `put -r A/sub A`) is one upload.
-  const seen = new Set<string>();
-  return out.filter((s) => {
-    if (s.file === '-') return true;
-    const key = `${path.resolve(s.file)}\n${shardKey(s)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 /**
@@ -115,9 +132,4 @@ export function shardKey(src: Source): string {
 export function shardOf(src: Source, count: number): number {
   const h = createHash('sha256').update(shardKey(src)).digest();
   return (h.readUInt32BE(0) % count) + 1;
-}
-
-/** With --shard K/N, the files of shard K only. */
-export function selectShard(sources: Source[], shard: { index: number; count: number } | undefined): Source[] {
-  return shard ? sources.filter((s) => shardOf(s, shard.count) === shard.index) : sources;
 }

@@ -25,6 +25,16 @@ export interface WalkOptions {
 /** Every file under `root`, with what is left out marked (`leftOut`). */
 export async function walkFolder(root: string, opts: WalkOptions = { followSymlinks: true }): Promise<Source[]> {
   const out: Source[] = [];
+  for await (const src of walkSources(root, opts)) out.push(src);
+  return out;
+}
+
+/**
+ * The files under `root` as the walk finds them, in the same order (depth first, sorted per
+ * folder): a run sends the first while the rest of the tree is still being read. Only the
+ * listings of the folders the walk is inside are held, each released once its folder is done.
+ */
+export async function* walkSources(root: string, opts: WalkOptions = { followSymlinks: true }): AsyncGenerator<Source> {
   const top = path.basename(path.resolve(root));
   const list = async (dir: string): Promise<import('node:fs').Dirent[]> => {
     try {
@@ -36,28 +46,30 @@ export async function walkFolder(root: string, opts: WalkOptions = { followSymli
   };
   // Inside an excluded folder every entry is counted as excluded; nothing is followed or said there,
   // and a folder that cannot be listed (`--exclude lost+found`) counts as one.
-  const countExcluded = async (dir: string, rel: string[]) => {
+  const countExcluded = async function* (dir: string, rel: string[]): AsyncGenerator<Source> {
     const entries = await list(dir).catch(() => undefined);
     if (!entries) {
-      out.push({ file: dir, display: dir, name: rel[rel.length - 1], folder: [top, ...rel.slice(0, -1)], root, leftOut: { reason: 'excluded' } });
+      yield { file: dir, display: dir, name: rel[rel.length - 1], folder: [top, ...rel.slice(0, -1)], root, leftOut: { reason: 'excluded' } };
       return;
     }
     for (const e of entries) {
       const p = path.join(dir, e.name);
-      if (e.isDirectory()) await countExcluded(p, [...rel, e.name]);
-      else out.push({ file: p, display: p, name: e.name, folder: [top, ...rel], root, leftOut: { reason: 'excluded' } });
+      if (e.isDirectory()) yield* countExcluded(p, [...rel, e.name]);
+      else yield { file: p, display: p, name: e.name, folder: [top, ...rel], root, leftOut: { reason: 'excluded' } };
     }
   };
   /** `inside`: the folders the walk is in (device:inode → path), to tell a loop. */
-  const visit = async (dir: string, rel: string[], inside: Map<string, string>) => {
+  const visit = async function* (dir: string, rel: string[], inside: Map<string, string>): AsyncGenerator<Source> {
+    // One folder array for all its files (not a copy each).
+    const folder = [top, ...rel];
     for (const e of await list(dir)) {
       const p = path.join(dir, e.name);
-      const relPath = [...rel, e.name].join('/');
-      const src: Source = { file: p, display: p, name: e.name, folder: [top, ...rel], root };
+      const relPath = rel.length ? `${rel.join('/')}/${e.name}` : e.name;
+      const src: Source = { file: p, display: p, name: e.name, folder, root };
       let st: Stats | undefined;
       if (e.isSymbolicLink()) {
         if (!opts.followSymlinks) {
-          out.push({ ...src, leftOut: opts.filter?.active && !opts.filter.sends(relPath) ? { reason: 'excluded' } : { reason: 'symlink' } });
+          yield { ...src, leftOut: opts.filter?.active && !opts.filter.sends(relPath) ? { reason: 'excluded' } : { reason: 'symlink' } };
           continue;
         }
         st = await fs.stat(p).catch(() => undefined);
@@ -65,28 +77,27 @@ export async function walkFolder(root: string, opts: WalkOptions = { followSymli
       const isDir = st ? st.isDirectory() : e.isDirectory();
       if (isDir) {
         if (opts.filter?.prunes(relPath)) {
-          if (st) out.push({ ...src, leftOut: { reason: 'excluded' } }); // a link to a folder: not followed, one entry
-          else await countExcluded(p, [...rel, e.name]);
+          if (st) yield { ...src, leftOut: { reason: 'excluded' } }; // a link to a folder: not followed, one entry
+          else yield* countExcluded(p, [...rel, e.name]);
           continue;
         }
         const id = await dirId(p);
         const loop = id !== undefined ? inside.get(id) : undefined;
         if (loop !== undefined) {
-          out.push({ ...src, leftOut: { reason: 'loop', why: `a link back to ${loop} (a loop): not followed` } });
+          yield { ...src, leftOut: { reason: 'loop', why: `a link back to ${loop} (a loop): not followed` } };
           continue;
         }
-        await visit(p, [...rel, e.name], id !== undefined ? new Map(inside).set(id, p) : inside);
+        yield* visit(p, [...rel, e.name], id !== undefined ? new Map(inside).set(id, p) : inside);
         continue;
       }
-      if (opts.filter?.active && !opts.filter.sends(relPath)) out.push({ ...src, leftOut: { reason: 'excluded' } });
-      else if (e.isSymbolicLink() && !st) out.push(src); // a missing target: its upload says so
-      else if (st ? st.isFile() : e.isFile()) out.push(src);
-      else out.push({ ...src, leftOut: { reason: 'special', why: `${specialKind(st ?? e)}: skipped` } });
+      if (opts.filter?.active && !opts.filter.sends(relPath)) yield { ...src, leftOut: { reason: 'excluded' } };
+      else if (e.isSymbolicLink() && !st) yield src; // a missing target: its upload says so
+      else if (st ? st.isFile() : e.isFile()) yield src;
+      else yield { ...src, leftOut: { reason: 'special', why: `${specialKind(st ?? e)}: skipped` } };
     }
   };
   const rootId = await dirId(root);
-  await visit(root, [], rootId !== undefined ? new Map([[rootId, root]]) : new Map());
-  return out;
+  yield* visit(root, [], rootId !== undefined ? new Map([[rootId, root]]) : new Map());
 }
 
 /** A folder's device and inode, as bigints (exact on Windows too); undefined when it cannot be read. */

@@ -80,3 +80,19 @@ describe('RunProgress', () => {
     expect(run.finalizing()).toBe(false);
   });
 });
+
+describe('a run whose walk is still going', () => {
+  it('shows the count found so far and "scanning" until the total is known, then the total', () => {
+    const totals = { files: 412_000, bytes: 5000, done: false };
+    const run = new RunProgress(totals);
+    expect(run.scanning).toBe(true);
+    expect(run.filesLabel()).toBe('0 files');
+    expect(run.scanLine()).toBe('scanning: 412,000 files found');
+    expect(run.finalizing()).toBe(false);
+    totals.files = 412_345;
+    totals.done = true;
+    expect(run.scanning).toBe(false);
+    expect(run.filesLabel()).toBe('0/412345 files');
+    expect(run.filesTotal).toBe(412_345);
+  });
+});

@@ -1,0 +1,139 @@
+// How a run's journal (journal.ts) is kept at scale: its finished files in a compact index (one
+// string per file, no object), its file read line by line (never whole into memory), and rewritten
+// with only what still counts when superseded lines pile up (a file's `fin` record once its `done`
+// is written): a million-file run replays its journal in one pass over as many lines as files.
+import fs from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { renameWithRetry, tempPathFor } from './atomic-write.js';
+import { removeFile } from './remove.js';
+
+export interface FinishedFile {
+  size: number;
+  mtimeMs: number;
+  id: string;
+  name: string;
+}
+
+const SEP = '\u0000';
+
+/** The finished files of a run by entry key: each one string (`size␀mtime␀id␀name`), read into an object on demand. */
+export class FinishedIndex {
+  private readonly m = new Map<string, string>();
+
+  get size(): number {
+    return this.m.size;
+  }
+
+  set(key: string, f: FinishedFile): this {
+    this.m.set(key, `${f.size}${SEP}${f.mtimeMs}${SEP}${f.id}${SEP}${f.name}`);
+    return this;
+  }
+
+  get(key: string): FinishedFile | undefined {
+    const v = this.m.get(key);
+    return v === undefined ? undefined : unpack(v);
+  }
+
+  has(key: string): boolean {
+    return this.m.has(key);
+  }
+
+  delete(key: string): boolean {
+    return this.m.delete(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.m.keys();
+  }
+
+  *values(): IterableIterator<FinishedFile> {
+    for (const v of this.m.values()) yield unpack(v);
+  }
+
+  *entries(): IterableIterator<[string, FinishedFile]> {
+    for (const [k, v] of this.m) yield [k, unpack(v)];
+  }
+}
+
+function unpack(v: string): FinishedFile {
+  const a = v.indexOf(SEP);
+  const b = v.indexOf(SEP, a + 1);
+  const c = v.indexOf(SEP, b + 1);
+  return { size: Number(v.slice(0, a)), mtimeMs: Number(v.slice(a + 1, b)), id: v.slice(b + 1, c), name: v.slice(c + 1) };
+}
+
+/**
+ * The whole lines of a file, read a chunk at a time; a last line without its newline (torn by a
+ * crash mid-write) is left out. `read.bytes`: how far the lines went (what a rewrite covers).
+ */
+export async function* readLines(file: string, read: { bytes: number } = { bytes: 0 }, chunk = 1 << 20): AsyncGenerator<string> {
+  const h = await fs.open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(chunk);
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    let pos = 0;
+    for (;;) {
+      const { bytesRead } = await h.read(buf, 0, chunk, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const text = rest + decoder.write(buf.subarray(0, bytesRead));
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+        const line = text.slice(start, nl);
+        start = nl + 1;
+        read.bytes += Buffer.byteLength(line) + 1;
+        yield line;
+      }
+      rest = text.slice(start);
+    }
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * Rewrites `file` as `lines` (the header, then every record that still counts), atomically: a kill
+ * at any point leaves the old file or the new one, whole. `covered`: the bytes of the old file that
+ * `lines` stand for; whatever another process appended after them meanwhile (recordDoneInRun) is
+ * carried over.
+ */
+export async function rewriteJournal(file: string, lines: Iterable<string>, covered: number): Promise<void> {
+  const tmp = tempPathFor(file);
+  try {
+    const h = await fs.open(tmp, 'wx', 0o600);
+    try {
+      let batch: string[] = [];
+      let size = 0;
+      for (const line of lines) {
+        batch.push(line, '\n');
+        size += line.length;
+        if (size > 1 << 20) {
+          await h.appendFile(batch.join(''));
+          batch = [];
+          size = 0;
+        }
+      }
+      if (batch.length) await h.appendFile(batch.join(''));
+      // Appended by another process since the old file was read: kept, after what it followed.
+      const old = await fs.open(file, 'r');
+      try {
+        const { size: now } = await old.stat();
+        if (now > covered) {
+          const tail = Buffer.alloc(now - covered);
+          await old.read(tail, 0, tail.length, covered);
+          await h.appendFile(tail);
+        }
+      } finally {
+        await old.close();
+      }
+      await h.datasync();
+    } finally {
+      await h.close();
+    }
+    await renameWithRetry(tmp, file);
+  } catch (err) {
+    await removeFile(tmp).catch(() => undefined);
+    throw err;
+  }
+}
