@@ -104,7 +104,8 @@ export class RerunCheck {
   }
 
   private found(key: string, src: Source, fp: FileFingerprint, parent: string | undefined, item: { id: string; name: string }, digest: LocalDigest): SkippedResult {
-    this.ledger.record(key, this.entryOf(src, fp, parent, item, digest));
+    // Name and size alone (--skip-existing) prove no content: not remembered as this file's upload.
+    if (!this.plan.skipExisting) this.ledger.record(key, this.entryOf(src, fp, parent, item, digest));
     return this.skipped('exists', src, fp, item);
   }
 
