@@ -51,6 +51,8 @@ export interface PutFlags {
   limitRate?: string;
   recursive?: boolean;
   skipExisting?: boolean;
+  again?: boolean;
+  checksum?: boolean;
   shard?: string;
   /** --include / --exclude in the order typed (main.ts collects both into one list). */
   filters?: FilterRule[];
@@ -71,6 +73,8 @@ function withBooleanEnv(f: PutFlags, env: NodeJS.ProcessEnv): PutFlags {
     dryRun: pick(f.dryRun, 'LAKEUP_DRY_RUN'),
     recursive: pick(f.recursive, 'LAKEUP_RECURSIVE'),
     skipExisting: pick(f.skipExisting, 'LAKEUP_SKIP_EXISTING'),
+    again: pick(f.again, 'LAKEUP_AGAIN'),
+    checksum: pick(f.checksum, 'LAKEUP_CHECKSUM'),
     // commander sets verify/resume to true unless --no-verify/--no-resume was typed.
     verify: f.verify === false ? false : noVerify !== true,
     resume: f.resume === false ? false : noResume !== true,
@@ -138,6 +142,8 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     limitRate: f.limitRate !== undefined ? parseRate(f.limitRate, '--limit-rate') : undefined,
     recursive: Boolean(f.recursive),
     skipExisting: Boolean(f.skipExisting),
+    again: Boolean(f.again),
+    checksum: Boolean(f.checksum),
     shard: f.shard !== undefined ? parseShard(f.shard) : undefined,
     filters: filterRules(f.filters, env),
     followSymlinks: f.followSymlinks !== false,

@@ -15,6 +15,7 @@ import { runPut, type PutFlags } from './put-command.js';
 import { reportError } from './report.js';
 import { removeFileSync } from '../state/remove.js';
 import { sweepStateDir } from '../state/sweep.js';
+import { readLedger } from '../state/ledger.js';
 
 export interface StateFlags {
   stateDir?: string;
@@ -70,10 +71,13 @@ export async function runList(flags: StateFlags, env: NodeJS.ProcessEnv = proces
       rows.push(row);
     }
     const runs = await listRuns(dir);
+    const remembered = readLedger(dir).size;
     if (flags.json) {
-      term.out(JSON.stringify({ ok: true, stateDir: dir, uploads: rows, runs: runs.map(runRow) }));
+      term.out(JSON.stringify({ ok: true, stateDir: dir, uploads: rows, runs: runs.map(runRow), remembered }));
       return 0;
     }
+    // The ledger (state/ledger.ts): finished uploads a rerun skips without asking the drive.
+    if (remembered > 0) term.err(`lakeup: ${remembered} finished upload${remembered === 1 ? '' : 's'} remembered (a rerun skips them unchanged; --again sends again)`);
     if (rows.length === 0 && runs.length === 0) {
       term.err(`lakeup: no pending uploads in ${dir}`);
       return 0;
@@ -246,6 +250,8 @@ export async function runResume(
           shard: t.run.shard,
           recursive: o.recursive ?? false,
           skipExisting: o.skipExisting,
+          again: o.again,
+          checksum: o.checksum,
           onConflict: o.onConflict,
           mimeType: o.mimeType,
           partSize: o.partSize !== undefined ? String(o.partSize) : undefined,

@@ -74,7 +74,15 @@ export function memoryLakeEntry(o: unknown, bad: (why: string) => LakeupError, i
     size: byteSize(item.size),
     etag: typeof item.etag === 'string' && item.etag !== '' ? item.etag : undefined,
     parentId: parent === MY_SPACE || parent === null ? null : typeof parent === 'string' && parent !== '' ? parent : listedIn,
+    xAttrs: stringMap(item.x_attrs),
     createdAt: epochMs(item.created_at),
     updatedAt: epochMs(item.updated_at),
   });
+}
+
+/** x_attrs as a string map; anything else (absent, empty, odd values) is none. */
+function stringMap(v: unknown): Record<string, string> | undefined {
+  if (!isRecord(v)) return undefined;
+  const out = Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string')) as Record<string, string>;
+  return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -78,6 +78,7 @@ export class MemoryLake implements Provider {
       },
       name_conflict_strategy: req.dest.onConflict ?? 'rename',
     };
+    if (req.attrs) body.x_attrs = req.attrs;
     const res = await apiPost<Wrapped<ItemData>>(this.api, {
       path: `${BASE}/drives/items`,
       body,

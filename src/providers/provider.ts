@@ -6,6 +6,8 @@ export interface UploadRequest {
   dest: Destination;
   /** Copera: the part size the user asked for (grown so the count stays ≤ 10,000). */
   partSize?: number;
+  /** MemoryLake: the x_attrs the item is created with (what makes the next comparison exact: same-content.ts). */
+  attrs?: Record<string, string>;
 }
 
 /** What `--dry-run` shows without calling the API. */
@@ -26,6 +28,8 @@ export interface DriveEntry {
   size?: number;
   /** MemoryLake only: the S3 ETag of the file, unquoted as the provider sends it. Copera exposes none. */
   etag?: string;
+  /** MemoryLake only: the item's x_attrs (string map), when it has any. */
+  xAttrs?: Record<string, string>;
   /** The folder holding the item; null for the root; undefined when the provider did not say. */
   parentId?: string | null;
   /** Epoch ms, by the server's clock. */
@@ -43,6 +47,8 @@ export interface FolderListing {
 
 export interface LookupOptions {
   signal?: AbortSignal;
+  /** MemoryLake: list at most this many pages of 50 (the listing is then incomplete). */
+  maxPages?: number;
 }
 
 export interface CreateFolderOptions {

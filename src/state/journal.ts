@@ -53,6 +53,9 @@ export interface RunIdentity {
 export interface RunOptions {
   recursive?: boolean;
   skipExisting?: boolean;
+  /** --again, --checksum. */
+  again?: boolean;
+  checksum?: boolean;
   onConflict?: string;
   mimeType?: string;
   partSize?: number;

@@ -3,6 +3,7 @@
 // the folders the run makes.
 import type { LakeupError } from '../errors.js';
 import type { DriveEntry, FolderListing, Provider } from '../providers/index.js';
+import { matchesName } from '../providers/names.js';
 
 /** "It may be there, but the API cannot tell": the listing was cut and there is no search to fall back on. */
 export const UNKNOWN = Symbol('unknown');
@@ -14,6 +15,8 @@ export class DriveIndex {
   constructor(
     private readonly provider: Provider,
     private readonly signal?: AbortSignal,
+    /** MemoryLake: list at most this many pages of a folder; beyond, a file's lookup is UNKNOWN (a single file's budget). */
+    private readonly maxPages?: number,
   ) {}
 
   /** The children of a folder (undefined: the root), listed once per run. */
@@ -21,7 +24,7 @@ export class DriveIndex {
     const key = parent ?? '';
     let l = this.listings.get(key);
     if (!l) {
-      l = this.provider.listFolder(parent, { signal: this.signal });
+      l = this.provider.listFolder(parent, { signal: this.signal, maxPages: this.maxPages });
       l.catch(() => this.listings.delete(key)); // a failure is not remembered: the next file asks again
       this.listings.set(key, l);
     }
@@ -47,6 +50,26 @@ export class DriveIndex {
     if (hit || listing.complete) return hit;
     try {
       return (await this.provider.findInFolder(parent, name, { signal: this.signal })).find(same);
+    } catch (e) {
+      if ((e as LakeupError).code === 'LOOKUP_INCOMPLETE') return UNKNOWN;
+      throw e;
+    }
+  }
+
+  /**
+   * The files of `size` bytes in the folder named `name` or a renamed form of it (an earlier rerun's
+   * copy, `big_1.zip`), the exact name first: the ones whose content may be the file's.
+   */
+  async candidates(parent: string | undefined, name: string, size: number): Promise<DriveEntry[] | typeof UNKNOWN> {
+    const fits = (e: DriveEntry) => e.type === 'file' && e.size === size && matchesName(this.provider.name, name, e.name);
+    const exactFirst = (l: DriveEntry[]) => l.filter(fits).sort((a, b) => Number(b.name === name) - Number(a.name === name));
+    const listing = await this.listing(parent);
+    const hits = exactFirst(listing.entries);
+    if (hits.length > 0 || listing.complete) return hits;
+    // Copera has search; MemoryLake would list the whole folder again, past a single file's budget.
+    if (this.maxPages !== undefined && this.provider.name === 'memorylake') return UNKNOWN;
+    try {
+      return exactFirst(await this.provider.findInFolder(parent, name, { signal: this.signal }));
     } catch (e) {
       if ((e as LakeupError).code === 'LOOKUP_INCOMPLETE') return UNKNOWN;
       throw e;

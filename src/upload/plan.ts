@@ -31,6 +31,10 @@ export interface PutPlan {
   recursive: boolean;
   /** --skip-existing: a file of the same name and size in its destination folder is not sent again. */
   skipExisting: boolean;
+  /** --again: send every file even when the ledger or the drive says it is there already (a deliberate second copy). */
+  again: boolean;
+  /** --checksum: compare content wherever the drive allows it, even when the recorded times agree. */
+  checksum: boolean;
   /** --shard K/N: only the files whose path relative to the source hashes into shard K (1-based) of N. */
   shard?: { index: number; count: number };
   /** --include / --exclude, in the order given (filters.ts says how they combine). */

@@ -65,6 +65,8 @@ export interface PutFileOptions {
    * in one part keeps no state file of its own.
    */
   run?: { journal: RunJournal; entry: JournalEntry };
+  /** MemoryLake: the x_attrs to create the item with, computed while the parts are sent (a hash of the file). */
+  attrs?: () => Promise<Record<string, string>>;
   /** The state folder as listed by the caller (a run does, once): no lookup per file. */
   known?: StateListing;
   /** The run's journal says an earlier attempt sent this file's finalize and never saw it end. */
@@ -205,8 +207,11 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     };
     if (!fromState) await newSession();
 
+    // Read beside the parts being sent; an item without them is only compared less cheaply later.
+    const attrs = o.attrs?.().catch(() => undefined);
     for (let attempt = 0; ; attempt++) {
       await sendPhase(o, req, upload, fromState, resumed, newSession);
+      req.attrs = await attrs;
       // Never stitch old and new bytes: the file must still be what we sent.
       const now = await inspectFileAsync(o.file, { checkReadable: false }); // it was just read
       if (!(await stillAsSent(fingerprint, now, upload.state.session.parts, upload.state.done))) {

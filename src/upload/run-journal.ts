@@ -38,6 +38,8 @@ export function runIdentity(plan: PutPlan): RunIdentity {
     options: {
       recursive: plan.recursive || undefined,
       skipExisting: plan.skipExisting || undefined,
+      again: plan.again || undefined,
+      checksum: plan.checksum || undefined,
       onConflict: plan.onConflict,
       mimeType: plan.mimeType,
       partSize: plan.partSize,

@@ -17,7 +17,7 @@ import type { ResultPrinter } from '../ui/results.js';
 import { RunProgress } from '../ui/run-progress.js';
 import { attachVerbose } from '../ui/verbose.js';
 import { lookupMimeType } from '../util/mime.js';
-import { DriveIndex, isUnknown } from './drive-index.js';
+import { RerunCheck } from './rerun-check.js';
 import { FolderFailure, FolderTree } from './folders.js';
 import { RunFailures } from './run-failures.js';
 import type { PutPlan } from './plan.js';
@@ -49,7 +49,7 @@ export interface RunOutcome {
   uploaded: number;
   /** Already uploaded by an earlier attempt of this run (its journal says so). */
   skipped: number;
-  /** Found in the drive by --skip-existing. */
+  /** Found in the drive (same content; --skip-existing: same name and size). */
   existing: number;
   failed: number;
   /** Of the failed, those no rerun can fix (missing, unreadable, not a file): they do not keep the run pending. */
@@ -137,7 +137,8 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
     rateLimiter: plan.limitRate ? new RateLimiter(plan.limitRate) : undefined,
   };
   const lookups = providerFor();
-  const index = new DriveIndex(lookups, signal);
+  const index = RerunCheck.indexFor(lookups, isRun, signal);
+  const rerun = new RerunCheck(plan, index, notice, signal);
   const folders = new FolderTree(lookups, index, plan.parent, journal, notice);
 
   try {
@@ -176,33 +177,24 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
           file = spool.file;
         }
         const parent = src.folder ? await folders.id(src.folder) : plan.parent;
-        if (plan.skipExisting && item.fp) {
-          const there = await index.findFile(parent, src.name, item.fp.size);
-          if (isUnknown(there)) {
-            notice(`${src.display}: cannot tell whether the drive has it (the folder listing is incomplete): uploading it`);
-          } else if (there) {
+        const entry: JournalEntry | undefined = item.fp ? { file: item.fp.path, to: shardKey(src) } : undefined;
+        const cut = entry && journal?.finalizing.get(entryKey(entry));
+        const digest = item.fp && rerun.digestOf(item.fp);
+        if (item.fp && digest && !src.ephemeral) {
+          // Already uploaded (the ledger), or already in the drive (rerun-check.ts).
+          const id = stateId(plan.provider, plan.endpoint, item.fp.path, { name: src.name, parent });
+          const there = await rerun.find(src, item.fp, parent, digest, known.states.has(id) || cut !== undefined);
+          if (there) {
             // What an earlier attempt left of this file (a big file cut off, even mid-finalize) has
             // nothing left to do: without this, its state would stay pending for good.
-            const id = stateId(plan.provider, plan.endpoint, item.fp.path, { name: src.name, parent });
             if (known.states.has(id) || known.locks.has(id)) await forgetLeftState(plan.stateDir, id);
-            const skip: SkippedResult = {
-              ok: true,
-              skipped: true,
-              reason: 'exists',
-              provider: plan.provider,
-              file: src.display,
-              name: there.name,
-              id: there.id,
-              size: item.fp.size,
-            };
             ended = 'skipped';
-            outcome.existing++;
-            io.results.skipped(skip);
+            if (there.reason === 'exists') outcome.existing++;
+            else outcome.skipped++;
+            io.results.skipped(there);
             return;
           }
         }
-        const entry: JournalEntry | undefined = item.fp ? { file: item.fp.path, to: shardKey(src) } : undefined;
-        const cut = entry && journal?.finalizing.get(entryKey(entry));
         const result = await putFile({
           provider: providerFor(events),
           endpoint: plan.endpoint,
@@ -222,6 +214,7 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
           onStateUnwritable: (e) => failures.stateUnwritable(e),
           run: journal && entry && !src.ephemeral ? { journal, entry } : undefined,
           known,
+          attrs: plan.provider === 'memorylake' && digest ? () => digest.attrs(item.fp!) : undefined,
           cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
         });
         if ('skipped' in result) {
@@ -234,6 +227,7 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
         ended = 'uploaded';
         outcome.uploaded++;
         io.results.uploaded(result);
+        if (item.fp && !src.ephemeral) rerun.record(src, item.fp, parent, result, digest);
         if (journal && entry && !src.ephemeral) {
           // Written with the next batch; a kill before it lands leaves the finalize record, which
           // the next run resolves by looking the item up. A write that fails stops the run.
@@ -304,6 +298,8 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
   } finally {
     io.signal.removeEventListener('abort', onInterrupt);
     await dispatcher.close().catch(() => undefined);
+    // The ledger is a cache: a write that fails costs the next run a look in the drive, nothing more.
+    await rerun.flush().catch(() => undefined);
     if (journal) {
       // Done when every file is in the drive, left out, or failed for good (a rerun would fail it
       // again): a missing or unreadable file does not keep the run pending for ever.

@@ -52,7 +52,7 @@ describe('put to MemoryLake (server-decided layout)', () => {
   it('reports the name the server chose on a conflict (rename)', async () => {
     const file = await makeFile(path.join(work, 'dup.bin'), 1000);
     const a = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
-    const b = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
+    const b = await runCli(['put', file, '-p', 'memorylake', '--again', '--json'], { env });
     expect(lastJson(a.stdout).name).toBe('dup.bin');
     expect(lastJson(b.stdout).name).toBe('dup_1.bin');
   });
@@ -63,7 +63,7 @@ describe('put to MemoryLake (server-decided layout)', () => {
     expect(a.code).toBe(0);
     expect(a.stderr).toBe('');
     expect(a.stdout).toMatch(/renamed\.bin/);
-    const b = await runCli(['put', file, '-p', 'memorylake', '--name', 'renamed.bin', '--on-conflict', 'deny'], { env });
+    const b = await runCli(['put', file, '-p', 'memorylake', '--name', 'renamed.bin', '--on-conflict', 'deny', '--again'], { env });
     expect(b.code).toBe(1);
     expect(b.stderr.trim().split('\n').filter((l) => l.startsWith('lakeup: error'))).toHaveLength(1);
     expect(b.stderr).toMatch(/409/);

@@ -32,7 +32,7 @@ function recorder(prefix: string) {
   };
 }
 
-const BIG = { id: 'sc-7f3a:itm-0001', name: 'big.zip', type: 'file', size: 52428800, etag: '5f363e0e58a95f06cbe9bbc662c5dfb6-10', parentId: FOLDER, createdAt: 1730628000000, updatedAt: 1730628000000 };
+const BIG = { id: 'sc-7f3a:itm-0001', name: 'big.zip', type: 'file', size: 52428800, etag: '5f363e0e58a95f06cbe9bbc662c5dfb6-10', xAttrs: { source: 'lakeup' }, parentId: FOLDER, createdAt: 1730628000000, updatedAt: 1730628000000 };
 const BIG_1 = { id: 'sc-7f3a:itm-0002', name: 'big_1.zip', type: 'file', size: 52428800, etag: '5f363e0e58a95f06cbe9bbc662c5dfb6-10', parentId: FOLDER, createdAt: 1730709000000, updatedAt: 1730709000000 };
 const BIG_2 = { id: 'sc-7f3a:itm-0004', name: 'big_2.zip', type: 'file', size: 1048576, etag: '0f343b0931126a20f133d67c2b018a3b', parentId: FOLDER, createdAt: 1730808000000 };
 

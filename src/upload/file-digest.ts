@@ -1,0 +1,71 @@
+// What a local file's content hashes to, read once per question: its SHA-256, and the S3 multipart
+// ETag it would have under a given part size (md5 of the binary part MD5s, dash, part count).
+import { createHash, type Hash } from 'node:crypto';
+import fs from 'node:fs';
+import { LakeupError } from '../errors.js';
+
+const CHUNK = 1024 * 1024;
+
+/** Reads the file once, front to back, handing each chunk to `take`. */
+async function readThrough(file: string, take: (chunk: Buffer) => void, signal?: AbortSignal): Promise<void> {
+  const stream = fs.createReadStream(file, { highWaterMark: CHUNK, signal });
+  try {
+    for await (const chunk of stream) take(chunk as Buffer);
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw new LakeupError('interrupted', 'interrupted');
+    throw new LakeupError('input', `${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+export async function sha256Of(file: string, signal?: AbortSignal): Promise<string> {
+  const h = createHash('sha256');
+  await readThrough(file, (c) => h.update(c), signal);
+  return h.digest('hex');
+}
+
+/** One layout's running state: the part being hashed, and the part MD5s so far. */
+class EtagLayout {
+  private part: Hash = createHash('md5');
+  private inPart = 0;
+  private readonly md5s = createHash('md5');
+  private count = 0;
+
+  constructor(readonly partSize: number) {}
+
+  take(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      const n = Math.min(this.partSize - this.inPart, chunk.length - at);
+      this.part.update(chunk.subarray(at, at + n));
+      this.inPart += n;
+      at += n;
+      if (this.inPart === this.partSize) this.endPart();
+    }
+  }
+
+  private endPart(): void {
+    this.md5s.update(this.part.digest());
+    this.count++;
+    this.part = createHash('md5');
+    this.inPart = 0;
+  }
+
+  etag(): string {
+    if (this.inPart > 0) this.endPart();
+    return `${this.md5s.digest('hex')}-${this.count}`;
+  }
+}
+
+/** The multipart ETags of the file under each part size, computed in one read. */
+export async function multipartEtagsOf(file: string, partSizes: readonly number[], signal?: AbortSignal): Promise<string[]> {
+  const layouts = partSizes.map((p) => new EtagLayout(p));
+  await readThrough(file, (c) => layouts.forEach((l) => l.take(c)), signal);
+  return layouts.map((l) => l.etag());
+}
+
+/** A file's MD5 (a single-part, non-multipart ETag). */
+export async function md5Of(file: string, signal?: AbortSignal): Promise<string> {
+  const h = createHash('md5');
+  await readThrough(file, (c) => h.update(c), signal);
+  return h.digest('hex');
+}
