@@ -11,7 +11,6 @@ import { listStateFolder, stateId } from '../state/state-file.js';
 import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
-import type { SkippedResult } from '../types.js';
 import type { ProgressView } from '../ui/progress.js';
 import type { ResultPrinter } from '../ui/results.js';
 import { RunProgress } from '../ui/run-progress.js';
