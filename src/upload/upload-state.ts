@@ -142,6 +142,17 @@ export class UploadState {
     await this.writer.flush();
   }
 
+  /**
+   * The upload was interrupted: a state kept in memory only (a one-part file of a run) whose part
+   * reached the storage is written now, so that the rerun finalizes it rather than send it again.
+   */
+  async keep(): Promise<void> {
+    if (this.persisted || !this.state || this.state.done.length === 0 || this.state.finalizing) return;
+    await this.lockIt();
+    await saveStateFullAsync(this.c.dir, this.state);
+    this.persisted = true;
+  }
+
   /** Every recorded part is on disk (or its failure said). */
   async settle(): Promise<void> {
     await this.writer?.flush().catch(() => undefined);

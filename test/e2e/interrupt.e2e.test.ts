@@ -1,6 +1,7 @@
 // Ctrl-C, CI cancellation and kill -9 with the default flags: what was sent is kept. A link of
 // 20 MiB/s (--limit-rate, the scenario under test) and Copera's default 10 MiB parts; every moment
 // is aimed at by watching the storage's byte count, never a clock.
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
@@ -84,6 +85,33 @@ describe.skipIf(process.platform === 'win32')('an interruption keeps what was se
     expect(kept, lines.join('\n')).toBeGreaterThan(finishing);
     expect(lines.some((l) => /tty\.bin .*\d+%/.test(l)), lines.join('\n')).toBe(true); // the bar was there
     expect(keptBytes() / received(from)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('a folder of one-part files, Ctrl-C mid-way: every part that finished is saved, the closing line and list agree, the rerun sends nothing twice', async () => {
+    const dir = path.join(bed.work, 'small-files');
+    await fs.mkdir(dir);
+    const N = 24;
+    for (let i = 0; i < N; i++) await makeFile(path.join(dir, `f${String(i).padStart(2, '0')}.bin`), 2 * MiB, 40 + i);
+    const from = bed.sb.stats().bytesReceived;
+    const child = startCli(['put', dir, '-r', '-p', 'copera', '--limit-rate', '8MiB/s'], { env: bed.env });
+    await waitFor('25% at the storage', () => received(from) >= 0.25 * N * 2 * MiB);
+    child.kill('SIGINT');
+    const r = await child.result;
+    expect(r.code, r.stderr).toBe(130);
+    const m = /interrupted: (\d+) of (\d+) parts saved/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const states = readStates(bed.stateDir);
+    // Every part sent by a file left unfinished is in the state folder, and the line counts them.
+    expect(Number(m![1]), r.stderr).toBeGreaterThan(0);
+    expect(states.reduce((n, s) => n + s.done.length, 0)).toBe(Number(m![1]));
+    const list = await runCli(['list'], { env: bed.env });
+    for (const s of states) expect(list.stdout, list.stdout).toMatch(new RegExp(`^${s.id} .* 100\\.0% `, 'm'));
+
+    const firstRun = received(from);
+    const again = await runCli(['put', dir, '-r', '-p', 'copera'], { env: bed.env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(received(from), 'bytes over both runs').toBe(N * 2 * MiB);
+    expect(firstRun).toBeLessThan(N * 2 * MiB);
   });
 
   it('kill -9 at 40% keeps at least half of what was sent', async () => {
