@@ -116,6 +116,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     display,
     run: o.run ? { key: o.run.journal.key, to: o.run.entry.to } : undefined,
     onUnwritable: o.onStateUnwritable,
+    signal: o.signal,
   });
   const resultOf = (item: { id: string; name: string }, parts: number, extra: Partial<PutResult>): PutResult => {
     const elapsedMs = Math.round(performance.now() - started);

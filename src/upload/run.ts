@@ -100,8 +100,13 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
   let journal: RunJournal | undefined;
   if (isRun) {
     try {
-      ({ journal, lock: runLock } = await openJournal(plan, notice));
+      ({ journal, lock: runLock } = await openJournal(plan, notice, signal));
     } catch (e) {
+      // Ctrl-C while waiting for the run's lock (another host's lease): nothing was started.
+      if ((e as LakeupError).kind === 'interrupted') {
+        outcome.interrupted = true;
+        return outcome;
+      }
       // A state folder that cannot be written: the same one line as when it turns so mid-run.
       outcome.stopped = failures.stateUnwritable(e) ? failures.stoppedLine(sources.length, sources.length) : undefined;
       if (outcome.stopped) outcome.exitCode = outcome.stopped.exitCode;
@@ -284,7 +289,7 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
 }
 
 /** The run's journal (resumed, or new), under the run's lock: one process drives a run at a time. */
-async function openJournal(plan: PutPlan, notice: (line: string) => void): Promise<{ journal: RunJournal; lock: Lock }> {
+async function openJournal(plan: PutPlan, notice: (line: string) => void, signal: AbortSignal): Promise<{ journal: RunJournal; lock: Lock }> {
   const identity: RunIdentity = {
     provider: plan.provider,
     endpoint: plan.endpoint,
@@ -306,7 +311,7 @@ async function openJournal(plan: PutPlan, notice: (line: string) => void): Promi
   const fresh = RunJournal.create(plan.stateDir, identity);
   let lock: Lock;
   try {
-    lock = await acquireLock(plan.stateDir, `${fresh.key}-run`, notice);
+    lock = await acquireLock(plan.stateDir, `${fresh.key}-run`, notice, signal);
   } catch (e) {
     const err = e as LakeupError;
     if (err.code !== 'LOCKED') throw e;

@@ -30,6 +30,8 @@ export interface UploadStateContext {
   run?: { key: string; to: string };
   /** The state could not be removed (a read-only folder): told, not thrown, since the upload is over. */
   onUnwritable?: (e: unknown) => void;
+  /** Ctrl-C: a wait for the lock (another host's lease) ends. */
+  signal?: AbortSignal;
 }
 
 export class UploadState {
@@ -51,7 +53,7 @@ export class UploadState {
   async lockIt(quick = false): Promise<void> {
     if (this.lock) return;
     const onWait = (line: string) => this.c.notice(`${this.c.display}: ${line}`);
-    this.lock = await (quick ? acquireLockQuick : acquireLock)(this.c.dir, this.c.id, onWait);
+    this.lock = await (quick ? acquireLockQuick : acquireLock)(this.c.dir, this.c.id, onWait, this.c.signal);
   }
 
   /**

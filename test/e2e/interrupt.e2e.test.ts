@@ -11,6 +11,8 @@ import { hasScript, runInPty, screen } from '../helpers/pty.js';
 import { storedPath } from '../helpers/sandbox.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
+import { stateId } from '../../src/state/state-file.js';
+import { GRACE_MS } from '../../src/cli/signals.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 120 * MiB; // twelve parts of 10 MiB: at 40%, a round of parts is done
@@ -112,6 +114,24 @@ describe.skipIf(process.platform === 'win32')('an interruption keeps what was se
     expect(again.code, again.stderr).toBe(0);
     expect(received(from), 'bytes over both runs').toBe(N * 2 * MiB);
     expect(firstRun).toBeLessThan(N * 2 * MiB);
+  });
+
+  it('Ctrl-C while waiting out another host\'s lock: the wait ends at once, nothing is started', async () => {
+    const file = await makeFile(path.join(bed.work, 'leased.bin'), 3 * MiB, 35);
+    const id = stateId('copera', bed.sb.origin, path.resolve(file), { name: 'leased.bin' });
+    // Another host's lock within its lease: lakeup watches it for up to 30 s before taking it over.
+    const lock = path.join(bed.stateDir, `${id}.lock`);
+    await fs.writeFile(lock, JSON.stringify({ pid: 4242, host: 'lakeup-elsewhere', since: Date.now(), nonce: '0123456789abcdef' }), { mode: 0o600 });
+    const sessions = bed.sb.stats().sessions;
+    const child = startCli(['put', file, '-p', 'copera'], { env: bed.env });
+    await waitFor('the waiting line', () => /waiting for the lock of another lakeup/.test(child.output().stderr));
+    const t0 = Date.now();
+    child.kill('SIGINT');
+    const r = await child.result;
+    expect(r.code, r.stderr).toBe(130);
+    expect(Date.now() - t0, 'exit after the signal (ms)').toBeLessThan(GRACE_MS);
+    expect(bed.sb.stats().sessions - sessions, 'upload sessions started').toBe(0);
+    expect(JSON.parse(await fs.readFile(lock, 'utf8')).host, 'the other host\'s lock is left to it').toBe('lakeup-elsewhere');
   });
 
   it('kill -9 at 40% keeps at least half of what was sent', async () => {
