@@ -89,6 +89,25 @@ describe.skipIf(process.platform === 'win32')('an interruption keeps what was se
     expect(keptBytes() / received(from)).toBeGreaterThanOrEqual(0.9);
   });
 
+  it.skipIf(!hasScript)('on a terminal, Ctrl-C twice while a run draws several bars: both lines stay on the screen', async () => {
+    const dir = path.join(bed.work, 'two-bars');
+    await fs.mkdir(dir);
+    for (const n of ['a', 'b']) await makeFile(path.join(dir, `${n}.bin`), 40 * MiB, n.charCodeAt(0));
+    const from = bed.sb.stats().bytesReceived;
+    const run = runInPty(['put', dir, '-r', '-p', 'copera', '--limit-rate', '20MiB/s'], { env: bed.env });
+    await waitFor('10% at the storage', () => received(from) >= 8 * MiB);
+    run.type('\x03');
+    await waitFor('the finishing line', () => screen(run.raw()).some((l) => /finishing \d+ parts? in flight/.test(l)));
+    run.type('\x03');
+    const { code, raw } = await run.result;
+    expect(code, raw).toBe(130);
+    const lines = screen(raw);
+    expect(lines.filter((l) => /^lakeup: stopping: finishing \d+ parts? in flight/.test(l)), lines.join('\n')).toHaveLength(1);
+    expect(lines.filter((l) => l === 'lakeup: interrupted again: stopping the parts in flight'), lines.join('\n')).toHaveLength(1);
+    expect(lines.filter((l) => /^\d\/2 files /.test(l)), 'no frame of the bars left behind').toHaveLength(1);
+    expect(lines[lines.length - 1]).toMatch(/^lakeup: interrupted: \d+ of 8 parts saved/);
+  });
+
   it('a folder of one-part files, Ctrl-C mid-way: every part that finished is saved, the closing line and list agree, the rerun sends nothing twice', async () => {
     const dir = path.join(bed.work, 'small-files');
     await fs.mkdir(dir);
