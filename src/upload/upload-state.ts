@@ -1,7 +1,8 @@
 // The resumable state of one file's upload, owned in one place: found (and judged) when the upload
 // starts, recorded as parts finish, marked before finalize, forgotten when the file is in the drive.
-// A file that fits in one part inside a run keeps no state file at all: there is nothing to resume
-// within it, and the run's journal records its finalize.
+// A file that fits in one part inside a run keeps no state file: there is nothing to resume within
+// it, and the run's journal records its finalize (only an interruption after its part was sent
+// writes one, so that the part is not sent again).
 import { acquireLock, acquireLockQuick, readLock, type Lock } from '../state/lock.js';
 import { stateDirError } from '../state/state-dir.js';
 import { StateWriter } from '../state/state-writer.js';
