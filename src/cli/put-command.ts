@@ -78,6 +78,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
       results,
       signal: interrupts.signal,
       abortNow: interrupts.abortNow,
+      graceMs: GRACE_MS,
       stdin: process.stdin,
       reportFailure,
     });

@@ -37,6 +37,8 @@ export interface RunIO {
   signal: AbortSignal;
   /** A second Ctrl-C, or the grace time over: stop the parts in flight too. */
   abortNow?: AbortSignal;
+  /** How long the parts in flight may finish once the run stops on a refused token (as after Ctrl-C). */
+  graceMs?: number;
   stdin: NodeJS.ReadableStream;
   /**
    * Says why a file failed (one line) and returns the exit code its failure calls for; `said`: its
@@ -84,7 +86,7 @@ export async function runUploads(plan: PutPlan, named: Source[], io: RunIO): Pro
   const sources = named.filter((s) => !s.leftOut);
   const isRun = sources.length > 1 || sources.some((s) => s.root !== undefined);
   const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
-  const failures = new RunFailures(io.signal, sources.length > 1, io.abortNow, plan.stateDir);
+  const failures = new RunFailures(io.signal, sources.length > 1, io.abortNow, plan.stateDir, io.graceMs);
   const signal = failures.signal;
   const fail = (e: unknown, src: Source | undefined, said = false) => {
     outcome.failed++;
