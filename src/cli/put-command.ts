@@ -66,6 +66,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   // The run says what it is finishing when the first Ctrl-C comes (it knows the parts in flight).
   const interrupts = watchInterrupts({
     onGraceOver: () => view.notice(`lakeup: parts still in flight after ${GRACE_MS / 1000} s: stopping them`),
+    say: (line) => view.notice(line),
   });
   // Result lines go out as files end, through the view (above a live bar, which redraws below).
   const results = new ResultPrinter(term, plan.json, (l) => view.result(l));
@@ -81,6 +82,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
       results,
       signal: interrupts.signal,
       abortNow: interrupts.abortNow,
+      graceMs: GRACE_MS,
       stdin: process.stdin,
       reportFailure,
     });

@@ -26,6 +26,11 @@ export interface InterruptHandlers {
   onFirst?: (sig: string) => void;
   /** The grace time is over with work still in flight. */
   onGraceOver?: () => void;
+  /**
+   * Says the line of a second or third signal: above a live bar, whose next redraw would otherwise
+   * erase it (default: straight to stderr, on a line of its own).
+   */
+  say?: (line: string) => void;
 }
 
 export function watchInterrupts(h: InterruptHandlers = {}, io: Pick<Writers, 'rawErr'> = processWriters(), graceMs = GRACE_MS): Interrupts {
@@ -38,13 +43,14 @@ export function watchInterrupts(h: InterruptHandlers = {}, io: Pick<Writers, 'ra
   setMaxListeners(0, now.signal);
   let grace: NodeJS.Timeout | undefined;
   const signals: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGBREAK' as NodeJS.Signals] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const say = h.say ?? ((line: string) => io.rawErr(`\n${line}\n`));
   const handler = (sig: NodeJS.Signals) => {
     if (now.signal.aborted) {
-      io.rawErr('\nlakeup: interrupted again, exiting now\n');
+      say('lakeup: interrupted again, exiting now');
       process.exit(130); // the exit hooks still write what finished
     }
     if (first.signal.aborted) {
-      io.rawErr('\nlakeup: interrupted again: stopping the parts in flight\n');
+      say('lakeup: interrupted again: stopping the parts in flight');
       clearTimeout(grace);
       now.abort(new LakeupError('interrupted', `interrupted by ${sig}`));
       setTimeout(() => process.exit(130), EXIT_MS).unref();

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LakeupError } from '../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { createExclusive } from './exclusive-create.js';
@@ -16,6 +15,7 @@ import { judge, LEASE_MS, ours, parseOwner, readSnapshot, RENEW_MS, UNREADABLE_S
 import { takeOver } from './lock-takeover.js';
 import { ensureStateDirAsync, stateDirError } from './state-dir.js';
 import { removeFile, removeFileSync } from './remove.js';
+import { sleep } from '../util/sleep.js';
 
 export { isProcessAlive, LEASE_MS, RENEW_MS, UNREADABLE_STALE_MS, type Liveness, type LockOwner } from './lock-owner.js';
 
@@ -48,8 +48,9 @@ function newOwner(): { nonce: string; since: number; content: string } {
  * written, or left by a writer killed before it wrote) is waited on, at most UNREADABLE_STALE_MS.
  * Another host's lock within its lease is watched: renewed, its holder is alive (LOCKED); not
  * renewed for LEASE_MS (measured here too, in case that host's clock runs ahead), it is taken over.
+ * `signal` (Ctrl-C) ends every wait at once, with its reason: a lock is waited for only to start work.
  */
-export async function acquireLock(dir: string, id: string, onWait?: (line: string) => void): Promise<Lock> {
+export async function acquireLock(dir: string, id: string, onWait?: (line: string) => void, signal?: AbortSignal): Promise<Lock> {
   await ensureStateDirAsync(dir);
   const file = lockPath(dir, id);
   const { nonce, since, content } = newOwner();
@@ -88,7 +89,7 @@ export async function acquireLock(dir: string, id: string, onWait?: (line: strin
         // Empty: its writer is between creating and filling it (milliseconds), or was killed
         // there. Another host's: renewed within RENEW_MS if its holder lives. Look again.
         attempt--;
-        await sleep(v.why === 'other-host' ? RENEW_MS / 10 : 20 + Math.floor(Math.random() * 30));
+        await sleep(v.why === 'other-host' ? RENEW_MS / 10 : 20 + Math.floor(Math.random() * 30), signal);
         continue;
       }
       if (v.live && v.why !== 'other-host') throw lockedError(v);
@@ -100,7 +101,7 @@ export async function acquireLock(dir: string, id: string, onWait?: (line: strin
       }
       if (t.result === 'busy') {
         busyBy = t.by;
-        await sleep(10 + Math.floor(Math.random() * 20)); // then we will see its new lock
+        await sleep(10 + Math.floor(Math.random() * 20), signal); // then we will see its new lock
       }
     }
     if (!got) throw lockedError({ live: true, why: 'running', owner: busyBy });
@@ -121,7 +122,7 @@ export async function acquireLock(dir: string, id: string, onWait?: (line: strin
  * the name is taken, the full acquireLock judges the holder and takes a stale lock over. The state
  * folder must exist.
  */
-export async function acquireLockQuick(dir: string, id: string, onWait?: (line: string) => void): Promise<Lock> {
+export async function acquireLockQuick(dir: string, id: string, onWait?: (line: string) => void, signal?: AbortSignal): Promise<Lock> {
   const file = lockPath(dir, id);
   const { nonce, since, content } = newOwner();
   ours.add(nonce);
@@ -130,7 +131,7 @@ export async function acquireLockQuick(dir: string, id: string, onWait?: (line: 
     fh = await fs.promises.open(file, 'wx', 0o600);
   } catch {
     ours.delete(nonce);
-    return acquireLock(dir, id, onWait); // taken (judge it), or a folder problem (said there)
+    return acquireLock(dir, id, onWait, signal); // taken (judge it), or a folder problem (said there)
   }
   try {
     await fh.writeFile(content);

@@ -24,6 +24,8 @@ export class RunProgress {
   /** Files ended per second (a run of many small files is paced by them, not by bytes). */
   private readonly filesMeter = new SpeedMeter();
   private sentEnded = 0;
+  /** The share of files cut off by an interruption: as far as they got, like their bytes. */
+  private filesCutShare = 0;
 
   private readonly totals: RunTotals;
 
@@ -72,6 +74,7 @@ export class RunProgress {
     if (t) {
       this.active.delete(t);
       this.sentEnded += t.done - t.resumedBytes;
+      if (outcome === 'interrupted' && t.total > 0) this.filesCutShare += Math.min(1, t.done / t.total);
     }
     this.bytesEnded += outcome === 'interrupted' ? (t?.done ?? 0) : size;
     if (outcome === 'failed') this.filesFailed++;
@@ -104,9 +107,9 @@ export class RunProgress {
     return n;
   }
 
-  /** Files of the run accounted for: ended ones whole, files in flight by the share of bytes they sent. */
+  /** Files of the run accounted for: ended ones whole, files in flight or cut off by the share of bytes they sent. */
   filesProgress(): number {
-    let n = this.filesEnded;
+    let n = this.filesEnded + this.filesCutShare;
     for (const t of this.active) if (t.total > 0) n += Math.min(1, t.done / t.total);
     return n;
   }

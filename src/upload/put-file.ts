@@ -119,6 +119,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     display,
     run: o.run ? { key: o.run.journal.key, to: o.run.entry.to } : undefined,
     onUnwritable: o.onStateUnwritable,
+    signal: o.signal,
   });
   const resultOf = (item: { id: string; name: string }, parts: number, extra: Partial<PutResult>): PutResult => {
     const elapsedMs = Math.round(performance.now() - started);
@@ -279,8 +280,11 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     if (o.ephemeral) await upload.forget().catch(() => undefined);
     else await upload.settle();
     if ((err as LakeupError)?.kind !== 'interrupted' || err instanceof UploadInterrupted) throw err;
-    const s = upload.onDisk && !o.ephemeral ? upload.state : undefined;
-    const kept = { parts: s?.done.length ?? 0, of: s?.session.parts.length ?? 0, bytes: s?.done.reduce((n, d) => n + d.size, 0) ?? 0, total: fingerprint.size };
+    if (!o.ephemeral) await upload.keep().catch(() => undefined); // not kept: the line counts it so
+    // Counted over the files that had a session: their parts, and of those what is on disk.
+    const s = o.ephemeral ? undefined : upload.state;
+    const saved = upload.onDisk ? (s?.done ?? []) : [];
+    const kept = { parts: saved.length, of: s?.session.parts.length ?? 0, bytes: saved.reduce((n, d) => n + d.size, 0), total: s ? fingerprint.size : 0 };
     throw new UploadInterrupted(kept, err as LakeupError);
   } finally {
     await upload.release();

@@ -29,12 +29,17 @@ export class RunFailures {
   private unwritable?: LakeupError;
   private readonly folders = new Set<FolderFailure>();
 
-  /** `many`: more than one file (a single file's refusal is its own failure line). `stateDir`: named when it cannot be written. */
+  /**
+   * `many`: more than one file (a single file's refusal is its own failure line). `stateDir`: named
+   * when it cannot be written. `graceMs`: how long the parts in flight may go on after a refusal
+   * (Ctrl-C's grace): they need no token, but the run must not go on for minutes after its line.
+   */
   constructor(
     interrupt: AbortSignal,
     private readonly many: boolean,
     abortNow?: AbortSignal,
     private readonly stateDir = '',
+    private readonly graceMs = Infinity,
   ) {
     this.signal = AbortSignal.any([interrupt, this.stop.signal]);
     this.abortNow = AbortSignal.any([...(abortNow ? [abortNow] : []), this.now.signal]);
@@ -64,7 +69,9 @@ export class RunFailures {
     if ((this.refusal || this.unwritable) && (kind === 'interrupted' || kind === 'auth')) return 'stopped';
     if (kind === 'auth' && this.many) {
       this.refusal = e as LakeupError;
-      this.stop.abort(new LakeupError('interrupted', 'the run stopped: the API refused the token', { code: 'RUN_STOPPED' }));
+      const why = new LakeupError('interrupted', 'the run stopped: the API refused the token', { code: 'RUN_STOPPED' });
+      this.stop.abort(why);
+      if (Number.isFinite(this.graceMs)) setTimeout(() => this.now.abort(why), this.graceMs).unref();
       return 'stopped';
     }
     return kind === 'interrupted' ? 'interrupted' : 'failed';

@@ -50,13 +50,18 @@ export function runIdentity(plan: PutPlan): RunIdentity {
 }
 
 /** The run's journal (resumed, or new), under the run's lock: one process drives a run at a time. */
-export async function openJournal(plan: PutPlan, notice: (line: string) => void, lookups: () => Provider): Promise<{ journal: RunJournal; lock: Lock }> {
+export async function openJournal(
+  plan: PutPlan,
+  notice: (line: string) => void,
+  lookups: () => Provider,
+  signal?: AbortSignal,
+): Promise<{ journal: RunJournal; lock: Lock }> {
   const identity = runIdentity(plan);
   const account = identity.account!;
   const dir = plan.stateDir;
   // Written by an older lakeup, which put a hash of the token in the key: only this very token finds it.
   const legacy = legacyRunKey(identity);
-  if (await exists(journalPath(dir, legacy))) return open(plan, identity, legacy, notice);
+  if (await exists(journalPath(dir, legacy))) return open(plan, identity, legacy, notice, signal);
   let free: string | undefined;
   for (let slot = 0; slot < SLOTS; slot++) {
     const key = runKey(identity, slot);
@@ -70,10 +75,10 @@ export async function openJournal(plan: PutPlan, notice: (line: string) => void,
       continue;
     }
     const j = loaded.journal;
-    if (j.accounts.has(account)) return open(plan, identity, key, notice);
+    if (j.accounts.has(account)) return open(plan, identity, key, notice, signal);
     const seen = await seesAnyOf(lookups(), j.knownItems(PROOFS));
     if (seen) {
-      const opened = await open(plan, identity, key, notice);
+      const opened = await open(plan, identity, key, notice, signal);
       // The next run with this token needs no lookup.
       if (opened.journal.resumed) await opened.journal.addAccount(account).catch(() => undefined);
       notice(`the run was started with another token of the same account (it sees item ${seen}): resuming it`);
@@ -86,7 +91,7 @@ export async function openJournal(plan: PutPlan, notice: (line: string) => void,
       code: 'RUN_SLOTS',
     });
   }
-  return open(plan, identity, free, notice);
+  return open(plan, identity, free, notice, signal);
 }
 
 /** The id of the first of `ids` the token can see; undefined when it sees none (not found, or not its own). */
@@ -102,11 +107,11 @@ async function seesAnyOf(provider: Provider, ids: string[]): Promise<string | un
 }
 
 /** Locks the run `key` and reads its journal (or starts a fresh one there). */
-async function open(plan: PutPlan, identity: RunIdentity, key: string, notice: (line: string) => void): Promise<{ journal: RunJournal; lock: Lock }> {
+async function open(plan: PutPlan, identity: RunIdentity, key: string, notice: (line: string) => void, signal?: AbortSignal): Promise<{ journal: RunJournal; lock: Lock }> {
   const fresh = RunJournal.create(plan.stateDir, identity, key);
   let lock: Lock;
   try {
-    lock = await acquireLock(plan.stateDir, `${key}-run`, notice);
+    lock = await acquireLock(plan.stateDir, `${key}-run`, notice, signal);
   } catch (e) {
     const err = e as LakeupError;
     if (err.code !== 'LOCKED') throw e;

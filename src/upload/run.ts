@@ -35,6 +35,8 @@ export interface RunIO {
   signal: AbortSignal;
   /** A second Ctrl-C, or the grace time over: stop the parts in flight too. */
   abortNow?: AbortSignal;
+  /** How long the parts in flight may finish once the run stops on a refused token (as after Ctrl-C). */
+  graceMs?: number;
   stdin: NodeJS.ReadableStream;
   /**
    * Says why a file failed (one line) and returns the exit code its failure calls for; `said`: its
@@ -83,7 +85,7 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
   const many = head.length > 1;
   const isRun = many || head.some((s) => s.root !== undefined);
   const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
-  const failures = new RunFailures(io.signal, many, io.abortNow, plan.stateDir);
+  const failures = new RunFailures(io.signal, many, io.abortNow, plan.stateDir, io.graceMs);
   const signal = failures.signal;
   const fail = (e: unknown, src: Source | undefined, said = false) => {
     outcome.failed++;
@@ -106,9 +108,14 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
   if (isRun) {
     try {
       // A journal another token started is this run's if this token sees an item it recorded.
-      ({ journal, lock: runLock } = await openJournal(plan, notice, () => providerFor()));
+      ({ journal, lock: runLock } = await openJournal(plan, notice, () => providerFor(), signal));
     } catch (e) {
       await dispatcher.close().catch(() => undefined);
+      // Ctrl-C while waiting for the run's lock (another host's lease): nothing was started.
+      if ((e as LakeupError).kind === 'interrupted') {
+        outcome.interrupted = true;
+        return outcome;
+      }
       // A state folder that cannot be written: the same one line as when it turns so mid-run.
       // Nothing was sent: every file the walk finds is counted as not sent.
       const counts = await countRest(named);

@@ -1,7 +1,8 @@
 // The resumable state of one file's upload, owned in one place: found (and judged) when the upload
 // starts, recorded as parts finish, marked before finalize, forgotten when the file is in the drive.
-// A file that fits in one part inside a run keeps no state file at all: there is nothing to resume
-// within it, and the run's journal records its finalize.
+// A file that fits in one part inside a run keeps no state file: there is nothing to resume within
+// it, and the run's journal records its finalize (only an interruption after its part was sent
+// writes one, so that the part is not sent again).
 import { acquireLock, acquireLockQuick, readLock, type Lock } from '../state/lock.js';
 import { stateDirError } from '../state/state-dir.js';
 import { StateWriter } from '../state/state-writer.js';
@@ -31,6 +32,8 @@ export interface UploadStateContext {
   run?: { key: string; to: string };
   /** The state could not be removed (a read-only folder): told, not thrown, since the upload is over. */
   onUnwritable?: (e: unknown) => void;
+  /** Ctrl-C: a wait for the lock (another host's lease) ends. */
+  signal?: AbortSignal;
 }
 
 export class UploadState {
@@ -54,7 +57,7 @@ export class UploadState {
   async lockIt(quick = false): Promise<void> {
     if (this.lock) return;
     const onWait = (line: string) => this.c.notice(`${this.c.display}: ${line}`);
-    this.lock = await (quick ? acquireLockQuick : acquireLock)(this.c.dir, this.c.id, onWait);
+    this.lock = await (quick ? acquireLockQuick : acquireLock)(this.c.dir, this.c.id, onWait, this.c.signal);
   }
 
   /**
@@ -166,6 +169,17 @@ export class UploadState {
     this.writer ??= new StateWriter(this.c.dir, this.state);
     this.writer.schedule();
     await this.writer.flush();
+  }
+
+  /**
+   * The upload was interrupted: a state kept in memory only (a one-part file of a run) whose part
+   * reached the storage is written now, so that the rerun finalizes it rather than send it again.
+   */
+  async keep(): Promise<void> {
+    if (this.persisted || !this.state || this.state.done.length === 0 || this.state.finalizing) return;
+    await this.lockIt();
+    await saveStateFullAsync(this.c.dir, this.state);
+    this.persisted = true;
   }
 
   /** Every recorded part is on disk (or its failure said). */

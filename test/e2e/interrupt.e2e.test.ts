@@ -1,7 +1,7 @@
 // Ctrl-C, CI cancellation and kill -9 with the default flags: what was sent is kept. A link of
 // 20 MiB/s (--limit-rate, the scenario under test) and Copera's default 10 MiB parts; every moment
 // is aimed at by watching the storage's byte count, never a clock.
-import fs from 'node:fs';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
@@ -11,6 +11,8 @@ import { hasScript, runInPty, screen } from '../helpers/pty.js';
 import { storedPath } from '../helpers/sandbox.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
+import { stateId } from '../../src/state/state-file.js';
+import { GRACE_MS } from '../../src/cli/signals.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 120 * MiB; // twelve parts of 10 MiB: at 40%, a round of parts is done
@@ -89,7 +91,7 @@ describe.skipIf(process.platform === 'win32')('an interruption keeps what was se
 
   it('a run of several files: Ctrl-C says which were cut off with parts kept and which never started; the rerun sends only the rest', async () => {
     const dir = path.join(bed.work, 'run-tree');
-    fs.mkdirSync(dir);
+    await fs.mkdir(dir);
     const files = await Promise.all([1, 2, 3].map((i) => makeFile(path.join(dir, `f${i}.bin`), 40 * MiB, 40 + i)));
     const from = bed.sb.stats().bytesReceived;
     const child = startCli(['put', dir, '-r', '-p', 'copera', '--limit-rate', '20MiB/s'], { env: bed.env });
@@ -111,6 +113,70 @@ describe.skipIf(process.platform === 'win32')('an interruption keeps what was se
     expect(again.code, again.stderr).toBe(0);
     expect(bed.sb.stats().bytesReceived - before).toBe(3 * 40 * MiB - uploaded * 40 * MiB - kept);
     for (const f of files) expect(await sha256File(storedPath(bed.sb, 'copera', path.basename(f)))).toBe(await sha256File(f));
+  });
+
+  it.skipIf(!hasScript)('on a terminal, Ctrl-C twice while a run draws several bars: both lines stay on the screen', async () => {
+    const dir = path.join(bed.work, 'two-bars');
+    await fs.mkdir(dir);
+    for (const n of ['a', 'b']) await makeFile(path.join(dir, `${n}.bin`), 40 * MiB, n.charCodeAt(0));
+    const from = bed.sb.stats().bytesReceived;
+    const run = runInPty(['put', dir, '-r', '-p', 'copera', '--limit-rate', '20MiB/s'], { env: bed.env });
+    await waitFor('10% at the storage', () => received(from) >= 8 * MiB);
+    run.type('\x03');
+    await waitFor('the finishing line', () => screen(run.raw()).some((l) => /finishing \d+ parts? in flight/.test(l)));
+    run.type('\x03');
+    const { code, raw } = await run.result;
+    expect(code, raw).toBe(130);
+    const lines = screen(raw);
+    expect(lines.filter((l) => /^lakeup: stopping: finishing \d+ parts? in flight/.test(l)), lines.join('\n')).toHaveLength(1);
+    expect(lines.filter((l) => l === 'lakeup: interrupted again: stopping the parts in flight'), lines.join('\n')).toHaveLength(1);
+    expect(lines.filter((l) => /^\d\/2 files /.test(l)), 'no frame of the bars left behind').toHaveLength(1);
+    expect(lines[lines.length - 1]).toMatch(/^lakeup: interrupted: \d+ of 8 parts saved/);
+  });
+
+  it('a folder of one-part files, Ctrl-C mid-way: every part that finished is saved, the closing line and list agree, the rerun sends nothing twice', async () => {
+    const dir = path.join(bed.work, 'small-files');
+    await fs.mkdir(dir);
+    const N = 24;
+    for (let i = 0; i < N; i++) await makeFile(path.join(dir, `f${String(i).padStart(2, '0')}.bin`), 2 * MiB, 40 + i);
+    const from = bed.sb.stats().bytesReceived;
+    const child = startCli(['put', dir, '-r', '-p', 'copera', '--limit-rate', '8MiB/s'], { env: bed.env });
+    await waitFor('25% at the storage', () => received(from) >= 0.25 * N * 2 * MiB);
+    child.kill('SIGINT');
+    const r = await child.result;
+    expect(r.code, r.stderr).toBe(130);
+    const m = /interrupted: (\d+) of (\d+) parts saved/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const states = readStates(bed.stateDir);
+    // Every part sent by a file left unfinished is in the state folder, and the line counts them.
+    expect(Number(m![1]), r.stderr).toBeGreaterThan(0);
+    expect(states.reduce((n, s) => n + s.done.length, 0)).toBe(Number(m![1]));
+    const list = await runCli(['list'], { env: bed.env });
+    for (const s of states) expect(list.stdout, list.stdout).toMatch(new RegExp(`^${s.id} .* 100\\.0% `, 'm'));
+
+    const firstRun = received(from);
+    const again = await runCli(['put', dir, '-r', '-p', 'copera'], { env: bed.env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(received(from), 'bytes over both runs').toBe(N * 2 * MiB);
+    expect(firstRun).toBeLessThan(N * 2 * MiB);
+  });
+
+  it('Ctrl-C while waiting out another host\'s lock: the wait ends at once, nothing is started', async () => {
+    const file = await makeFile(path.join(bed.work, 'leased.bin'), 3 * MiB, 35);
+    const id = stateId('copera', bed.sb.origin, path.resolve(file), { name: 'leased.bin' });
+    // Another host's lock within its lease: lakeup watches it for up to 30 s before taking it over.
+    const lock = path.join(bed.stateDir, `${id}.lock`);
+    await fs.writeFile(lock, JSON.stringify({ pid: 4242, host: 'lakeup-elsewhere', since: Date.now(), nonce: '0123456789abcdef' }), { mode: 0o600 });
+    const sessions = bed.sb.stats().sessions;
+    const child = startCli(['put', file, '-p', 'copera'], { env: bed.env });
+    await waitFor('the waiting line', () => /waiting for the lock of another lakeup/.test(child.output().stderr));
+    const t0 = Date.now();
+    child.kill('SIGINT');
+    const r = await child.result;
+    expect(r.code, r.stderr).toBe(130);
+    expect(Date.now() - t0, 'exit after the signal (ms)').toBeLessThan(GRACE_MS);
+    expect(bed.sb.stats().sessions - sessions, 'upload sessions started').toBe(0);
+    expect(JSON.parse(await fs.readFile(lock, 'utf8')).host, 'the other host\'s lock is left to it').toBe('lakeup-elsewhere');
   });
 
   it('kill -9 at 40% keeps at least half of what was sent', async () => {

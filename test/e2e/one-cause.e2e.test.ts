@@ -9,6 +9,7 @@ import { hasScript, runInPty, screen } from '../helpers/pty.js';
 import { makeFile } from '../helpers/files.js';
 import { STACK_TRACE, errorLines } from '../helpers/outcome.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
+import { GRACE_MS } from '../../src/cli/signals.js';
 
 const MiB = 1024 * 1024;
 const bed = useSandboxBed();
@@ -76,6 +77,22 @@ describe('a refused token stops the run', () => {
     const again = await runCli(args, { env: bed.env });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/lakeup: 3 files: 3 uploaded/);
+  });
+
+  it('the parts in flight after the refusal get the grace Ctrl-C gives them, no more: the run ends within it on a slow link', { timeout: 60_000 }, async () => {
+    const root = path.join(bed.work, 'refused-slow');
+    fs.mkdirSync(root);
+    const files = await Promise.all([1, 2].map((i) => makeFile(path.join(root, `slow${i}.bin`), 20 * MiB, 10 + i)));
+    files.push(await makeFile(path.join(root, 'small.bin'), 256 * 1024, 13));
+    // The small file's finalize is refused once its part, sent beside the big ones' (128 KiB/s
+    // shared: a 5 MiB part would take minutes), is in: theirs are on their way.
+    bed.sb.script({ route: 'memorylake.item', status: 401, body: { error: { message: 'API key revoked', type: 'authentication_error' } }, times: 1 });
+    // Killed after 50 s: the big files' parts in flight alone would take minutes, the grace is GRACE_MS.
+    expect(GRACE_MS).toBeLessThan(30_000);
+    const r = await runCli(['put', ...files, '-p', 'memorylake', '--limit-rate', '128KiB/s'], { env: bed.env, timeoutMs: 50_000 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.code, r.stderr).toBe(3);
+    expect(errorLines(r.stderr), r.stderr).toEqual([expect.stringMatching(/HTTP 401 API key revoked.*; the run stopped: 3 of 3 files not sent$/)]);
   });
 
   it('--json: the refusal is one line on stdout too, about the run (no file)', async () => {

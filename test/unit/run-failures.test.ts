@@ -54,4 +54,13 @@ describe('RunFailures and a state folder that cannot be written', () => {
     expect(f.abortNow.aborted).toBe(true);
     expect(f.signal.aborted).toBe(false);
   });
+
+  it('a refused token: the parts in flight go on for the grace time, then stop', async () => {
+    const f = new RunFailures(new AbortController().signal, true, undefined, '/s', 20);
+    expect(f.judge(new LakeupError('auth', 'HTTP 401'))).toBe('stopped');
+    expect(f.signal.aborted).toBe(true);
+    expect(f.abortNow.aborted).toBe(false);
+    await new Promise<void>((resolve) => f.abortNow.addEventListener('abort', () => resolve(), { once: true }));
+    expect(f.abortNow.reason).toMatchObject({ kind: 'interrupted', code: 'RUN_STOPPED' });
+  });
 });

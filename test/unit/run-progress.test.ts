@@ -57,6 +57,17 @@ describe('RunProgress', () => {
     void big;
   });
 
+  it('files cut off by Ctrl-C keep the share they had: the last frame does not fall back (was 0% with 8 of 80 MiB sent)', () => {
+    const run = new RunProgress(2, 2 * 40 * MiB);
+    run.sample(0);
+    const files = [0, 1].map(() => inFlight(run, 40 * MiB, 4 * MiB));
+    const before = run.fraction();
+    expect(before).toBeCloseTo(0.1, 5);
+    for (const f of files) run.end(f.t, 40 * MiB, 'interrupted', 100);
+    expect(run.fraction()).toBeCloseTo(before, 5);
+    expect(run.filesEnded).toBe(0); // neither done nor failed
+  });
+
   it('says the run is finalizing only when every file left is being finalized', () => {
     const run = new RunProgress(3, 3 * 20 * MiB);
     const a = inFlight(run, 20 * MiB, 20 * MiB);
