@@ -110,3 +110,11 @@ export interface LeftOutResult {
   name: string;
   size?: number;
 }
+
+/** A file that failed, as its --json line says it (the message is one line, redacted). */
+export interface FailedResult {
+  ok: false;
+  /** None for a failure of the run itself (its journal could not be opened). */
+  file?: string;
+  error: { kind: string; message: string };
+}

@@ -6,7 +6,7 @@ import { checkPartSize } from '../providers/layout.js';
 import { checkProxyEnv } from '../http/proxy-env.js';
 import { resolveStateDir } from '../state/location.js';
 import type { ProgressMode } from '../ui/progress.js';
-import type { Terminal } from '../ui/terminal.js';
+import { inGithubActions, type Terminal } from '../ui/terminal.js';
 import { FileFilter, type FilterRule } from '../upload/filters.js';
 import type { PutPlan } from '../upload/plan.js';
 import { registerSecret } from '../util/redact.js';
@@ -103,7 +103,10 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
   if (!['auto', 'bar', 'plain', 'json', 'none'].includes(progressFlag)) {
     throw new LakeupError('usage', `--progress: expected auto, bar, plain, json or none, got '${progressFlag}'`);
   }
-  const progress: ProgressMode = progressFlag === 'auto' ? (term.stderrIsTTY ? 'bar' : 'plain') : (progressFlag as ProgressMode);
+  // A GitHub Actions log is never a terminal, even when the runner gives it one: no bar there.
+  const gha = inGithubActions(env);
+  const progress: ProgressMode =
+    progressFlag === 'auto' || (progressFlag === 'bar' && gha) ? (gha ? 'github' : term.stderrIsTTY ? 'bar' : 'plain') : (progressFlag as ProgressMode);
   const dryRun = Boolean(f.dryRun);
   const endpoint = parseEndpoint(f.endpoint ?? env.LAKEUP_ENDPOINT ?? DEFAULT_ENDPOINTS[provider]);
   // Checked here, not when a file's session starts: a run looks its folders up first, and would
