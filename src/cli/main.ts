@@ -99,6 +99,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .addOption(new Option('--limit-rate <rate>', 'total upload bandwidth, e.g. 8MiB/s').env('LAKEUP_LIMIT_RATE'))
     .addOption(new Option('--dry-run', 'print the plan and make no API call (env: LAKEUP_DRY_RUN=1)'))
     .addOption(new Option('--json', 'print one JSON line per file on stdout (env: LAKEUP_JSON=1)'))
+    .addOption(new Option('--manifest <file>', 'write every file\'s outcome as NDJSON to this file (<file>.partial until the run ends)').env('LAKEUP_MANIFEST'))
     .addOption(new Option('-q, --quiet', 'no progress output (env: LAKEUP_QUIET=1)'))
     .addOption(new Option('--progress <mode>', 'auto, bar, plain, json or none (env: LAKEUP_PROGRESS)'))
     .addOption(new Option('--progress-interval <duration>', 'how often plain/json progress lines are printed (default 5s plain, 1s json)').env('LAKEUP_PROGRESS_INTERVAL'))

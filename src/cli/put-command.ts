@@ -3,6 +3,7 @@
 // --help and --version stay fast.
 import { appendStepSummary, errorAnnotation, GithubTally } from '../ui/github.js';
 import { createProgressView, onTrack } from '../ui/progress.js';
+import { ManifestWriter } from '../ui/manifest.js';
 import { ResultPrinter, type ResultTap } from '../ui/results.js';
 import { detectTerminal } from '../ui/terminal.js';
 import { readFilesFrom } from '../upload/files-from.js';
@@ -52,7 +53,14 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   } catch (e) {
     return report(e);
   }
+  let manifest: ManifestWriter | undefined;
+  try {
+    manifest = plan.manifest ? new ManifestWriter(plan.manifest, term.err) : undefined;
+  } catch (e) {
+    return report(e);
+  }
   if (plan.shard && sources.length === 0) {
+    manifest?.close(); // an empty manifest: a later step reads this shard's share as nothing
     term.err(`lakeup: shard ${plan.shard.index}/${plan.shard.count} has no files of this run: nothing to do`);
     return 0;
   }
@@ -62,7 +70,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   await (await import('../state/sweep.js')).sweepStateDir(plan.stateDir);
   const openDir = (await import('../state/state-dir.js')).privateStateDir(plan.stateDir);
   const tally = gha && env.GITHUB_STEP_SUMMARY ? new GithubTally() : undefined;
-  const taps: ResultTap[] = tally ? [tally] : [];
+  const taps: ResultTap[] = [tally, manifest].filter((t) => t !== undefined);
   const shown = await createProgressView(plan.progress, term, { intervalMs: plan.progressIntervalMs });
   const view = tally ? onTrack(shown, (events) => tally.listen(events)) : shown;
   if (openDir) view.notice(openDir);
@@ -94,6 +102,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   } finally {
     view.stop();
     interrupts.dispose();
+    manifest?.close();
   }
   if (tally) appendStepSummary(env.GITHUB_STEP_SUMMARY!, tally.markdown(summaryLine(outcome), endingOf(outcome)), term.err);
   // A refused token stopped the run: its one line says what was left unsent (no summary beside it).

@@ -1,5 +1,6 @@
 // `lakeup put` flags (and LAKEUP_* variables) → a checked PutPlan. Every usage error is found here,
 // before a file is opened or a request is made.
+import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import { DEFAULT_ENDPOINTS } from '../providers/index.js';
 import { checkPartSize } from '../providers/layout.js';
@@ -56,6 +57,7 @@ export interface PutFlags {
   filters?: FilterRule[];
   followSymlinks?: boolean;
   filesFrom?: string;
+  manifest?: string;
 }
 
 /** Yes/no settings from LAKEUP_* variables where the command line did not set them. */
@@ -145,6 +147,7 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     filters: filterRules(f.filters, env),
     followSymlinks: f.followSymlinks !== false,
     filesFrom,
+    manifest: f.manifest ? path.resolve(f.manifest) : undefined,
   };
 }
 
