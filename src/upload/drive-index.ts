@@ -53,6 +53,19 @@ export class DriveIndex {
     }
   }
 
+  /** Every item named exactly `name` in the folder (`lakeup check`); UNKNOWN when the API cannot tell. */
+  async named(parent: string | undefined, name: string): Promise<DriveEntry[] | typeof UNKNOWN> {
+    const listing = await this.listing(parent);
+    const hits = this.byName(listing).get(name) ?? [];
+    if (hits.length > 0 || listing.complete) return hits;
+    try {
+      return (await this.provider.findInFolder(parent, name, { signal: this.signal })).filter((e) => e.name === name);
+    } catch (e) {
+      if ((e as LakeupError).code === 'LOOKUP_INCOMPLETE') return UNKNOWN;
+      throw e;
+    }
+  }
+
   /** A folder named exactly `name` in `parent`, if there is one. */
   async findFolder(parent: string | undefined, name: string): Promise<DriveEntry | undefined> {
     const isIt = (e: DriveEntry) => e.type === 'folder' && e.name === name;
