@@ -76,6 +76,8 @@ export interface PutResult {
   resumed: boolean;
   /** A finalize cut off by an earlier run had made the item: found in the drive, not sent again. */
   recovered?: boolean;
+  /** The S3 multipart ETag of the parts sent (MD5 of their MD5s, `-N`): the file's checksum, where the parts' ETags are MD5s. */
+  etag?: string;
 }
 
 /**
@@ -109,4 +111,12 @@ export interface LeftOutResult {
   file: string;
   name: string;
   size?: number;
+}
+
+/** A file that failed, as its --json line says it (the message is one line, redacted). */
+export interface FailedResult {
+  ok: false;
+  /** None for a failure of the run itself (its journal could not be opened). */
+  file?: string;
+  error: { kind: string; message: string };
 }

@@ -36,6 +36,13 @@ Examples:
   $ find . -name '*.csv' -print0 | lakeup put --files-from - -p memorylake
 ${EXIT_CODES_HELP}`;
 
+type FilterRule = { kind: 'include' | 'exclude'; glob: string };
+
+/** --include / --exclude parsers that add to one list, in the order typed. */
+function ruleInto(list: FilterRule[]) {
+  return (kind: FilterRule['kind']) => (glob: string) => (list.push({ kind, glob }), list);
+}
+
 /** A repeatable flag's values, in order. */
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -67,8 +74,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .addHelpText('after', EXIT_CODES_HELP);
 
   // --include and --exclude go into one list, in the order typed: the last rule that matches decides.
-  const filters: Array<{ kind: 'include' | 'exclude'; glob: string }> = [];
-  const rule = (kind: 'include' | 'exclude') => (glob: string) => (filters.push({ kind, glob }), filters);
+  const filters: FilterRule[] = [];
+  const rule = ruleInto(filters);
   const put = program
     .command('put')
     .description('upload one or more files')
@@ -101,6 +108,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .addOption(new Option('--limit-rate <rate>', 'total upload bandwidth, e.g. 8MiB/s').env('LAKEUP_LIMIT_RATE'))
     .addOption(new Option('--dry-run', 'print the plan and make no API call (env: LAKEUP_DRY_RUN=1)'))
     .addOption(new Option('--json', 'print one JSON line per file on stdout (env: LAKEUP_JSON=1)'))
+    .addOption(new Option('--manifest <file>', 'write every file\'s outcome as NDJSON to this file (<file>.partial until the run ends)').env('LAKEUP_MANIFEST'))
     .addOption(new Option('-q, --quiet', 'no progress output (env: LAKEUP_QUIET=1)'))
     .addOption(new Option('--progress <mode>', 'auto, bar, plain, json or none (env: LAKEUP_PROGRESS)'))
     .addOption(new Option('--progress-interval <duration>', 'how often plain/json progress lines are printed (default 5s plain, 1s json)').env('LAKEUP_PROGRESS_INTERVAL'))
@@ -112,6 +120,30 @@ export function buildProgram(setCode: (code: number) => void): Command {
       setCode(await runPut(files, { ...flags, filters: filters.length ? filters : undefined }));
     });
   void put;
+
+  const checkFilters: FilterRule[] = [];
+  const checkRule = ruleInto(checkFilters);
+  program
+    .command('check')
+    .description('compare local files with the drive: exit 0 when every one is there and the same, 1 when not')
+    .argument('<paths...>', 'files and folders, as given to put')
+    .addOption(new Option('-p, --provider <name>', 'memorylake or copera (env: LAKEUP_PROVIDER)'))
+    .option('--token <token>', 'API token (env: LAKEUP_TOKEN)')
+    .option('--token-file <path>', 'read the token from a file (env: LAKEUP_TOKEN_FILE)')
+    .addOption(new Option('--endpoint <url>', 'API origin (env: LAKEUP_ENDPOINT)'))
+    .addOption(new Option('--parent <id>', 'the folder put uploaded into').env('LAKEUP_PARENT'))
+    .addOption(new Option('-r, --recursive', 'check folders, as put -r sent them (env: LAKEUP_RECURSIVE=1)'))
+    .addOption(new Option('--exclude <glob>', 'as put: files left out are not checked; repeatable').argParser(checkRule('exclude')))
+    .addOption(new Option('--include <glob>', 'as put; repeatable').argParser(checkRule('include')))
+    .addOption(new Option('--no-follow-symlinks', 'as put'))
+    .option('--json', 'print one JSON line per file on stdout')
+    .option('-v, --verbose', 'more detail on failures')
+    .addHelpText('after', '\nExamples:\n  $ lakeup check dist -r -p copera\n  $ lakeup check a.bin b.bin -p memorylake --json')
+    .action(async (paths: string[], opts) => {
+      const { runCheck } = await import('./check-command.js');
+      const { exclude: _e, include: _i, ...flags } = opts;
+      setCode(await runCheck(paths, { ...flags, filters: checkFilters.length ? checkFilters : undefined }));
+    });
 
   program
     .command('list')

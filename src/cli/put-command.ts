@@ -1,8 +1,10 @@
 // `lakeup put`: flags → a checked plan → the dry run, or the run of its files; then the results,
 // the summary and the exit code. Heavy modules (undici, cli-progress) load lazily from here, so
 // --help and --version stay fast.
-import { createProgressView } from '../ui/progress.js';
-import { ResultPrinter } from '../ui/results.js';
+import { appendStepSummary, errorAnnotation, GithubTally } from '../ui/github.js';
+import { createProgressView, onTrack } from '../ui/progress.js';
+import { ManifestWriter } from '../ui/manifest.js';
+import { ResultPrinter, type ResultTap } from '../ui/results.js';
 import { detectTerminal } from '../ui/terminal.js';
 import { readFilesFrom } from '../upload/files-from.js';
 import { leftOutPhrases, settled } from '../upload/left-out.js';
@@ -11,7 +13,7 @@ import { Lookahead } from '../upload/scan-queue.js';
 import { streamSources, type Source } from '../upload/sources.js';
 import { envSaysYes } from './options.js';
 import { buildPutPlan, type PutFlags, type PutPlan } from './put-plan.js';
-import { reportError } from './report.js';
+import { failureOf, reportError } from './report.js';
 import { GRACE_MS, watchInterrupts } from './signals.js';
 import type { KeptParts } from '../upload/put-file.js';
 import { formatSize } from '../util/sizes.js';
@@ -31,7 +33,10 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
       out: term.out,
     });
   }
-  const report = (e: unknown) => reportError(e, { json: plan.json, verbose: plan.verbose, err: term.err, out: term.out });
+  // Inside GitHub Actions a failure's line is an annotation (the log shows it; the run's page lists it).
+  const gha = term.githubActions;
+  const headline = (file?: string) => (gha ? (m: string) => term.err(errorAnnotation(m, file)) : undefined);
+  const report = (e: unknown) => reportError(e, { json: plan.json, verbose: plan.verbose, err: term.err, out: term.out, headline: headline() });
   if (plan.filesFrom !== undefined) {
     try {
       plan = { ...plan, files: [...plan.files, ...(await readFilesFrom(plan.filesFrom, process.stdin))] };
@@ -52,7 +57,14 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   } catch (e) {
     return report(e);
   }
+  let manifest: ManifestWriter | undefined;
+  try {
+    manifest = plan.manifest ? new ManifestWriter(plan.manifest, term.err) : undefined;
+  } catch (e) {
+    return report(e);
+  }
   if (plan.shard && sources.whole && (await sources.fill(() => true)).length === 0) {
+    manifest?.close(); // an empty manifest: a later step reads this shard's share as nothing
     term.err(`lakeup: shard ${plan.shard.index}/${plan.shard.count} has no files of this run: nothing to do`);
     return 0;
   }
@@ -61,7 +73,10 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   // Temp files, lock sources and dead locks an earlier lakeup left when it was killed mid-step.
   await (await import('../state/sweep.js')).sweepStateDir(plan.stateDir);
   const openDir = (await import('../state/state-dir.js')).privateStateDir(plan.stateDir);
-  const view = await createProgressView(plan.progress, term, { intervalMs: plan.progressIntervalMs });
+  const tally = gha && env.GITHUB_STEP_SUMMARY ? new GithubTally() : undefined;
+  const taps: ResultTap[] = [tally, manifest].filter((t) => t !== undefined);
+  const shown = await createProgressView(plan.progress, term, { intervalMs: plan.progressIntervalMs });
+  const view = tally ? onTrack(shown, (events) => tally.listen(events)) : shown;
   if (openDir) view.notice(openDir);
   // The run says what it is finishing when the first Ctrl-C comes (it knows the parts in flight).
   const interrupts = watchInterrupts({
@@ -69,14 +84,18 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
     say: (line) => view.notice(line),
   });
   // Result lines go out as files end, through the view (above a live bar, which redraws below).
-  const results = new ResultPrinter(term, plan.json, (l) => view.result(l));
+  const results = new ResultPrinter(term, plan.json, (l) => view.result(l), taps);
   let outcome;
   try {
     // While a bar is live, failure lines go above it (a redraw would erase a line written under
     // it), as their JSON lines and the results do.
     const live = plan.progress === 'bar';
-    const reportFailure = (e: unknown, file?: string, said?: boolean) =>
-      reportError(e, { json: plan.json, verbose: plan.verbose, file, err: said ? () => undefined : live ? (l) => view.notice(l) : term.err, out: (l) => results.line(l) });
+    const reportFailure = (e: unknown, file?: string, said?: boolean) => {
+      results.failed({ ok: false, file, error: failureOf(e) });
+      // One annotation per failed file, even where a folder's failure was said once for all its files.
+      const own = gha ? (m: string) => view.notice(errorAnnotation(m, file)) : undefined;
+      return reportError(e, { json: plan.json, verbose: plan.verbose, file, err: said ? () => undefined : live ? (l) => view.notice(l) : term.err, out: (l) => results.line(l), headline: own });
+    };
     outcome = await runUploads(plan, sources, {
       view,
       results,
@@ -89,7 +108,9 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
   } finally {
     view.stop();
     interrupts.dispose();
+    manifest?.close();
   }
+  if (tally) appendStepSummary(env.GITHUB_STEP_SUMMARY!, tally.markdown(summaryLine(outcome), endingOf(outcome)), term.err);
   // A refused token stopped the run: its one line says what was left unsent (no summary beside it).
   if (outcome.stopped) return report(outcome.stopped);
   // A single file left out (`put a.log --exclude '*.log'`) is said too, never skipped in silence.
@@ -124,6 +145,13 @@ export function summaryLine(o: RunOutcome): string {
 export function interruptedLine(k: KeptParts): string {
   if (k.of === 0) return 'interrupted.';
   return `interrupted: ${k.parts} of ${k.of} parts saved (${formatSize(k.bytes)} of ${formatSize(k.total)}).`;
+}
+
+/** What the job summary says under its table when the run did not end by itself. */
+function endingOf(o: RunOutcome): string | undefined {
+  if (o.stopped) return `stopped: ${failureOf(o.stopped).message}`;
+  if (o.interrupted) return `${interruptedLine(o.kept)} Run the job again to continue (cache the state folder to keep what was sent).`;
+  return undefined;
 }
 
 /** A path as a shell takes it back: quoted when it holds anything but plain characters. */

@@ -1,12 +1,13 @@
 // `lakeup put` flags (and LAKEUP_* variables) → a checked PutPlan. Every usage error is found here,
 // before a file is opened or a request is made.
+import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import { DEFAULT_ENDPOINTS } from '../providers/index.js';
 import { checkPartSize } from '../providers/layout.js';
 import { checkProxyEnv } from '../http/proxy-env.js';
 import { resolveStateDir } from '../state/location.js';
 import type { ProgressMode } from '../ui/progress.js';
-import type { Terminal } from '../ui/terminal.js';
+import { inGithubActions, type Terminal } from '../ui/terminal.js';
 import { FileFilter, type FilterRule } from '../upload/filters.js';
 import type { PutPlan } from '../upload/plan.js';
 import { registerSecret } from '../util/redact.js';
@@ -58,6 +59,7 @@ export interface PutFlags {
   filters?: FilterRule[];
   followSymlinks?: boolean;
   filesFrom?: string;
+  manifest?: string;
 }
 
 /** Yes/no settings from LAKEUP_* variables where the command line did not set them. */
@@ -107,7 +109,10 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
   if (!['auto', 'bar', 'plain', 'json', 'none'].includes(progressFlag)) {
     throw new LakeupError('usage', `--progress: expected auto, bar, plain, json or none, got '${progressFlag}'`);
   }
-  const progress: ProgressMode = progressFlag === 'auto' ? (term.stderrIsTTY ? 'bar' : 'plain') : (progressFlag as ProgressMode);
+  // A GitHub Actions log is never a terminal, even when the runner gives it one: no bar there.
+  const gha = inGithubActions(env);
+  const progress: ProgressMode =
+    progressFlag === 'auto' || (progressFlag === 'bar' && gha) ? (gha ? 'github' : term.stderrIsTTY ? 'bar' : 'plain') : (progressFlag as ProgressMode);
   const dryRun = Boolean(f.dryRun);
   const endpoint = parseEndpoint(f.endpoint ?? env.LAKEUP_ENDPOINT ?? DEFAULT_ENDPOINTS[provider]);
   // Checked here, not when a file's session starts: a run looks its folders up first, and would
@@ -148,6 +153,7 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
     filters: filterRules(f.filters, env),
     followSymlinks: f.followSymlinks !== false,
     filesFrom,
+    manifest: f.manifest ? path.resolve(f.manifest) : undefined,
   };
 }
 

@@ -1,7 +1,7 @@
 // The only place that turns failures into what the user sees: one line on stderr (and a JSON line
 // on stdout with --json), and an exit code. No stack traces.
 import type { CommanderError } from 'commander';
-import { toLakeupError } from '../errors.js';
+import { toLakeupError, type ErrorKind } from '../errors.js';
 import { redact } from '../util/redact.js';
 
 export interface ReportOptions {
@@ -11,12 +11,21 @@ export interface ReportOptions {
   file?: string;
   err: (line: string) => void;
   out: (line: string) => void;
+  /** Says the one line in its own form (a GitHub Actions annotation) instead of `lakeup: error: …` on err. */
+  headline?: (message: string) => void;
+}
+
+/** What a failure's lines say: its kind and its one-line message, redacted. */
+export function failureOf(e: unknown): { kind: ErrorKind; message: string } {
+  const err = toLakeupError(e);
+  return { kind: err.kind, message: redact(oneLine(err.message)) };
 }
 
 export function reportError(e: unknown, o: ReportOptions): number {
   const err = toLakeupError(e);
-  const message = redact(oneLine(err.message));
-  o.err(`lakeup: error: ${message}`);
+  const { message } = failureOf(err);
+  if (o.headline) o.headline(message);
+  else o.err(`lakeup: error: ${message}`);
   if (o.verbose) {
     const cause = (err.cause as NodeJS.ErrnoException | undefined) ?? undefined;
     const bits = [err.code && `code=${err.code}`, err.status && `status=${err.status}`, cause?.code && `cause=${cause.code}`]

@@ -1,5 +1,6 @@
 // Progress views, all listeners on trackers: a live cli-progress bar on a terminal, plain lines at
-// most every few seconds otherwise (no ANSI codes), NDJSON events for wrappers, or nothing.
+// most every few seconds otherwise (no ANSI codes), the same at a log's pace inside GitHub Actions,
+// NDJSON events for wrappers, or nothing.
 import type { UploadEvents } from '../events.js';
 import { formatSize } from '../util/sizes.js';
 import type { RunProgress } from './run-progress.js';
@@ -7,7 +8,14 @@ import { formatDuration } from './speed.js';
 import type { Terminal } from './terminal.js';
 import { ProgressTracker } from './tracker.js';
 
-export type ProgressMode = 'bar' | 'plain' | 'json' | 'none';
+/** `github`: plain lines at a log's pace, chosen (not typed) when GITHUB_ACTIONS=true. */
+export type ProgressMode = 'bar' | 'plain' | 'github' | 'json' | 'none';
+
+/**
+ * How often the `github` view reports: a job's log is read after the fact, scrolled and searched;
+ * a line every 30 s tells a long run is moving without burying its results.
+ */
+export const GITHUB_INTERVAL_MS = 30_000;
 
 export interface ProgressView {
   /** Starts showing one file's upload. */
@@ -33,6 +41,8 @@ export async function createProgressView(mode: ProgressMode, term: Terminal, opt
     }
     case 'plain':
       return new PlainView(term, opts.intervalMs ?? 5000);
+    case 'github':
+      return new GithubView(term, opts.intervalMs ?? GITHUB_INTERVAL_MS);
     case 'json':
       return new JsonView(term, opts.intervalMs ?? 1000);
     default:
@@ -144,6 +154,23 @@ class PlainView extends IntervalView {
   notice(line: string): void {
     this.term.err(line);
   }
+}
+
+/** Plain lines at a log's pace; a file's end is told by its result line only (both streams are one log). */
+class GithubView extends PlainView {
+  protected override listen(): void {}
+}
+
+/** The same view, with `hook` hearing every file's events as the file is tracked (to count retries, say). */
+export function onTrack(view: ProgressView, hook: (events: UploadEvents) => void): ProgressView {
+  return {
+    track: (label, events) => (hook(events), view.track(label, events)),
+    untrack: (t) => view.untrack(t),
+    showRun: (r) => view.showRun(r),
+    notice: (l) => view.notice(l),
+    result: (l) => view.result(l),
+    stop: () => view.stop(),
+  };
 }
 
 class JsonView extends IntervalView {

@@ -1,9 +1,18 @@
 // Result lines on stdout: one per file (JSON with --json, a line for humans otherwise), each said
 // as its file ends. They leave through the progress view, so that on a terminal a line goes above
-// the live bar, which redraws below it.
-import type { LeftOutResult, PutResult, SkippedResult } from '../types.js';
+// the live bar, which redraws below it. Taps hear every outcome too (the --manifest file, the
+// GitHub Actions job summary), whatever stdout shows.
+import type { FailedResult, LeftOutResult, PutResult, SkippedResult } from '../types.js';
 import { formatSize } from '../util/sizes.js';
 import type { Terminal } from './terminal.js';
+
+/** Hears each file's outcome as it is said. */
+export interface ResultTap {
+  uploaded(r: PutResult): void;
+  skipped(r: SkippedResult): void;
+  leftOut(r: LeftOutResult): void;
+  failed(r: FailedResult): void;
+}
 
 export class ResultPrinter {
   constructor(
@@ -11,13 +20,16 @@ export class ResultPrinter {
     private readonly json: boolean,
     /** Writes one line to stdout (the progress view's `result`). */
     private readonly write: (line: string) => void,
+    private readonly taps: readonly ResultTap[] = [],
   ) {}
 
   uploaded(r: PutResult): void {
+    for (const t of this.taps) t.uploaded(r);
     this.write(this.json ? JSON.stringify(r) : uploadedLine(r, this.term));
   }
 
   skipped(r: SkippedResult): void {
+    for (const t of this.taps) t.skipped(r);
     const c = this.term.chalk;
     const why = r.reason === 'exists' ? 'already in the drive' : 'already uploaded';
     this.write(this.json ? JSON.stringify(r) : `${c.green('✔')} ${r.file}: ${why} → ${r.name}${r.id ? ` (${r.id})` : ''}`);
@@ -25,7 +37,13 @@ export class ResultPrinter {
 
   /** A file the run left out: a JSON line with --json; for people, the run's notices and summary say it. */
   leftOut(r: LeftOutResult): void {
+    for (const t of this.taps) t.leftOut(r);
     if (this.json) this.write(JSON.stringify(r));
+  }
+
+  /** A file failed: its lines are report.ts's; the taps hear of it here. */
+  failed(r: FailedResult): void {
+    for (const t of this.taps) t.failed(r);
   }
 
   /** Any other line for stdout (a JSON failure line), in order with the results. */

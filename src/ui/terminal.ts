@@ -1,6 +1,7 @@
 // Decides once whether stdout/stderr are terminals and whether colour is on; everything else asks.
 // NO_COLOR (any non-empty value) turns colour off, FORCE_COLOR (0-3) forces it, else colour
-// follows whether stderr is a terminal.
+// follows whether stderr is a terminal. Inside GitHub Actions (GITHUB_ACTIONS=true) colour is off
+// whatever else says: a job's log is kept as text, where an escape code is noise.
 import fs from 'node:fs';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { processWriters, type Writers } from './streams.js';
@@ -18,10 +19,18 @@ export interface Terminal extends Writers {
   chalk: ChalkInstance;
   /** The stream a live bar redraws (stderr): only the bar writes to it other than through err(). */
   barStream: NodeJS.WritableStream;
+  /** Running as a step of a GitHub Actions job: no colour, no bar, annotations and a job summary. */
+  githubActions: boolean;
+}
+
+/** Whether this runs as a step of a GitHub Actions job (the runner sets GITHUB_ACTIONS=true). */
+export function inGithubActions(env: NodeJS.ProcessEnv): boolean {
+  return env.GITHUB_ACTIONS === 'true';
 }
 
 export function colorLevelFrom(env: NodeJS.ProcessEnv, isTTY: boolean): 0 | 1 | 2 | 3 {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0;
+  if (inGithubActions(env)) return 0;
   const force = env.FORCE_COLOR;
   if (force !== undefined) {
     if (force === '' || force === 'true') return 1;
@@ -52,6 +61,7 @@ export function detectTerminal(
     // Every line leaves through the writers, and is redacted there.
     ...processWriters(stdout, stderr, colorLevel > 0),
     barStream: stderr,
+    githubActions: inGithubActions(env),
   };
 }
 

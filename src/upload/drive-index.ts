@@ -11,6 +11,7 @@ export const UNKNOWN = Symbol('unknown');
 export class DriveIndex {
   private readonly listings = new Map<string, Promise<FolderListing>>();
   private readonly names = new WeakMap<FolderListing, Map<string, DriveEntry[]>>();
+  private readonly sizes = new WeakMap<FolderListing, Map<number, DriveEntry[]>>();
 
   constructor(
     private readonly provider: Provider,
@@ -33,13 +34,12 @@ export class DriveIndex {
 
   /** A folder's entries by name, built once per listing: thousands of files look up in O(1). */
   private byName(listing: FolderListing): Map<string, DriveEntry[]> {
-    let m = this.names.get(listing);
-    if (!m) {
-      m = new Map();
-      for (const e of listing.entries) m.set(e.name, [...(m.get(e.name) ?? []), e]);
-      this.names.set(listing, m);
-    }
-    return m;
+    return indexed(this.names, listing, (e) => e.name);
+  }
+
+  /** A folder's entries by size, built once per listing: renamed copies of a file are found without a scan. */
+  private bySize(listing: FolderListing): Map<number, DriveEntry[]> {
+    return indexed(this.sizes, listing, (e) => e.size ?? -1);
   }
 
   /** A file named exactly `name` of exactly `size` bytes in the folder, if the drive has one. */
@@ -62,14 +62,32 @@ export class DriveIndex {
    */
   async candidates(parent: string | undefined, name: string, size: number): Promise<DriveEntry[] | typeof UNKNOWN> {
     const fits = (e: DriveEntry) => e.type === 'file' && e.size === size && matchesName(this.provider.name, name, e.name);
-    const exactFirst = (l: DriveEntry[]) => l.filter(fits).sort((a, b) => Number(b.name === name) - Number(a.name === name));
+    const hits = await this.lookup(parent, name, (l) => this.bySize(l).get(size) ?? [], fits);
+    return hits === UNKNOWN ? hits : hits.sort((a, b) => Number(b.name === name) - Number(a.name === name));
+  }
+
+  /** Every item named exactly `name` in the folder (`lakeup check`); UNKNOWN when the API cannot tell. */
+  named(parent: string | undefined, name: string): Promise<DriveEntry[] | typeof UNKNOWN> {
+    return this.lookup(parent, name, (l) => this.byName(l).get(name) ?? [], (e) => e.name === name);
+  }
+
+  /**
+   * The entries `keep` accepts among those `pick` gives of the folder's listing; when the listing
+   * is not complete and has none, the provider's search for `name`. Copera has search; MemoryLake
+   * would list the whole folder again, past a single file's budget of pages: UNKNOWN then.
+   */
+  private async lookup(
+    parent: string | undefined,
+    name: string,
+    pick: (l: FolderListing) => DriveEntry[],
+    keep: (e: DriveEntry) => boolean,
+  ): Promise<DriveEntry[] | typeof UNKNOWN> {
     const listing = await this.listing(parent);
-    const hits = exactFirst(listing.entries);
+    const hits = pick(listing).filter(keep);
     if (hits.length > 0 || listing.complete) return hits;
-    // Copera has search; MemoryLake would list the whole folder again, past a single file's budget.
     if (this.maxPages !== undefined && this.provider.name === 'memorylake') return UNKNOWN;
     try {
-      return exactFirst(await this.provider.findInFolder(parent, name, { signal: this.signal }));
+      return (await this.provider.findInFolder(parent, name, { signal: this.signal })).filter(keep);
     } catch (e) {
       if ((e as LakeupError).code === 'LOOKUP_INCOMPLETE') return UNKNOWN;
       throw e;
@@ -117,3 +135,19 @@ export function isUnknown(x: unknown): x is typeof UNKNOWN {
   return x === UNKNOWN;
 }
 
+
+/** `listing`'s entries grouped by `key`, built once and kept in `cache`. */
+function indexed<K>(cache: WeakMap<FolderListing, Map<K, DriveEntry[]>>, listing: FolderListing, key: (e: DriveEntry) => K): Map<K, DriveEntry[]> {
+  let m = cache.get(listing);
+  if (!m) {
+    m = new Map();
+    for (const e of listing.entries) {
+      const k = key(e);
+      const list = m.get(k);
+      if (list) list.push(e);
+      else m.set(k, [e]);
+    }
+    cache.set(listing, m);
+  }
+  return m;
+}

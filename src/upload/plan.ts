@@ -43,5 +43,7 @@ export interface PutPlan {
   followSymlinks: boolean;
   /** --files-from: a list of paths (one a line, or NUL-separated), '-' for standard input; read into `files` before the run. */
   filesFrom?: string;
+  /** --manifest: where every file's outcome is written as NDJSON (absolute). */
+  manifest?: string;
 }
 

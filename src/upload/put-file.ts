@@ -121,8 +121,11 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     onUnwritable: o.onStateUnwritable,
     signal: o.signal,
   });
-  const resultOf = (item: { id: string; name: string }, parts: number, extra: Partial<PutResult>): PutResult => {
+  /** `sent`: the parts, when this run has them (their multipart ETag is the file's checksum). */
+  const resultOf = (item: { id: string; name: string }, sent: number | readonly FinishedPart[], extra: Partial<PutResult>): PutResult => {
     const elapsedMs = Math.round(performance.now() - started);
+    const parts = typeof sent === 'number' ? sent : sent.length;
+    const etag = typeof sent === 'number' ? undefined : multipartEtag(sent);
     const result: PutResult = {
       ok: true,
       provider: o.provider.name,
@@ -134,6 +137,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       elapsedMs,
       bytesPerSecond: Math.round(fingerprint.size / Math.max(elapsedMs / 1000, 0.001)),
       resumed: false,
+      ...(etag ? { etag } : {}),
       ...extra,
     };
     o.events.emit('upload:done', result);
@@ -226,7 +230,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
         const item = await finalize(o, upload, parts, req);
         await tellItsRun(saved, item);
         await upload.forget();
-        return resultOf(item, parts.length, item.recovered ? { resumed, recovered: true } : { resumed });
+        return resultOf(item, parts, item.recovered ? { resumed, recovered: true } : { resumed });
       } catch (first) {
         if (fromState && !cut && attempt === 0 && (first as LakeupError)?.status === 404) {
           // The saved session is unknown at finalize: it expired, or it is another account's (a
@@ -248,13 +252,13 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
           if (late) {
             await tellItsRun(saved, late);
             await upload.forget();
-            return resultOf(late, parts.length, { recovered: true });
+            return resultOf(late, parts, { recovered: true });
           }
           try {
             const item = await finalize(o, upload, parts, req);
             await tellItsRun(saved, item);
             await upload.forget();
-            return resultOf(item, parts.length, { resumed });
+            return resultOf(item, parts, { resumed });
           } catch (again) {
             err = again;
           }
@@ -268,7 +272,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
         if (late) {
           await tellItsRun(saved, late);
           await upload.forget();
-          return resultOf(late, parts.length, { recovered: true });
+          return resultOf(late, parts, { recovered: true });
         }
         o.notice(`${o.provider.service} no longer knows the interrupted upload session: uploading ${display} again`);
         fromState = false;

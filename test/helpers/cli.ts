@@ -23,11 +23,11 @@ export interface CliOptions {
   wrap?: string[];
 }
 
-/** A clean environment: no proxy, no colour forcing, no LAKEUP_* from the developer's shell. */
+/** A clean environment: no proxy, no colour forcing, no LAKEUP_* from the developer's shell, no GITHUB_* of the CI job running the tests. */
 export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^(LAKEUP_|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|FORCE_COLOR|NO_COLOR)/.test(k)) continue;
+    if (/^(LAKEUP_|GITHUB_|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|FORCE_COLOR|NO_COLOR)/.test(k)) continue;
     env[k] = v;
   }
   for (const [k, v] of Object.entries(extra)) {

@@ -38,6 +38,7 @@ function fakeTerminal(): Terminal & { errLines: string[]; drawn: () => string } 
     rawOut: () => undefined,
     rawErr: () => undefined,
     barStream: stream as unknown as NodeJS.WritableStream,
+    githubActions: false,
     errLines,
     drawn: () => drawn,
   };

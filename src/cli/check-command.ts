@@ -1,0 +1,92 @@
+// `lakeup check <paths…> -p <provider> [-r]`: is every file that `put` with the same arguments would
+// send in the drive, and the same? Missing and different files get a line (every file a JSON line
+// with --json), the run a summary; exit 0 when all are there, 1 when not (2 bad input, 3 token).
+// It looks and never writes: no folder is made, no state is kept.
+import { LakeupError } from '../errors.js';
+import { createDispatcher } from '../http/dispatcher.js';
+import { createProvider } from '../providers/index.js';
+import { detectTerminal } from '../ui/terminal.js';
+import { compareWithDrive } from '../upload/check.js';
+import { DriveIndex, isUnknown } from '../upload/drive-index.js';
+import { inspectFile } from '../upload/local-file.js';
+import { streamSources, type Source } from '../upload/sources.js';
+import { envSaysYes } from './options.js';
+import { buildPutPlan, type PutFlags, type PutPlan } from './put-plan.js';
+import { reportError } from './report.js';
+
+export type CheckFlags = Pick<PutFlags, 'provider' | 'token' | 'tokenFile' | 'endpoint' | 'parent' | 'recursive' | 'filters' | 'followSymlinks' | 'json' | 'verbose'>;
+
+interface Line {
+  file: string;
+  name: string;
+  status: 'same' | 'missing' | 'different' | 'unknown';
+  size: number;
+  id?: string;
+  why: string;
+}
+
+export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const term = detectTerminal(env);
+  const json = Boolean(flags.json) || envSaysYes(env, 'LAKEUP_JSON');
+  const report = (e: unknown, file?: string) => reportError(e, { json, verbose: Boolean(flags.verbose), file, err: term.err, out: term.out });
+  let plan: PutPlan;
+  let sources: Source[];
+  try {
+    plan = buildPutPlan(files, { ...flags, json, progress: 'none' }, env, term);
+    if (files.includes('-')) throw new LakeupError('usage', 'check: standard input ("-") cannot be checked');
+    sources = [];
+    for await (const s of await streamSources(plan)) if (!s.leftOut) sources.push(s);
+  } catch (e) {
+    return report(e);
+  }
+  const dispatcher = createDispatcher({ connections: 8 });
+  const index = new DriveIndex(createProvider(plan.provider, { endpoint: plan.endpoint, token: plan.token, dispatcher }));
+  const folders = new Map<string, Promise<string | undefined | null>>();
+  /** The drive id of a folder of the tree, null when the drive has no such folder. */
+  const folderId = (segments: string[]): Promise<string | undefined | null> => {
+    if (segments.length === 0) return Promise.resolve(plan.parent);
+    const key = JSON.stringify(segments);
+    let id = folders.get(key);
+    if (!id) {
+      id = folderId(segments.slice(0, -1)).then(async (parent) => (parent === null ? null : ((await index.findFolder(parent, segments[segments.length - 1]))?.id ?? null)));
+      folders.set(key, id);
+    }
+    return id;
+  };
+
+  const counts = { same: 0, missing: 0, different: 0, unknown: 0 };
+  let code = 0;
+  const one = async (src: Source): Promise<void> => {
+    const fp = inspectFile(src.file);
+    const parent = await folderId(src.folder ?? []);
+    const named = parent === null ? [] : await index.named(parent, src.name);
+    const c = isUnknown(named) ? { status: 'unknown' as const, why: 'the drive cannot tell (its folder listing is incomplete)' } : await compareWithDrive(fp.path, fp.size, named);
+    const line: Line = { file: src.display, name: src.name, status: c.status, size: fp.size, why: c.why, ...('entry' in c && c.entry ? { id: c.entry.id } : {}) };
+    counts[line.status]++;
+    if (json) term.out(JSON.stringify(line));
+    else if (line.status !== 'same') term.out(`✘ ${line.file}: ${line.why}`);
+  };
+  try {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(8, sources.length) }, async () => {
+        while (next < sources.length) {
+          const src = sources[next++];
+          try {
+            await one(src);
+          } catch (e) {
+            // A local file that cannot be read, or a refused token: its line, and the worst code.
+            const c = report(e, src.display);
+            code = Math.max(code, c);
+          }
+        }
+      }),
+    );
+  } finally {
+    await dispatcher.close().catch(() => undefined);
+  }
+  const bad = counts.missing + counts.different + counts.unknown;
+  const phrases = [`${counts.same} in the drive`, counts.missing && `${counts.missing} missing`, counts.different && `${counts.different} different`, counts.unknown && `${counts.unknown} unknown`].filter(Boolean);
+  term.err(`lakeup: check: ${sources.length} file${sources.length === 1 ? '' : 's'}: ${phrases.join(', ')}`);
+  return code || (bad > 0 ? 1 : 0);
+}

@@ -1,0 +1,61 @@
+// `lakeup check` over a complete, an incomplete and a changed tree on both providers: exit 0 when
+// every file is in the drive and the same, 1 when not, with a line for each one that is not.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { jsonLines, runCli } from '../helpers/cli.js';
+import { makeFile } from '../helpers/files.js';
+import { useSandboxBed } from '../helpers/sandbox-bed.js';
+
+const bed = useSandboxBed();
+const MiB = 1024 * 1024;
+
+async function tree(): Promise<string> {
+  const dir = path.join(fs.mkdtempSync(path.join(bed.work, 'check-')), 'site');
+  fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
+  await makeFile(path.join(dir, 'big.bin'), 7 * MiB, 1);
+  await makeFile(path.join(dir, 'sub', 'a.txt'), 1000, 2);
+  await makeFile(path.join(dir, 'sub', 'b.txt'), 2000, 3);
+  return dir;
+}
+
+describe.each(['memorylake', 'copera'])('lakeup check on %s', (provider) => {
+  it('passes on a complete tree, then names what is missing and what changed', async () => {
+    const dir = await tree();
+    // A parent of its own: each test's tree is alone in it.
+    const put = await runCli(['put', dir, '-r', '-p', provider, '--json'], { env: bed.env });
+    expect(put.code, put.stderr).toBe(0);
+    const complete = await runCli(['check', dir, '-r', '-p', provider], { env: bed.env });
+    expect(complete.code, complete.stderr).toBe(0);
+    expect(complete.stdout).toBe('');
+    expect(complete.stderr.trim()).toBe('lakeup: check: 3 files: 3 in the drive');
+
+    // Incomplete: a file the drive never got. Changed: same name, another size; same size, other bytes.
+    await makeFile(path.join(dir, 'sub', 'new.txt'), 500, 4);
+    await makeFile(path.join(dir, 'sub', 'a.txt'), 1001, 2);
+    await makeFile(path.join(dir, 'big.bin'), 7 * MiB, 9);
+    const r = await runCli(['check', dir, '-r', '-p', provider, '--json'], { env: bed.env });
+    expect(r.code, r.stderr).toBe(1);
+    const byFile = Object.fromEntries(jsonLines(r).map((l) => [path.basename(String(l.file)), l]));
+    expect(byFile['new.txt']).toMatchObject({ status: 'missing' });
+    expect(byFile['a.txt']).toMatchObject({ status: 'different', why: expect.stringMatching(/size differs/) });
+    expect(byFile['b.txt']).toMatchObject({ status: 'same', id: expect.any(String) });
+    // MemoryLake's ETag tells the content apart; Copera gives no checksum: name and size only.
+    expect(byFile['big.bin']).toMatchObject(provider === 'memorylake' ? { status: 'different', why: 'content differs (ETag)' } : { status: 'same', why: 'name and size' });
+    const human = await runCli(['check', dir, '-r', '-p', provider], { env: bed.env });
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^✘ .*new\.txt: missing in the drive$/m);
+    expect(human.stdout).not.toMatch(/b\.txt/);
+  });
+});
+
+describe('lakeup check', () => {
+  it('says a missing local file and a bad flag in one line each, exit 2', async () => {
+    const r = await runCli(['check', path.join(bed.work, 'nope.bin'), '-p', 'copera'], { env: bed.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^lakeup: error: .*nope\.bin: no such file/m);
+    const u = await runCli(['check', 'x', '-p', 'dropbox'], { env: bed.env });
+    expect(u.code).toBe(2);
+    expect(u.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
