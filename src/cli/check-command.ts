@@ -60,7 +60,7 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
     const fp = inspectFile(src.file);
     const parent = await folderId(src.folder ?? []);
     const named = parent === null ? [] : await index.named(parent, src.name);
-    const c = isUnknown(named) ? { status: 'unknown' as const, why: 'the drive cannot tell (its folder listing is incomplete)' } : await compareWithDrive(fp.path, fp.size, named);
+    const c = isUnknown(named) ? { status: 'unknown' as const, why: 'the drive cannot tell (its folder listing is incomplete)' } : await compareWithDrive(plan.provider, fp, named);
     const line: Line = { file: src.display, name: src.name, status: c.status, size: fp.size, why: c.why, ...('entry' in c && c.entry ? { id: c.entry.id } : {}) };
     counts[line.status]++;
     if (json) term.out(JSON.stringify(line));

@@ -55,6 +55,14 @@ export interface CompareOptions {
 /** Whether `entry` (already the same name and size) holds the local file's content. */
 export async function sameContent(provider: ProviderName, entry: DriveEntry, fp: FileFingerprint, o: CompareOptions): Promise<boolean> {
   if (entry.size !== fp.size) return false;
+  return (await contentVerdict(provider, entry, fp, o)) ?? notModifiedSince(entry, fp, o.clock ?? serverClock);
+}
+
+/**
+ * What the drive's own evidence of content says (x_attrs SHA-256, an MD5 or multipart ETag):
+ * undefined when it gives none (Copera; an ETag that is not an MD5), and the caller decides.
+ */
+export async function contentVerdict(provider: ProviderName, entry: DriveEntry, fp: FileFingerprint, o: CompareOptions): Promise<boolean | undefined> {
   const sha = entry.xAttrs?.[ATTR_SHA256];
   if (provider === 'memorylake' && sha) {
     if (!o.checksum && entry.xAttrs?.[ATTR_MTIME] === String(fp.mtimeMs)) return true;
@@ -67,7 +75,7 @@ export async function sameContent(provider: ProviderName, entry: DriveEntry, fp:
     return sizes.length > 0 && (await multipartEtagsOf(fp.path, sizes, o.signal)).includes(etag!);
   }
   if (etag !== undefined && /^[0-9a-f]{32}$/.test(etag)) return (await md5Of(fp.path, o.signal)) === etag;
-  return notModifiedSince(entry, fp, o.clock ?? serverClock);
+  return undefined;
 }
 
 /** The file's mtime, by the server's clock, is no later than the item's last write. No times: name and size are all there is. */

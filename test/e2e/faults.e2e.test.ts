@@ -88,7 +88,7 @@ describe('all faults at once', () => {
   it.each([
     // provider, file size, parts, seed
     ['memorylake', 6 * MiB + 1234, 25, 69],
-    ['copera', 26 * MiB + 4321, 6, 210],
+    ['copera', 26 * MiB + 4321, 6, 207], // 210 until a single file looked in the drive first (one more API call shifts the draws)
   ] as const)(
     '%s: byte-exact with failRate .15, resetRate .1, throttleRate .1, corruptRate .1 and stallRate .05 at once',
     async (provider, size, parts, seed) => {

@@ -46,12 +46,13 @@ describe('--manifest', () => {
     // The manifest does not change what stdout says: result lines for people, no JSON.
     expect(first.stdout).not.toMatch(/^\{/m);
 
-    const again = await runCli([...args, '--skip-existing'], { env: bed.env });
+    // The same command again: every file is already there (the ledger of finished uploads says so).
+    const again = await runCli(args, { env: bed.env });
     expect(again.code).toBe(2);
     const two = byName(records(manifest));
     expect(Object.keys(two)).toHaveLength(4);
-    expect(two['a.bin']).toMatchObject({ status: 'already-there', reason: 'exists', id: one['a.bin'].id });
-    expect(two['b.bin']).toMatchObject({ status: 'already-there', id: one['b.bin'].id });
+    expect(two['a.bin']).toMatchObject({ status: 'already-there', reason: 'already-uploaded', id: one['a.bin'].id });
+    expect(two['b.bin']).toMatchObject({ status: 'already-there', reason: 'already-uploaded', id: one['b.bin'].id });
   });
 
   it('is written as the run goes, and a killed run leaves only FILE.partial (an earlier FILE is gone)', async () => {

@@ -193,6 +193,10 @@ describe.skipIf(unavailable)('a state folder that cannot be written', () => {
     expect(r.stderr.trim().split('\n')).toEqual([
       `lakeup: error: cannot write to the state folder ${d.dir} (read-only file system): the upload stopped — make it writable and run the same command again`,
     ]);
-    expect(bed.tap.counts()).toEqual(calls);
+    // At most the look in the drive a single file makes before anything else (is it there already?):
+    // no session, no part, no finalize.
+    const after = bed.tap.counts();
+    expect({ ...after, lookup: calls.lookup }).toEqual(calls);
+    expect((after.lookup ?? 0) - (calls.lookup ?? 0)).toBeLessThanOrEqual(1);
   });
 });

@@ -680,7 +680,8 @@ async function verify({ sb, drive, provider, name, tree, stateDir, res, summary,
 
   let left = [];
   try {
-    left = fs.readdirSync(stateDir);
+    // The ledger of finished uploads stays by design: it is what makes the next run of the command cost nothing.
+    left = fs.readdirSync(stateDir).filter((n) => n !== 'ledger.json');
   } catch {
     left = [];
   }
