@@ -79,7 +79,7 @@ const opts = {
 }
 
 // ---------------------------------------------------------------- prerequisites
-if (!existsSync(path.join(root, 'dist', 'cli', 'main.js'))) fail('dist/ is missing: run `npm run build` (npm run bench does)');
+if (!existsSync(path.join(root, 'dist', 'lakeup.js'))) fail('dist/ is missing: run `npm run build` (npm run bench does)');
 const version = (cmd, args) => {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   return r.error || r.status !== 0 ? undefined : `${r.stdout}${r.stderr}`.trim().split('\n')[0];

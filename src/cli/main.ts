@@ -7,6 +7,9 @@ import { exitCodeOfCommander } from './report.js';
 import { processWriters } from '../ui/streams.js';
 import { redact } from '../util/redact.js';
 
+// The launcher (bin/lakeup.js) takes its last-resort redaction from the bundle too.
+export { redact };
+
 const io = processWriters();
 
 function wantsJson(argv: string[]): boolean {
@@ -34,7 +37,11 @@ Examples:
   $ tar c dir | lakeup put - --name dir.tar -p memorylake
 ${EXIT_CODES_HELP}`;
 
+// The build writes the version in (scripts/build.mjs); from src (the tests) it is read from package.json.
+declare const LAKEUP_VERSION: string | undefined;
+
 function version(): string {
+  if (typeof LAKEUP_VERSION === 'string') return LAKEUP_VERSION;
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
     return pkg.version ?? '0.0.0';

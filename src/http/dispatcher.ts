@@ -3,6 +3,13 @@
 // undici is used through its public entry only, on a normal semver range, so its fixes arrive.
 import { Agent, EnvHttpProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { setFlagsFromString } from 'node:v8';
+
+// undici parses answers with a WebAssembly parser (llhttp), compiled on the first connection. V8's
+// optimising compiler then spent ~35 MB of peak memory and ~70 ms of CPU on its one huge function;
+// lakeup parses a few short answers per part, for which the baseline compiler is enough (measured:
+// docs/performance.md). Set before any connection, and only V8's WebAssembly tiers are affected.
+setFlagsFromString('--liftoff-only');
 
 export interface DispatcherOptions {
   connections?: number; // per origin
