@@ -29,7 +29,7 @@ if (typeof module.enableCompileCache === 'function') {
 // Stack traces that name src/ files and lines: only asked for with --verbose (the map is read on load).
 if (verbose) process.setSourceMapsEnabled(true);
 
-const { main, redact } = await import('../dist/lakeup.js');
+const { main, redactText } = await import('../dist/lakeup.js');
 
 let settled = false;
 // Last line of defence for "never report a half-finished upload as done": if the event loop ever
@@ -53,12 +53,12 @@ main(process.argv).then(
     settled = true;
     process.exitCode = code;
   },
-  (err) => {
-    settled = true;
+  async (err) => {
     // main() maps every expected failure to an exit code itself; this is the last line of defence.
-    process.stderr.write(`lakeup: internal error: ${redact(err && err.message ? err.message : String(err))}\n`);
-    // With --verbose, where it happened (src/ files and lines through the source map).
-    if (verbose && err && typeof err.stack === 'string') process.stderr.write(`${redact(err.stack.split('\n').slice(1).join('\n'))}\n`);
     process.exitCode = 1;
+    process.stderr.write(`lakeup: internal error: ${await redactText(err && err.message ? err.message : String(err))}\n`);
+    // With --verbose, where it happened (src/ files and lines through the source map).
+    if (verbose && err && typeof err.stack === 'string') process.stderr.write(`${await redactText(err.stack.split('\n').slice(1).join('\n'))}\n`);
+    settled = true;
   },
 );

@@ -11,7 +11,8 @@
 //   compile cache, and compiling the whole bundle cost ~20 ms at every start (measured: docs/performance.md).
 // - Licences: the bundled packages' legal comments stay in the file (legalComments), and every
 //   bundled package's licence file is copied into dist/THIRD-PARTY-LICENSES.txt.
-// - Stack traces: names are kept and dist/lakeup.js.map maps the bundle back to src/; bin/lakeup.js
+// - Stack traces: the bundle is not minified (names stay; keepNames would add a call per closure
+//   created, a cost per file), and dist/lakeup.js.map maps it back to src/; bin/lakeup.js
 //   turns source maps on only for --verbose (reading the map costs start-up time).
 import { build } from 'esbuild';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +32,8 @@ const common = {
   absWorkingDir: root,
   logLevel: 'warning',
   legalComments: 'eof',
-  keepNames: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
   // CommonJS packages inside an ES module call require() for Node's own modules.
   banner: { js: "import { createRequire as __lakeupCreateRequire } from 'node:module';\nconst require = __lakeupCreateRequire(import.meta.url);" },
   define: { LAKEUP_VERSION: JSON.stringify(pkg.version) },
@@ -59,6 +61,11 @@ await build({
   outfile: 'dist/sandbox.js',
   sourcemap: false,
 });
+
+// Which source modules each output file holds (test/helpers/loads.ts reads it; not shipped).
+const outputs = {};
+for (const [file, out] of Object.entries(cli.metafile.outputs)) if (file.endsWith('.js')) outputs[path.relative('dist', file).split(path.sep).join('/')] = Object.keys(out.inputs);
+writeFileSync(path.join(dist, 'lakeup.modules.json'), `${JSON.stringify(outputs, null, 1)}\n`);
 
 // The licence of every package bundled into the CLI.
 const packages = new Map();

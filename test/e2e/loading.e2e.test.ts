@@ -25,7 +25,14 @@ async function loadsOf(args: string[]): Promise<Set<string>> {
 }
 
 describe('short commands', () => {
-  for (const args of [['--version'], ['--help'], ['put', '--help'], ['list'], ['list', '--json'], ['abort', '--all'], ['completion', 'bash']]) {
+  it('lakeup --version loads neither commander nor an HTTP client', async () => {
+    const modules = await loadsOf(['--version']);
+    expect(hasModule(modules, 'src/cli/main.ts')).toBe(true);
+    expect(hasModule(modules, 'node_modules/commander/')).toBe(false);
+    expect(hasModule(modules, 'node_modules/undici/')).toBe(false);
+  });
+
+  for (const args of [['-V', 'put'], ['--help'], ['put', '--help'], ['list'], ['list', '--json'], ['abort', '--all'], ['completion', 'bash']]) {
     it(`lakeup ${args.join(' ')} loads no HTTP client`, async () => {
       const modules = await loadsOf(args);
       expect(hasModule(modules, 'node_modules/commander/')).toBe(true);

@@ -1,5 +1,5 @@
-// Which of the bundle's modules a CLI run loaded: the chunks it resolved (record-loads.mjs), read for
-// the `// src/…` and `// node_modules/…` header esbuild writes above each module it bundles.
+// Which of the bundle's modules a CLI run loaded: the chunks it resolved (record-loads.mjs), and the
+// source modules the build says each holds (dist/lakeup.modules.json, from esbuild's metafile).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,13 +14,13 @@ export function recordLoadsEnv(log: string): Record<string, string> {
 
 /** The bundled modules (src/… and node_modules/… paths) in the dist/ files the run recorded in `log`. */
 export function loadedModules(log: string): Set<string> {
-  const dist = path.join(ROOT, 'dist') + path.sep;
+  const dist = path.join(ROOT, 'dist');
+  const held = JSON.parse(fs.readFileSync(path.join(dist, 'lakeup.modules.json'), 'utf8')) as Record<string, string[]>;
   const modules = new Set<string>();
-  const urls = new Set(fs.readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith('file:')));
-  for (const url of urls) {
-    const file = fileURLToPath(url);
-    if (!file.startsWith(dist)) continue;
-    for (const m of fs.readFileSync(file, 'utf8').matchAll(/^\/\/ ((?:src|node_modules)\/\S+)$/gm)) modules.add(m[1]);
+  for (const url of fs.readFileSync(log, 'utf8').split('\n')) {
+    if (!url.startsWith('file:')) continue;
+    const file = path.relative(dist, fileURLToPath(url)).split(path.sep).join('/');
+    for (const m of held[file] ?? []) modules.add(m);
   }
   return modules;
 }
