@@ -76,3 +76,17 @@ it('lakeup sandbox loads its server', async () => {
   expect((await child.result).code).toBe(0);
   expect(hasModule(loadedModules(log), 'src/sandbox/server.ts')).toBe(true);
 });
+
+describe.skipIf(process.platform !== 'linux')('compile cache', () => {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  const hasCompileCache = major > 22 || (major === 22 && minor >= 8);
+
+  it(hasCompileCache ? 'Node ≥ 22.8 keeps the compiled bundle in the cache folder beside the state folder' : 'Node < 22.8 writes no compile cache', async () => {
+    const cache = fs.mkdtempSync(path.join(bed.work, 'xdg-cache-'));
+    const r = await runCli(['--help'], { env: { ...bed.env, XDG_CACHE_HOME: cache } });
+    expect(r.code, r.stderr).toBe(0);
+    const folder = path.join(cache, 'lakeup', 'compile-cache');
+    if (hasCompileCache) expect(fs.readdirSync(folder, { recursive: true }).length).toBeGreaterThan(0);
+    else expect(fs.existsSync(path.join(cache, 'lakeup'))).toBe(false);
+  });
+});
