@@ -27,18 +27,23 @@ export function makeFolder(n) {
   return dir;
 }
 
-/** Starts `lakeup sandbox --sink` in its own process; resolves with its origin, token, stats and stop. */
-export async function startSinkSandbox(cli, args = []) {
-  const child = spawn(process.execPath, [cli, 'sandbox', '--port', '0', '--sink', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const line = await new Promise((resolve, reject) => {
+/** The first line a child (a sandbox: its JSON line) writes on stdout; rejects if it exits first. */
+export function firstLine(child, why = (code) => `sandbox exited with ${code}`) {
+  return new Promise((resolve, reject) => {
     let buf = '';
     child.stdout.on('data', (d) => {
       buf += d;
       const nl = buf.indexOf('\n');
       if (nl >= 0) resolve(buf.slice(0, nl));
     });
-    child.on('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(why(code))));
   });
+}
+
+/** Starts `lakeup sandbox --sink` in its own process; resolves with its origin, token, stats and stop. */
+export async function startSinkSandbox(cli, args = []) {
+  const child = spawn(process.execPath, [cli, 'sandbox', '--port', '0', '--sink', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const line = await firstLine(child);
   const { origin, token } = JSON.parse(line);
   return {
     origin,
