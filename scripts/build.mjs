@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run build`: bundles the CLI with esbuild into dist/lakeup.js, the ES module bin/lakeup.js loads,
 // and the chunks it imports on demand, dist/chunks/ (tsc only checks types: `npm run typecheck`).
-// Also dist/sandbox.js, the sandbox server on its own, for the demo, soak and benchmark scripts that
-// start it in their own process (not shipped: see `files` in package.json).
+// Also dist/dev.js, what the demo, soak and benchmark scripts and a test run in a plain Node process
+// take from src, built: the sandbox server, parseSize, StateWriter (not shipped: see `files`).
 //
 // - Libraries are bundled through their public entry points (no deep imports, no patches); the
 //   package needs no node_modules at run time.
@@ -49,16 +49,21 @@ const cli = await build({
   sourcemap: 'linked',
   sourcesContent: false,
 });
-// What the scripts take from dist/sandbox.js: the server, and parseSize for their --size flags.
+// The scripts start the sandbox in their own process and parse their --size flags with parseSize;
+// test/unit/state-writer.test.ts exits a plain Node process under a StateWriter.
 await build({
   ...common,
   stdin: {
-    contents: "export * from './src/sandbox/server.ts';\nexport { parseSize } from './src/util/sizes.ts';",
+    contents: [
+      "export * from './src/sandbox/server.ts';",
+      "export { parseSize } from './src/util/sizes.ts';",
+      "export { StateWriter } from './src/state/state-writer.ts';",
+    ].join('\n'),
     resolveDir: root,
-    sourcefile: 'sandbox-entry.ts',
+    sourcefile: 'dev-entry.ts',
     loader: 'ts',
   },
-  outfile: 'dist/sandbox.js',
+  outfile: 'dist/dev.js',
   sourcemap: false,
 });
 
@@ -87,5 +92,5 @@ writeFileSync(
 const kib = (f) => `${Math.round(readFileSync(path.join(dist, f)).length / 1024)} KiB`;
 const chunks = readdirSync(path.join(dist, 'chunks')).filter((f) => f.endsWith('.js'));
 process.stdout.write(
-  `build: dist/lakeup.js ${kib('lakeup.js')} + ${chunks.length} chunks (${packages.size} packages bundled), dist/sandbox.js ${kib('sandbox.js')}\n`,
+  `build: dist/lakeup.js ${kib('lakeup.js')} + ${chunks.length} chunks (${packages.size} packages bundled), dist/dev.js ${kib('dev.js')}\n`,
 );

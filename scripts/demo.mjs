@@ -18,7 +18,7 @@ if (!existsSync(path.join(root, 'dist', 'lakeup.js'))) {
   console.error('demo: dist/ is missing; run `npm ci` (or `npm run build`) first');
   process.exit(2);
 }
-const { startSandbox } = await import(pathToFileURL(path.join(root, 'dist', 'sandbox.js')).href);
+const { startSandbox } = await import(pathToFileURL(path.join(root, 'dist', 'dev.js')).href);
 
 async function makeSample(file, mib) {
   const out = createWriteStream(file);
