@@ -2,14 +2,15 @@
 // source modules the build says each holds (dist/lakeup.modules.json, from esbuild's metafile).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ROOT } from './cli.js';
 
 export const RECORD_LOADS = path.join(ROOT, 'test', 'helpers', 'record-loads.mjs');
 
 /** The env that makes a CLI run record its loads in `log`. */
 export function recordLoadsEnv(log: string): Record<string, string> {
-  return { NODE_OPTIONS: `--import=${RECORD_LOADS}`, LAKEUP_TEST_LOADS: log };
+  // A file URL: on Windows a drive path would read as a URL scheme.
+  return { NODE_OPTIONS: `--import=${pathToFileURL(RECORD_LOADS).href}`, LAKEUP_TEST_LOADS: log };
 }
 
 /** The bundled modules (src/… and node_modules/… paths) in the dist/ files the run recorded in `log`. */
