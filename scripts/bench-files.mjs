@@ -9,13 +9,11 @@
 // CPU counted is lakeup's alone. Cases alternate round by round; medians are printed. 429s come
 // from the sandbox's own count (GET /_sandbox/stats). --big adds a 10,000-file folder (memory must
 // stay flat with the count of files).
-import { spawn, spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gnuTime, makeFolder, median, startSinkSandbox, timedRun } from './lib/bench-common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'lakeup.js');
@@ -39,79 +37,22 @@ const opts = { files: 300, big: false, jobs: [1, 4, 8, 16], runs: 3, latency: '2
   }
 }
 
-const gnuTime = ['/usr/bin/time', '/bin/time'].find((p) => existsSync(p) && spawnSync(p, ['-f', '%M', 'true']).status === 0);
 if (!gnuTime) {
   process.stderr.write('bench-files: GNU time is needed for CPU and peak RSS (Debian package "time"); skipping\n');
   process.exit(0);
 }
 
-/** A folder of `n` files of 1 byte to 16 KiB in folders of 100. */
-function makeFolder(n) {
-  const dir = path.join(os.tmpdir(), `lakeup-bench-files-${n}`);
-  if (existsSync(`${dir}.complete`)) return dir;
-  mkdirSync(dir, { recursive: true });
-  for (let i = 0; i < n; i++) {
-    const sub = path.join(dir, `d${Math.floor(i / 100)}`);
-    if (i % 100 === 0) mkdirSync(sub, { recursive: true });
-    const buf = Buffer.alloc(1 + ((i * 7919) % (16 * 1024)));
-    randomFillSync(buf);
-    writeFileSync(path.join(sub, `f${i}.bin`), buf);
-  }
-  writeFileSync(`${dir}.complete`, '');
-  return dir;
-}
-
-/** Starts `lakeup sandbox` in its own process; resolves with its origin and a stop function. */
-async function sandbox(args) {
-  const child = spawn(process.execPath, [cli, 'sandbox', '--port', '0', '--sink', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const line = await new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(buf.slice(0, nl));
-    });
-    child.on('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
-  });
-  const { origin, token } = JSON.parse(line);
-  return {
-    origin,
-    token,
-    // A fresh connection each time (the link in front of the sandbox may close idle ones), retried once.
-    stats: async () => {
-      for (let i = 0; ; i++) {
-        try {
-          return await (await fetch(`${origin}/_sandbox/stats`, { headers: { connection: 'close' }, keepalive: false })).json();
-        } catch (err) {
-          if (i >= 2) throw err;
-        }
-      }
-    },
-    stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGINT'))),
-  };
-}
-
 async function runOnce(sb, folder, jobs, stateDir) {
   const before = await sb.stats();
   const env = { ...process.env, LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
-  const t0 = performance.now();
-  const r = spawnSync(gnuTime, ['-f', 'RUSAGE %U %S %M', process.execPath, cli, 'put', folder, '-r', '-p', 'memorylake', '--no-resume', '-j', String(jobs), '--progress', 'none', '--json'], {
-    env,
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  const wall = (performance.now() - t0) / 1000;
-  const m = /RUSAGE ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
-  if (r.status !== 0 || !m) throw new Error(`lakeup failed (${r.status}): ${r.stderr.split('\n').slice(-3).join(' ')}`);
+  const { wall, cpu, rssMiB } = timedRun(cli, ['put', folder, '-r', '-p', 'memorylake', '--no-resume', '-j', String(jobs), '--progress', 'none', '--json'], env);
   const after = await sb.stats();
   const calls = Object.values(after.apiCalls).reduce((a, b) => a + b, 0) - Object.values(before.apiCalls).reduce((a, b) => a + b, 0);
-  return { wall, cpu: Number(m[1]) + Number(m[2]), rssMiB: Number(m[3]) / 1024, calls, limited: (after.rateLimited ?? 0) - (before.rateLimited ?? 0) };
+  return { wall, cpu, rssMiB, calls, limited: (after.rateLimited ?? 0) - (before.rateLimited ?? 0) };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 async function scenario(title, sbArgs, folder, n, jobsList, runs) {
-  const sb = await sandbox(sbArgs);
+  const sb = await startSinkSandbox(cli, sbArgs);
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lakeup-bench-state-'));
   const results = new Map(jobsList.map((j) => [j, []]));
   try {

@@ -17,8 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'lakeup.js');
-const { startSandbox } = await import(pathToFileURL(path.join(root, 'dist', 'sandbox', 'server.js')).href);
-const { parseSize } = await import(pathToFileURL(path.join(root, 'dist', 'util', 'sizes.js')).href);
+const { startSandbox, parseSize } = await import(pathToFileURL(path.join(root, 'dist', 'dev.js')).href);
 
 const opts = { size: '300MiB', rate: '20MiB/s', at: 0.4, runs: 3 };
 {

@@ -27,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { firstLine } from './lib/bench-common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'lakeup.js');
@@ -79,7 +80,7 @@ const opts = {
 }
 
 // ---------------------------------------------------------------- prerequisites
-if (!existsSync(path.join(root, 'dist', 'cli', 'main.js'))) fail('dist/ is missing: run `npm run build` (npm run bench does)');
+if (!existsSync(path.join(root, 'dist', 'lakeup.js'))) fail('dist/ is missing: run `npm run build` (npm run bench does)');
 const version = (cmd, args) => {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   return r.error || r.status !== 0 ? undefined : `${r.stdout}${r.stderr}`.trim().split('\n')[0];
@@ -274,15 +275,7 @@ async function startSandbox(name, extra = []) {
   sandboxes.push(child);
   let errText = '';
   child.stderr.on('data', (d) => (errText += d));
-  const line = await new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(buf.slice(0, nl));
-    });
-    child.once('exit', (code) => reject(new Error(`the sandbox exited (${code}): ${errText.trim()}`)));
-  });
+  const line = await firstLine(child, (code) => `the sandbox exited (${code}): ${errText.trim()}`);
   const info = JSON.parse(line);
   return { child, origin: info.origin, token: info.token };
 }

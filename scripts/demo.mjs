@@ -8,17 +8,17 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'lakeup.js');
 const sizeMiB = Number(process.env.DEMO_SIZE_MIB ?? 300);
 
-if (!existsSync(path.join(root, 'dist', 'cli', 'main.js'))) {
+if (!existsSync(path.join(root, 'dist', 'lakeup.js'))) {
   console.error('demo: dist/ is missing; run `npm ci` (or `npm run build`) first');
   process.exit(2);
 }
-const { startSandbox } = await import(path.join(root, 'dist', 'sandbox', 'server.js'));
+const { startSandbox } = await import(pathToFileURL(path.join(root, 'dist', 'dev.js')).href);
 
 async function makeSample(file, mib) {
   const out = createWriteStream(file);

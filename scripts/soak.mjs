@@ -46,7 +46,7 @@ const opts = { rounds: 200, seed: randomInt(2 ** 31), only: undefined, keep: fal
   }
 }
 
-const server = path.join(root, 'dist', 'sandbox', 'server.js');
+const server = path.join(root, 'dist', 'dev.js');
 if (!existsSync(server)) {
   process.stderr.write('soak: dist/ is missing: run `npm run build` first (npm run soak does)\n');
   process.exit(2);

@@ -11,7 +11,7 @@ import { listStates, removeState, statePath, type StateFile } from '../state/sta
 import { formatDuration } from '../ui/speed.js';
 import { detectTerminal } from '../ui/terminal.js';
 import { formatSize } from '../util/sizes.js';
-import { runPut, type PutFlags } from './put-command.js';
+import type { PutFlags } from './put-command.js';
 import { reportError } from './report.js';
 import { removeFileSync } from '../state/remove.js';
 import { sweepStateDir } from '../state/sweep.js';
@@ -233,6 +233,8 @@ export async function runResume(
     return reportError(e, { json: Boolean(flags.json), verbose: false, err: term.err, out: term.out });
   }
   let code = 0;
+  // Loaded here, not at the top: `list` and `abort` need no HTTP client.
+  const { runPut } = await import('./put-command.js');
   const runs = new Set(targets.filter((t) => t.run).map((t) => t.id));
   // Runs first: each finishes its own files' uploads; then whatever is still pending on its own.
   targets.sort((a, b) => Number(Boolean(b.run)) - Number(Boolean(a.run)));

@@ -14,7 +14,7 @@ import { classify } from '../http/classify.js';
 import type { UploadEvents } from '../events.js';
 import { AdaptiveLimiter } from './limiter.js';
 import type { RateLimiter } from './rate-limit.js';
-import { Md5Pool, sharedMd5Pool } from './md5-pool.js';
+import type { Md5Pool } from './md5-pool.js';
 
 /**
  * Parts up to this size are hashed on the main thread as they are sent: the MD5 of 1 MiB is ~2 ms,
@@ -89,7 +89,9 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
   now?.addEventListener('abort', onAbortNow, { once: true });
 
   const queue = o.parts.filter((p) => !o.done.has(p.number));
-  const md5Pool = o.verify ? (o.md5Pool ?? sharedMd5Pool()) : undefined;
+  // The pool's module (worker threads) is loaded only for a part too big to hash inline.
+  const needsPool = o.verify && queue.some((p) => p.size > INLINE_MD5_MAX);
+  const md5Pool = needsPool ? (o.md5Pool ?? (await import('./md5-pool.js')).sharedMd5Pool()) : undefined;
   /** Each part's MD5, computed once (again only after a mismatch: the file may have changed). */
   const digests = new Map<number, Promise<string>>();
   const digestOf = (part: PartSpec): Promise<string> => {
@@ -146,8 +148,8 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
         const generation = refreshGeneration;
         const url = o.urlFor(part.number);
         try {
-          const inline = md5Pool !== undefined && part.size <= INLINE_MD5_MAX;
-          const digest = md5Pool && !inline ? digestOf(part) : undefined;
+          const inline = o.verify && part.size <= INLINE_MD5_MAX;
+          const digest = o.verify && !inline ? digestOf(part) : undefined;
           const res = await sendPart({
             hash: inline,
             path: o.path,
@@ -296,7 +298,7 @@ export async function uploadParts(o: EngineOptions): Promise<Map<number, Finishe
   try {
     // With verification, up to `max` more parts than slots: answered parts waiting for their MD5
     // hold no slot, and the slots keep sending meanwhile.
-    const width = md5Pool ? 2 * limiter.max : limiter.max;
+    const width = o.verify ? 2 * limiter.max : limiter.max;
     const workers = Array.from({ length: Math.min(width, Math.max(1, queue.length)) }, worker);
     await Promise.all(workers);
     while (persisting.size > 0) await Promise.all([...persisting]);

@@ -1,4 +1,4 @@
-// Runs the built CLI (bin/lakeup.js → dist/) as a child process, the way users run it.
+// Runs the built CLI (bin/lakeup.js → the bundle in dist/) as a child process, the way users run it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

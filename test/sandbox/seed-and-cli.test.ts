@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { describe, expect, it, vi } from 'vitest';
 
-import { buildProgram } from '../../src/cli/main.js';
+import { buildProgram } from '../../src/cli/program.js';
 import { runSandbox } from '../../src/cli/sandbox-command.js';
 import { runSandboxCommand } from '../../src/sandbox/server.js';
 import { api, apiGet, CP, CP_FILES, ML_ITEMS, sandbox } from './helpers.js';

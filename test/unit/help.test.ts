@@ -1,6 +1,6 @@
 // --help names the LAKEUP_* variable of an option one way, commander's: "(env: LAKEUP_X)".
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../../src/cli/main.js';
+import { buildProgram } from '../../src/cli/program.js';
 
 describe('help', () => {
   it('shows every environment variable as "(env: LAKEUP_…)", at the end of its option', () => {

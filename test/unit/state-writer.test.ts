@@ -11,7 +11,8 @@ import { tempDir } from '../helpers/files.js';
 describe('StateWriter at exit', () => {
   it('writes the parts recorded just before process.exit', async () => {
     const dir = await tempDir();
-    const writer = pathToFileURL(path.join(ROOT, 'dist', 'state', 'state-writer.js')).href;
+    // The built StateWriter (dist/dev.js): a plain Node process runs no TypeScript.
+    const writer = pathToFileURL(path.join(ROOT, 'dist', 'dev.js')).href;
     const state = {
       version: 1,
       id: '0123456789abcdef',
