@@ -4,7 +4,6 @@
 // when size and mtime match but the OS cannot vouch that the content did too (local-file.ts,
 // identityVouches): a part that differs, or that has no digest to compare with, is sent again.
 import { LakeupError } from '../errors.js';
-import { sharedMd5Pool } from '../transfer/md5-pool.js';
 import type { FileFingerprint, FinishedPart, PartSpec } from '../types.js';
 import { sameFingerprint, sameIdentity } from './local-file.js';
 
@@ -18,7 +17,8 @@ function digestOf(p: FinishedPart): string | undefined {
 
 /** The finished parts whose bytes in the file are still those sent, and those that are not. */
 export async function recheckParts(file: string, parts: readonly PartSpec[], done: readonly FinishedPart[]): Promise<{ same: FinishedPart[]; changed: FinishedPart[] }> {
-  const pool = sharedMd5Pool();
+  // Loaded only when parts must be read again: a small file's put starts no thread (loading.e2e).
+  const pool = (await import('../transfer/md5-pool.js')).sharedMd5Pool();
   const verdicts = await Promise.all(
     done.map(async (d) => {
       const want = digestOf(d);
