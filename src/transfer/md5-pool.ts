@@ -25,7 +25,7 @@ parentPort.on('message', (job) => {
   let fd;
   try {
     fd = openSync(job.path, 'r');
-    const hash = createHash('md5');
+    const hash = createHash(job.algorithm || 'md5');
     let pos = job.offset;
     let left = job.size;
     while (left > 0) {
@@ -49,6 +49,7 @@ interface Job {
   path: string;
   offset: number;
   size: number;
+  algorithm: 'md5' | 'sha256';
   resolve: (md5: string) => void;
   reject: (err: unknown) => void;
 }
@@ -84,11 +85,14 @@ export class Md5Pool {
     return this.queue.length + this.busy.size;
   }
 
-  /** Hex MD5 of bytes [offset, offset+size) of the file at `path`, as read now. */
-  hashRange(path: string, offset: number, size: number): Promise<string> {
+  /**
+   * Hex MD5 of bytes [offset, offset+size) of the file at `path`, as read now; or their SHA-256
+   * (the whole file's, recorded on the items lakeup makes: off the main thread like the MD5s).
+   */
+  hashRange(path: string, offset: number, size: number, algorithm: 'md5' | 'sha256' = 'md5'): Promise<string> {
     if (this.closed) return Promise.reject(new Error('the MD5 pool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, path, offset, size, resolve, reject });
+      this.queue.push({ id: this.nextId++, path, offset, size, algorithm, resolve, reject });
       this.pump();
     });
   }
@@ -112,7 +116,7 @@ export class Md5Pool {
       this.busy.set(worker, job);
       // A busy thread keeps the process alive (an answer is awaited); an idle one never does.
       worker.ref();
-      worker.postMessage({ id: job.id, path: job.path, offset: job.offset, size: job.size });
+      worker.postMessage({ id: job.id, path: job.path, offset: job.offset, size: job.size, algorithm: job.algorithm });
     }
   }
 
