@@ -45,7 +45,7 @@ if (!gnuTime) {
 async function runOnce(sb, folder, jobs, stateDir) {
   const before = await sb.stats();
   const env = { ...process.env, LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
-  const { wall, cpu, rssMiB } = timedRun(cli, ['put', folder, '-r', '-p', 'memorylake', '--no-resume', '-j', String(jobs), '--progress', 'none', '--json'], env);
+  const { wall, cpu, rssMiB } = timedRun(cli, ['put', folder, '-r', '-p', 'memorylake', '--no-resume', '--again', '-j', String(jobs), '--progress', 'none', '--json'], env);
   const after = await sb.stats();
   const calls = Object.values(after.apiCalls).reduce((a, b) => a + b, 0) - Object.values(before.apiCalls).reduce((a, b) => a + b, 0);
   return { wall, cpu, rssMiB, calls, limited: (after.rateLimited ?? 0) - (before.rateLimited ?? 0) };

@@ -96,7 +96,7 @@ if (opts.upload.length > 0) {
       const rs = [];
       for (let i = 0; i < opts.runs; i++) {
         const state = mkdtempSync(path.join(os.tmpdir(), 'lakeup-bench-state-'));
-        rs.push(timed(['put', dir, '-r', '-p', 'memorylake', '--progress', 'none'], { ...process.env, LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: state }));
+        rs.push(timed(['put', dir, '-r', '-p', 'memorylake', '--progress', 'none', '--again'], { ...process.env, LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: state }));
         rmSync(state, { recursive: true, force: true });
       }
       rows.push({ n, wall: median(rs.map((r) => r.wall)), rss: median(rs.map((r) => r.rssMiB)) });

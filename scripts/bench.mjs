@@ -295,7 +295,7 @@ const INTEGRITY = {
 function command(name, { file, sb, partSize, concurrency }) {
   const key = `${path.basename(file)}-${process.hrtime.bigint()}`;
   const lakeup = (extra) => {
-    const args = [cli, 'put', file, '--provider', 'copera', '--endpoint', sb.origin, '--token', sb.token, '--state-dir', stateDir, '--no-resume', '-q'];
+    const args = [cli, 'put', file, '--provider', 'copera', '--endpoint', sb.origin, '--token', sb.token, '--state-dir', stateDir, '--no-resume', '--again', '-q'];
     if (partSize) args.push('--part-size', mib(partSize));
     return { cmd: process.execPath, args: [...args, ...extra], threads: true };
   };
