@@ -6,11 +6,11 @@ import { DEFAULT_ENDPOINTS } from '../providers/index.js';
 import { checkPartSize } from '../providers/layout.js';
 import { checkProxyEnv } from '../http/proxy-env.js';
 import { resolveStateDir } from '../state/location.js';
-import type { ProgressMode } from '../ui/progress.js';
 import { inGithubActions, type Terminal } from '../ui/terminal.js';
 import { FileFilter, type FilterRule } from '../upload/filters.js';
 import type { PutPlan } from '../upload/plan.js';
 import { registerSecret } from '../util/redact.js';
+import type { ProgressMode } from '../types.js';
 import { parseDuration, parseRate, parseSize } from '../util/sizes.js';
 import { envBool, parseConflict, parseEndpoint, parseIntInRange, parseProvider, resolveToken } from './options.js';
 

@@ -157,7 +157,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     const mayHaveState = o.known === undefined || o.known.states.has(id);
     await upload.lockIt(o.run !== undefined && !mayHaveState && !o.known?.locks.has(id));
     const saved = o.resume && mayHaveState ? await upload.find(fingerprint, o.partSize) : undefined;
-    if (!o.resume) await upload.discard();
+    if (!o.resume) await upload.deleteEarlierState();
     if (!saved && o.resume && o.run && o.known?.states.has(id)) {
       // Its state was there when the run began and is gone now that we hold its lock: whoever
       // finished it meanwhile (`lakeup resume <id>`, a single put) told the run's journal first.
@@ -185,7 +185,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       const item = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
       if (item) {
         await tellItsRun(saved, item);
-        await upload.forget();
+        await upload.deleteState();
         return resultOf(item, cut.parts ?? saved?.session.parts.length ?? 1, { recovered: true });
       }
       o.notice(
@@ -220,7 +220,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       // Never stitch old and new bytes: the file must still be what we sent.
       const now = await inspectFileAsync(o.file, { checkReadable: false }); // it was just read
       if (!(await stillAsSent(fingerprint, now, upload.state.session.parts, upload.state.done))) {
-        await upload.forget();
+        await upload.deleteState();
         throw new LakeupError('input', `${o.file}: the file changed during the upload; run the command again to send the new content`, {
           code: 'FILE_CHANGED',
         });
@@ -229,7 +229,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       try {
         const item = await finalize(o, upload, parts, req);
         await tellItsRun(saved, item);
-        await upload.forget();
+        await upload.deleteState();
         return resultOf(item, parts, item.recovered ? { resumed, recovered: true } : { resumed });
       } catch (first) {
         if (fromState && !cut && attempt === 0 && (first as LakeupError)?.status === 404) {
@@ -251,13 +251,13 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
           const late = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
           if (late) {
             await tellItsRun(saved, late);
-            await upload.forget();
+            await upload.deleteState();
             return resultOf(late, parts, { recovered: true });
           }
           try {
             const item = await finalize(o, upload, parts, req);
             await tellItsRun(saved, item);
-            await upload.forget();
+            await upload.deleteState();
             return resultOf(item, parts, { resumed });
           } catch (again) {
             err = again;
@@ -271,7 +271,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
         const late = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
         if (late) {
           await tellItsRun(saved, late);
-          await upload.forget();
+          await upload.deleteState();
           return resultOf(late, parts, { recovered: true });
         }
         o.notice(`${o.provider.service} no longer knows the interrupted upload session: uploading ${display} again`);
@@ -281,8 +281,8 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       }
     }
   } catch (err) {
-    if (o.ephemeral) await upload.forget().catch(() => undefined);
-    else await upload.settle();
+    if (o.ephemeral) await upload.deleteState().catch(() => undefined);
+    else await upload.flushPartWrites();
     if ((err as LakeupError)?.kind !== 'interrupted' || err instanceof UploadInterrupted) throw err;
     if (!o.ephemeral) await upload.keep().catch(() => undefined); // not kept: the line counts it so
     // Counted over the files that had a session: their parts, and of those what is on disk.
@@ -291,7 +291,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     const kept = { parts: saved.length, of: s?.session.parts.length ?? 0, bytes: saved.reduce((n, d) => n + d.size, 0), total: s ? fingerprint.size : 0 };
     throw new UploadInterrupted(kept, err as LakeupError);
   } finally {
-    await upload.release();
+    await upload.unlock();
   }
 }
 
@@ -471,6 +471,6 @@ async function sendAll(o: PutFileOptions, upload: UploadState, resumed: boolean)
       minBackoffMs: t.minBackoffMs,
     });
   } finally {
-    await upload.settle();
+    await upload.flushPartWrites();
   }
 }
