@@ -4,6 +4,9 @@
 export type ProviderName = 'memorylake' | 'copera';
 export const PROVIDERS: readonly ProviderName[] = ['memorylake', 'copera'];
 
+/** How progress is shown; `github`: plain lines at a log's pace, chosen (not typed) when GITHUB_ACTIONS=true. */
+export type ProgressMode = 'bar' | 'plain' | 'github' | 'json' | 'none';
+
 export type ConflictStrategy = 'rename' | 'deny' | 'overwrite' | 'replace';
 
 /** One part of the file: `size` bytes starting at byte `offset`, numbered from 1. */

@@ -4,6 +4,7 @@
 import { appendStepSummary, errorAnnotation, GithubTally } from '../ui/github.js';
 import { createProgressView, onTrack } from '../ui/progress.js';
 import { ManifestWriter } from '../ui/manifest.js';
+import { runViews } from './run-views.js';
 import { ResultPrinter, type ResultTap } from '../ui/results.js';
 import { detectTerminal } from '../ui/terminal.js';
 import { readFilesFrom } from '../upload/files-from.js';
@@ -97,8 +98,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
       return reportError(e, { json: plan.json, verbose: plan.verbose, file, err: said ? () => undefined : live ? (l) => view.notice(l) : term.err, out: (l) => results.line(l), headline: own });
     };
     outcome = await runUploads(plan, sources, {
-      view,
-      results,
+      watch: runViews(view, results, plan.verbose),
       signal: interrupts.signal,
       abortNow: interrupts.abortNow,
       graceMs: GRACE_MS,

@@ -6,11 +6,11 @@ import { DEFAULT_ENDPOINTS } from '../providers/index.js';
 import { checkPartSize } from '../providers/layout.js';
 import { checkProxyEnv } from '../http/proxy-env.js';
 import { resolveStateDir } from '../state/location.js';
-import type { ProgressMode } from '../ui/progress.js';
 import { inGithubActions, type Terminal } from '../ui/terminal.js';
 import { FileFilter, type FilterRule } from '../upload/filters.js';
 import type { PutPlan } from '../upload/plan.js';
 import { registerSecret } from '../util/redact.js';
+import type { ProgressMode } from '../types.js';
 import { parseDuration, parseRate, parseSize } from '../util/sizes.js';
 import { envBool, parseConflict, parseEndpoint, parseIntInRange, parseProvider, resolveToken } from './options.js';
 
@@ -18,7 +18,7 @@ export type { PutPlan } from '../upload/plan.js';
 
 /**
  * Files uploaded at once by default. Measured (scripts/bench-files.mjs, 300 files ≤ 16 KiB, see the
- * README's "Many files"): with 50 ms of API latency 8 jobs do 47 files/s and 16 do 68 (32: 67);
+ * docs/scale.md, "Many files"): with 50 ms of API latency 8 jobs do 47 files/s and 16 do 68 (32: 67);
  * under an account limit of 100 calls/s the shared pacer keeps 16 jobs within 8% of the best
  * (6.9 s vs 6.4 s, 1.3% of calls answered 429); on loopback 16 is the fastest too. Parts stay
  * bounded by --concurrency whatever the jobs.

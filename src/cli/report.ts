@@ -18,7 +18,7 @@ export interface ReportOptions {
 /** What a failure's lines say: its kind and its one-line message, redacted. */
 export function failureOf(e: unknown): { kind: ErrorKind; message: string } {
   const err = toLakeupError(e);
-  return { kind: err.kind, message: redact(oneLine(err.message)) };
+  return { kind: err.kind, message: redact(joinLines(err.message)) };
 }
 
 export function reportError(e: unknown, o: ReportOptions): number {
@@ -32,7 +32,7 @@ export function reportError(e: unknown, o: ReportOptions): number {
       .filter(Boolean)
       .join(' ');
     if (bits) o.err(`lakeup: detail: ${redact(bits)}`);
-    if (err.detail) o.err(`lakeup: detail: ${redact(oneLine(err.detail))}`);
+    if (err.detail) o.err(`lakeup: detail: ${redact(joinLines(err.detail))}`);
   }
   if (o.json) o.out(JSON.stringify(o.file !== undefined ? { ok: false, file: o.file, error: { kind: err.kind, message } } : { ok: false, error: { kind: err.kind, message } }));
   return err.exitCode;
@@ -43,6 +43,7 @@ export function exitCodeOfCommander(e: CommanderError): number {
   return 2;
 }
 
-export function oneLine(s: string): string {
+/** Line breaks (and the spaces around them) become one space; other spacing is kept as written. */
+export function joinLines(s: string): string {
   return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }

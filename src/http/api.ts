@@ -11,7 +11,7 @@ import { sleep } from '../util/sleep.js';
 import { undiciRequest } from './dispatcher.js';
 import type { ApiPacer } from './pacer.js';
 import { serverClock } from './server-clock.js';
-import { parseErrorBody, oneLine } from './error-body.js';
+import { parseErrorBody, squeezeSpace } from './error-body.js';
 import { parseRetryAfter } from './retry-after.js';
 import { formatSize } from '../util/sizes.js';
 import { describeCutBody, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, readBody, type BodyText } from './read-body.js';
@@ -239,7 +239,7 @@ async function sendOnce(ctx: ApiContext, req: Request, outer: AbortSignal | unde
   } catch {
     // An HTML page (a login portal, a proxy's error page) is quoted by its text, not its markup.
     const html = /^\s*</.test(text) ? parseErrorBody(text.slice(0, MAX_ERROR_BYTES)).message : undefined;
-    const what = html ? `an HTML page: ${html.slice(0, 80)}` : oneLine(text).slice(0, 80) || 'empty body';
+    const what = html ? `an HTML page: ${html.slice(0, 80)}` : squeezeSpace(text).slice(0, 80) || 'empty body';
     const message = `${ctx.service} answered ${req.what} with something that is not JSON (HTTP ${status}: ${what})`;
     throw new LakeupError('server', redact(message), { status, code: 'BAD_JSON' });
   }

@@ -16,14 +16,14 @@ export function parseErrorBody(text: string): ErrorBody {
     const message = /<Message>([^<]*)<\/Message>/.exec(trimmed)?.[1];
     if (code !== undefined || message !== undefined) return { code, message };
     // Not S3's XML: an HTML error page from a proxy or gateway. Its text is better than nothing.
-    const text = oneLine(withoutScripts(trimmed).replace(/<[^>]*(?:>|$)/g, ' '));
+    const text = squeezeSpace(withoutScripts(trimmed).replace(/<[^>]*(?:>|$)/g, ' '));
     return { message: text ? text.slice(0, 200) : undefined };
   }
   let json: unknown;
   try {
     json = JSON.parse(trimmed);
   } catch {
-    return { message: trimmed ? oneLine(trimmed).slice(0, 200) : undefined };
+    return { message: trimmed ? squeezeSpace(trimmed).slice(0, 200) : undefined };
   }
   if (!json || typeof json !== 'object') return {};
   const o = json as Record<string, unknown>;
@@ -57,6 +57,7 @@ function withoutScripts(html: string): string {
   return out + html.slice(from);
 }
 
-export function oneLine(s: string): string {
+/** Every run of whitespace (line breaks, tabs, spaces) becomes one space: a body quoted in a line. */
+export function squeezeSpace(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }

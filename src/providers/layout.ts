@@ -53,7 +53,7 @@ export function checkServerLayout(
 }
 
 /**
- * Copera's layout is ours to choose. The rule (also in the README, "Performance"):
+ * Copera's layout is ours to choose. The rule (also in the README's --part-size row):
  *   part = max(requested, ceil(fileSize / 10,000) rounded up to a whole MiB)
  * with `requested` = --part-size or 10 MiB, at least 5 MiB; a file that would need parts above
  * 5 GiB is refused. So 10 MiB parts up to 97.6 GiB, then the smallest whole-MiB size that fits

@@ -4,7 +4,7 @@
 // Why re-read rather than hash the chunks being sent: the main thread's only job is then to send.
 // Handing the sent chunks to a worker means a copy per chunk (the socket may still hold the
 // original) and a message per chunk; re-reading costs the worker one more copy from the page cache
-// (~0.1 s per GiB) and the main thread nothing. Measured on 1 GiB (README, Performance): sending
+// (~0.1 s per GiB) and the main thread nothing. Measured on 1 GiB (docs/performance.md): sending
 // and hashing then run side by side, and on a machine with a spare core verifying costs next to
 // nothing in wall time. The bytes hashed are the bytes of the file range, as before; a file that
 // changes under the upload is caught by put-file's size/mtime check before finalize, and a part

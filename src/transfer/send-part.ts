@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import { LakeupError } from '../errors.js';
 import { plainEtag } from '../util/etag.js';
 import { undiciRequest } from '../http/dispatcher.js';
-import { parseErrorBody, oneLine } from '../http/error-body.js';
+import { parseErrorBody, squeezeSpace } from '../http/error-body.js';
 import { parseRetryAfter } from '../http/retry-after.js';
 import { readBody } from '../http/read-body.js';
 import type { PartSpec } from '../types.js';
@@ -188,7 +188,7 @@ export async function sendPart(o: SendPartOptions): Promise<SentPart> {
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const { text } = await readBody(res.body, 64 * 1024);
       const parsed = parseErrorBody(text);
-      const what = [parsed.code, parsed.message].filter(Boolean).join(': ') || oneLine(text).slice(0, 120) || 'no body';
+      const what = [parsed.code, parsed.message].filter(Boolean).join(': ') || squeezeSpace(text).slice(0, 120) || 'no body';
       throw new LakeupError('server', `part ${part.number}: storage answered HTTP ${res.statusCode} (${what})`, {
         status: res.statusCode,
         code: parsed.code,

@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import type { UploadEvents } from '../events.js';
 import { safeText } from './streams.js';
 import { formatSize } from '../util/sizes.js';
-import type { ProgressView } from './progress.js';
+import type { ProgressView } from './view.js';
 import type { RunProgress } from './run-progress.js';
 import { formatDuration } from './speed.js';
 import type { Terminal } from './terminal.js';

@@ -7,9 +7,10 @@ import type { RunProgress } from './run-progress.js';
 import { formatDuration } from './speed.js';
 import type { Terminal } from './terminal.js';
 import { ProgressTracker } from './tracker.js';
+import type { ProgressMode } from '../types.js';
+import type { ProgressView } from './view.js';
 
-/** `github`: plain lines at a log's pace, chosen (not typed) when GITHUB_ACTIONS=true. */
-export type ProgressMode = 'bar' | 'plain' | 'github' | 'json' | 'none';
+export type { ProgressMode, ProgressView };
 
 /**
  * How often the `github` view reports: a job's log is read after the fact, scrolled and searched;
@@ -17,20 +18,6 @@ export type ProgressMode = 'bar' | 'plain' | 'github' | 'json' | 'none';
  */
 export const GITHUB_INTERVAL_MS = 30_000;
 
-export interface ProgressView {
-  /** Starts showing one file's upload. */
-  track(label: string, events: UploadEvents): ProgressTracker;
-  /** The file ended (done or failed): the view lets go of it. */
-  untrack(t: ProgressTracker): void;
-  /** A run of several files: the view shows its totals too. */
-  showRun(run: RunProgress): void;
-  /** Prints a one-line notice (stderr) without tearing the bar. */
-  notice(line: string): void;
-  /** Prints a file's result line (stdout) as the file ends, without tearing the bar. */
-  result(line: string): void;
-  /** Stops all rendering (before the final result is printed). */
-  stop(): void;
-}
 
 /** The view for a mode. The bar (cli-progress) is loaded only when a terminal will show it. */
 export async function createProgressView(mode: ProgressMode, term: Terminal, opts: { intervalMs?: number } = {}): Promise<ProgressView> {

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { UploadEvents } from '../events.js';
 import { redactUrl } from '../util/redact.js';
-import type { ProgressView } from './progress.js';
+import type { ProgressView } from './view.js';
 
 export function attachVerbose(events: UploadEvents, view: ProgressView, file: string): void {
   const label = path.basename(file);

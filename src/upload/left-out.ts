@@ -1,7 +1,7 @@
 // What a run leaves out and why: counted for the summary, said in notices (never in silence), and one
 // JSON line per file with --json.
 import type { LeftOutReason, LeftOutResult, ProviderName } from '../types.js';
-import type { ResultPrinter } from '../ui/results.js';
+import type { RunResults } from './run-observer.js';
 import type { Source } from './sources.js';
 
 export type { LeftOutReason } from '../types.js';
@@ -27,7 +27,7 @@ export class LeftOutTally {
 
   constructor(
     private readonly provider: ProviderName,
-    private readonly results: Pick<ResultPrinter, 'leftOut'>,
+    private readonly results: Pick<RunResults, 'leftOut'>,
     private readonly notice: (line: string) => void,
   ) {}
 

@@ -1,6 +1,5 @@
 // What a `put` run was asked to do, checked: the one value the CLI hands to the upload layer.
-import type { ConflictStrategy, ProviderName } from '../types.js';
-import type { ProgressMode } from '../ui/progress.js';
+import type { ConflictStrategy, ProgressMode, ProviderName } from '../types.js';
 import type { FilterRule } from './filters.js';
 
 /** Everything a run needs, checked. */

@@ -157,7 +157,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     const mayHaveState = o.known === undefined || o.known.states.has(id);
     await upload.lockIt(o.run !== undefined && !mayHaveState && !o.known?.locks.has(id));
     const saved = o.resume && mayHaveState ? await upload.find(fingerprint, o.partSize) : undefined;
-    if (!o.resume) await upload.discard();
+    if (!o.resume) await upload.deleteEarlierState();
     if (!saved && o.resume && o.run && o.known?.states.has(id)) {
       // Its state was there when the run began and is gone now that we hold its lock: whoever
       // finished it meanwhile (`lakeup resume <id>`, a single put) told the run's journal first.
@@ -177,17 +177,22 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       }
     }
 
+    // The file is in the drive: the run its state names hears of it, its state goes, and the
+    // result says what was made.
+    const finished = async (item: { id: string; name: string }, sent: number | readonly FinishedPart[], extra: Partial<PutResult>) => {
+      await tellItsRun(saved, item);
+      await upload.deleteState();
+      return resultOf(item, sent, extra);
+    };
+
     // An earlier run sent finalize and never heard back: the drive says whether it took effect.
     const cut = saved?.finalizing ? cutOffOf(saved) : o.resume ? o.cutOff : undefined;
+    const lookUpCut = (c: NonNullable<typeof cut>) => findFinalized(o.provider, o.dest, { ...c, size: fingerprint.size }, o.signal);
     // A file without a state file of its own (one part, in a run): the journal kept its session.
     const journaled = !saved && cut ? sessionFromJournal(o.cutOff?.session, fingerprint) : undefined;
     if (cut) {
-      const item = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
-      if (item) {
-        await tellItsRun(saved, item);
-        await upload.forget();
-        return resultOf(item, cut.parts ?? saved?.session.parts.length ?? 1, { recovered: true });
-      }
+      const item = await lookUpCut(cut);
+      if (item) return await finished(item, cut.parts ?? saved?.session.parts.length ?? 1, { recovered: true });
       o.notice(
         `${display}: the finalize an earlier run sent did not make the file (it is not in the drive): ${saved || journaled ? 'finalizing it again' : 'uploading it again'}`,
       );
@@ -220,7 +225,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       // Never stitch old and new bytes: the file must still be what we sent.
       const now = await inspectFileAsync(o.file, { checkReadable: false }); // it was just read
       if (!(await stillAsSent(fingerprint, now, upload.state.session.parts, upload.state.done))) {
-        await upload.forget();
+        await upload.deleteState();
         throw new LakeupError('input', `${o.file}: the file changed during the upload; run the command again to send the new content`, {
           code: 'FILE_CHANGED',
         });
@@ -228,9 +233,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       const parts = finishedParts(upload);
       try {
         const item = await finalize(o, upload, parts, req);
-        await tellItsRun(saved, item);
-        await upload.forget();
-        return resultOf(item, parts, item.recovered ? { resumed, recovered: true } : { resumed });
+        return await finished(item, parts, item.recovered ? { resumed, recovered: true } : { resumed });
       } catch (first) {
         if (fromState && !cut && attempt === 0 && (first as LakeupError)?.status === 404) {
           // The saved session is unknown at finalize: it expired, or it is another account's (a
@@ -248,17 +251,11 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
         for (const ms of IN_PROGRESS_WAITS_MS) {
           if (!isInProgress(err)) break;
           await sleep(ms, o.signal);
-          const late = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
-          if (late) {
-            await tellItsRun(saved, late);
-            await upload.forget();
-            return resultOf(late, parts, { recovered: true });
-          }
+          const late = await lookUpCut(cut);
+          if (late) return await finished(late, parts, { recovered: true });
           try {
             const item = await finalize(o, upload, parts, req);
-            await tellItsRun(saved, item);
-            await upload.forget();
-            return resultOf(item, parts, { resumed });
+            return await finished(item, parts, { resumed });
           } catch (again) {
             err = again;
           }
@@ -268,12 +265,8 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
         // still be carrying it out when the drive is asked above), or the session expired before
         // that finalize reached it. The drive says which; only in the second case is the file sent
         // again, once.
-        const late = await findFinalized(o.provider, o.dest, { ...cut, size: fingerprint.size }, o.signal);
-        if (late) {
-          await tellItsRun(saved, late);
-          await upload.forget();
-          return resultOf(late, parts, { recovered: true });
-        }
+        const late = await lookUpCut(cut);
+        if (late) return await finished(late, parts, { recovered: true });
         o.notice(`${o.provider.service} no longer knows the interrupted upload session: uploading ${display} again`);
         fromState = false;
         resumed = false;
@@ -281,8 +274,8 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       }
     }
   } catch (err) {
-    if (o.ephemeral) await upload.forget().catch(() => undefined);
-    else await upload.settle();
+    if (o.ephemeral) await upload.deleteState().catch(() => undefined);
+    else await upload.flushPartWrites();
     if ((err as LakeupError)?.kind !== 'interrupted' || err instanceof UploadInterrupted) throw err;
     if (!o.ephemeral) await upload.keep().catch(() => undefined); // not kept: the line counts it so
     // Counted over the files that had a session: their parts, and of those what is on disk.
@@ -291,7 +284,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     const kept = { parts: saved.length, of: s?.session.parts.length ?? 0, bytes: saved.reduce((n, d) => n + d.size, 0), total: s ? fingerprint.size : 0 };
     throw new UploadInterrupted(kept, err as LakeupError);
   } finally {
-    await upload.release();
+    await upload.unlock();
   }
 }
 
@@ -471,6 +464,6 @@ async function sendAll(o: PutFileOptions, upload: UploadState, resumed: boolean)
       minBackoffMs: t.minBackoffMs,
     });
   } finally {
-    await upload.settle();
+    await upload.flushPartWrites();
   }
 }

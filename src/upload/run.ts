@@ -11,26 +11,23 @@ import { listStateFolder, stateId } from '../state/state-file.js';
 import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
-import type { ProgressView } from '../ui/progress.js';
-import type { ResultPrinter } from '../ui/results.js';
-import { RunProgress } from '../ui/run-progress.js';
-import { attachVerbose } from '../ui/verbose.js';
 import { lookupMimeType } from '../util/mime.js';
 import { RerunCheck } from './rerun-check.js';
 import { FolderFailure, FolderTree } from './folders.js';
 import { RunFailures } from './run-failures.js';
 import type { PutPlan } from './plan.js';
 import { putFile, UploadInterrupted, type KeptParts, type TransferSettings } from './put-file.js';
-import { forgetLeftState } from './upload-state.js';
+import { deleteLeftState } from './upload-state.js';
 import { openJournal } from './run-journal.js';
 import { shardKey, spoolStdin, type Source } from './sources.js';
 import { LeftOutTally, settled, type LeftOutCounts } from './left-out.js';
 import { scanItems, type Item, type ScanCounts } from './run-items.js';
 import { BoundedQueue, pump, type Lookahead } from './scan-queue.js';
+import type { FileEnd, RunObserver } from './run-observer.js';
 
 export interface RunIO {
-  view: ProgressView;
-  results: ResultPrinter;
+  /** Progress, result lines, notices: whoever watches the run (the CLI's views). */
+  watch: RunObserver;
   /** Ctrl-C: stop starting files and parts; the parts in flight finish and are saved. */
   signal: AbortSignal;
   /** A second Ctrl-C, or the grace time over: stop the parts in flight too. */
@@ -84,7 +81,7 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
   const head = (await named.fill((h) => h.filter((s) => !s.leftOut).length > 1)).filter((s) => !s.leftOut);
   const many = head.length > 1;
   const isRun = many || head.some((s) => s.root !== undefined);
-  const notice = (line: string) => io.view.notice(`lakeup: ${line}`);
+  const notice = (line: string) => io.watch.notice(`lakeup: ${line}`);
   const failures = new RunFailures(io.signal, many, io.abortNow, plan.stateDir, io.graceMs);
   const signal = failures.signal;
   const fail = (e: unknown, src: Source | undefined, said = false) => {
@@ -151,13 +148,12 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
     // Which files have a state or a lock of their own (a big file cut off earlier): one listing,
     // not a failed open per file.
     const known = await listStateFolder(plan.stateDir);
-    const tally = new LeftOutTally(plan.provider, io.results, notice);
+    const tally = new LeftOutTally(plan.provider, io.watch, notice);
     outcome.leftOut = tally.counts;
     const counts: ScanCounts = { total: 0, files: 0, bytes: 0, done: false };
     const items = new BoundedQueue<Item>(SCAN_AHEAD);
     const scanning = pump(scanItems(named, journal, tally, counts), items);
-    const progress = isRun ? new RunProgress(counts) : undefined;
-    if (progress) io.view.showRun(progress);
+    if (isRun) io.watch.runBegins(counts);
     // A drive folder that cannot be made: said once, when the run is through, with the files it held back.
     const heldBack = new Map<FolderFailure, { src: Source; n: number }>();
 
@@ -165,16 +161,14 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
       const { src } = item;
       if (item.skip) {
         outcome.skipped++;
-        progress?.end(undefined, item.skip.size, 'skipped');
-        io.results.skipped(item.skip);
+        io.watch.fileSkipped(item.skip.size);
+        io.watch.skipped(item.skip);
         return;
       }
       const events = new UploadEvents();
-      if (plan.verbose) attachVerbose(events, io.view, src.display);
-      const tracker = io.view.track(src.folder ? [...src.folder, src.name].join('/') : src.name, events);
-      progress?.start(tracker);
+      const fileEnds = io.watch.fileBegins(src.folder ? [...src.folder, src.name].join('/') : src.name, src.display, events);
       let spool: { file: string; cleanup: () => Promise<void> } | undefined;
-      let ended: 'uploaded' | 'skipped' | 'failed' | 'interrupted' = 'failed';
+      let ended: FileEnd = 'failed';
       try {
         if (item.error) throw item.error;
         let file = src.file;
@@ -193,11 +187,11 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
           if (there) {
             // What an earlier attempt left of this file (a big file cut off, even mid-finalize) has
             // nothing left to do: without this, its state would stay pending for good.
-            if (known.states.has(id) || known.locks.has(id)) await forgetLeftState(plan.stateDir, id);
+            if (known.states.has(id) || known.locks.has(id)) await deleteLeftState(plan.stateDir, id);
             ended = 'skipped';
             if (there.reason === 'exists') outcome.existing++;
             else outcome.skipped++;
-            io.results.skipped(there);
+            io.watch.skipped(there);
             return;
           }
         }
@@ -227,12 +221,12 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
           // Finished by another lakeup while this run was going (its journal says so).
           ended = 'skipped';
           outcome.skipped++;
-          io.results.skipped(result);
+          io.watch.skipped(result);
           return;
         }
         ended = 'uploaded';
         outcome.uploaded++;
-        io.results.uploaded(result);
+        io.watch.uploaded(result);
         if (item.fp && !src.ephemeral) rerun.record(src, item.fp, parent, result, digest);
         if (journal && entry && !src.ephemeral) {
           // Written with the next batch; a kill before it lands leaves the finalize record, which
@@ -262,8 +256,7 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
           if (e === item.error && (e as LakeupError).kind === 'input') outcome.failedForGood++;
         }
       } finally {
-        progress?.end(tracker, item.fp?.size ?? 0, ended);
-        io.view.untrack(tracker);
+        fileEnds(item.fp?.size ?? 0, ended);
         await spool?.cleanup();
       }
     };

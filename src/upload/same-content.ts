@@ -8,7 +8,7 @@
 //   few at most, all in one read); a plain MD5 ETag is the file's MD5.
 // - Copera (no checksum exposed), or an item with neither: the times. The file is the same when it
 //   was not modified after the item was made or last updated (by the server's clock, with the
-//   margin its Date headers allow). What that misses is in the README ("Running it again").
+//   margin its Date headers allow). What that misses is in docs/resuming.md ("Running it again").
 import type { DriveEntry } from '../providers/index.js';
 import { serverClock } from '../http/server-clock.js';
 import type { FileFingerprint, ProviderName } from '../types.js';

@@ -119,13 +119,13 @@ export class UploadState {
     s.done = same;
     s.file = fp;
     this.unsure = false;
-    await this.settle();
+    await this.flushPartWrites();
     await saveStateFullAsync(this.c.dir, s, { withUrls: false });
   }
 
   /** Starts a state for a new session; written to disk unless `inMemory` (a one-part file in a run). */
   async begin(file: FileFingerprint, session: Session, partSize: number | undefined, inMemory: boolean): Promise<StateFile> {
-    await this.settle(); // a write of a replaced session must not land after the new one
+    await this.flushPartWrites(); // a write of a replaced session must not land after the new one
     const now = Date.now();
     this.state = {
       version: 1,
@@ -182,8 +182,8 @@ export class UploadState {
     this.persisted = true;
   }
 
-  /** Every recorded part is on disk (or its failure said). */
-  async settle(): Promise<void> {
+  /** Waits until every recorded part is on disk (or its failed write said). */
+  async flushPartWrites(): Promise<void> {
     await this.writer?.flush().catch(() => undefined);
   }
 
@@ -193,7 +193,7 @@ export class UploadState {
     this.state.finalizing = true;
     this.state.finalizeSentAt = Date.now();
     if (!this.persisted) return;
-    await this.settle();
+    await this.flushPartWrites();
     await saveStateFullAsync(this.c.dir, this.state, { withUrls: false });
   }
 
@@ -205,14 +205,14 @@ export class UploadState {
     if (this.persisted) await saveStateFullAsync(this.c.dir, this.state, { withUrls: false }).catch(() => undefined);
   }
 
-  /** --no-resume: whatever an earlier attempt saved goes, unread. */
-  async discard(): Promise<void> {
+  /** --no-resume: the state an earlier attempt saved is deleted, unread. */
+  async deleteEarlierState(): Promise<void> {
     await removeStateAsync(this.c.dir, this.c.id);
   }
 
-  /** The upload is over (in the drive, or abandoned): its state goes. */
-  async forget(): Promise<void> {
-    await this.settle();
+  /** The upload is over (in the drive, or abandoned): its own state file is deleted, once its part writes are done. */
+  async deleteState(): Promise<void> {
+    await this.flushPartWrites();
     if (!this.persisted && !this.lock) return;
     try {
       await removeStateAsync(this.c.dir, this.c.id);
@@ -222,7 +222,8 @@ export class UploadState {
     }
   }
 
-  async release(): Promise<void> {
+  /** Lets go of the upload's lock (the state, if any, stays). */
+  async unlock(): Promise<void> {
     const lock = this.lock;
     this.lock = undefined;
     await lock?.releaseAsync();
@@ -230,11 +231,11 @@ export class UploadState {
 }
 
 /**
- * Forgets the state an earlier attempt left for upload `id` (used when the file turns out to be in
+ * Deletes the state an earlier attempt left for upload `id` (used when the file turns out to be in
  * the drive already): under its lock, so never one a live lakeup is sending. Resolves whatever
  * happens; a state left behind is harmless, and `lakeup list` still shows it.
  */
-export async function forgetLeftState(dir: string, id: string): Promise<void> {
+export async function deleteLeftState(dir: string, id: string): Promise<void> {
   let lock: Lock;
   try {
     if ((await readLock(dir, id))?.live) return; // not even another host's within its lease: no wait for a chore

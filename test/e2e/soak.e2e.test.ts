@@ -2,7 +2,7 @@
 // times at a seeded random moment (sending, a state write, a URL refresh, finalize…) and run again
 // to the end. Every file must be in the drive exactly once, byte-exact, no folder made twice, the
 // state folder empty, and the last run of every round must have finished by itself.
-// `npm run soak` is the long version (200 rounds, random seeds, summary table); see README "Kill-anywhere soak".
+// `npm run soak` is the long version (200 rounds, random seeds, summary table); see docs/soak.md.
 import { describe, expect, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { formatSummary, runSoak } from '../helpers/soak.mjs';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LakeupError } from '../../src/errors.js';
-import { oneLine, parseErrorBody } from '../../src/http/error-body.js';
+import { squeezeSpace, parseErrorBody } from '../../src/http/error-body.js';
 import { classify, type Action } from '../../src/http/classify.js';
 import { fixtureText } from './fixtures.js';
 
@@ -134,8 +134,8 @@ describe('parseErrorBody reads every recorded error body in fixtures/', () => {
   });
 });
 
-describe('oneLine', () => {
+describe('squeezeSpace', () => {
   it('collapses whitespace and newlines', () => {
-    expect(oneLine('  a\n\tb\r\n  c  ')).toBe('a b c');
+    expect(squeezeSpace('  a\n\tb\r\n  c  ')).toBe('a b c');
   });
 });

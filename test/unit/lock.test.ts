@@ -423,12 +423,12 @@ describe('readLock (the rule `lakeup list` and `abort` use)', () => {
 });
 
 describe('chores that take a lock do not wait on another host\'s lease', () => {
-  it('forgetLeftState leaves a state alone at once while another host\'s lock on it is within its lease', async () => {
-    const { forgetLeftState } = await import('../../src/upload/upload-state.js');
+  it('deleteLeftState leaves a state alone at once while another host\'s lock on it is within its lease', async () => {
+    const { deleteLeftState } = await import('../../src/upload/upload-state.js');
     placeLock({ pid: await deadPid(), host: 'elsewhere.example', since: 0, nonce: 'efefefefefefefef' });
     fs.writeFileSync(path.join(dir, `${ID}.json`), '{}');
     const t0 = Date.now();
-    await forgetLeftState(dir, ID);
+    await deleteLeftState(dir, ID);
     expect(Date.now() - t0).toBeLessThan(RENEW_MS);
     expect(fs.readdirSync(dir).sort()).toEqual([`${ID}.json`, `${ID}.lock`]);
   });

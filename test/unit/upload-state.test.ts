@@ -45,7 +45,7 @@ describe('UploadState.find judges the part URLs it reads back from disk', () => 
     try {
       expect(await upload.find(fp, undefined)).toBeUndefined();
     } finally {
-      await upload.release();
+      await upload.unlock();
     }
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatch(
@@ -59,7 +59,7 @@ describe('UploadState.find judges the part URLs it reads back from disk', () => 
     try {
       expect((await upload.find(fp, undefined))?.session.uploadId).toBe('u1');
     } finally {
-      await upload.release();
+      await upload.unlock();
     }
     expect(notices).toEqual([]);
   });
