@@ -51,12 +51,15 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     bed.tap.events.on('request', onRequest);
     const run = runInPty(['put', a, b, '-p', 'copera'], { env: bed.env });
     try {
-      await waitFor("a.bin's result line", () => screen(run.raw()).some((l) => /^✔ .*a\.bin → a\.bin/.test(l)));
-      // The run is still going when a.bin's line is there, and its bar is drawn below the line.
-      const during = screen(run.raw());
-      expect(during.some((l) => /^lakeup: 2 files/.test(l))).toBe(false);
-      const line = during.findIndex((l) => /^✔ .*a\.bin/.test(l));
-      expect(during.slice(line + 1).some((l) => /^\d\/2 files .*%/.test(l)), during.join('\n')).toBe(true);
+      // a.bin's line, and the bar drawn again below it (the terminal may hand the two writes over
+      // in separate reads: wait for both, while b.bin is still held).
+      const during = await waitFor("a.bin's result line with the bar below it", () => {
+        const lines = screen(run.raw());
+        const line = lines.findIndex((l) => /^✔ .*a\.bin → a\.bin/.test(l));
+        return line >= 0 && lines.slice(line + 1).some((l) => /^\d\/2 files .*%/.test(l)) ? lines : undefined;
+      });
+      // The run is still going when a.bin's line is there.
+      expect(during.some((l) => /^lakeup: 2 files/.test(l)), during.join('\n')).toBe(false);
     } finally {
       held.open();
       bed.tap.events.off('request', onRequest);
