@@ -12,7 +12,9 @@ import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
 import { lookupMimeType } from '../util/mime.js';
+import type { PutResult, SkippedResult } from '../types.js';
 import { RerunCheck } from './rerun-check.js';
+import type { LocalDigest } from './same-content.js';
 import { FolderFailure, FolderTree } from './folders.js';
 import { RunFailures } from './run-failures.js';
 import type { PutPlan } from './plan.js';
@@ -157,6 +159,87 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
     // A drive folder that cannot be made: said once, when the run is through, with the files it held back.
     const heldBack = new Map<FolderFailure, { src: Source; n: number }>();
 
+    /** Already uploaded (the ledger), or already in the drive (rerun-check.ts): what to say instead of sending it. */
+    const alreadyThere = async (item: Item, parent: string | undefined, cut: boolean, digest: LocalDigest | undefined): Promise<SkippedResult | undefined> => {
+      const { src, fp } = item;
+      if (!fp || !digest || src.ephemeral) return undefined;
+      const id = stateId(plan.provider, plan.endpoint, fp.path, { name: src.name, parent });
+      const there = await rerun.find(src, fp, parent, digest, known.states.has(id) || cut);
+      // What an earlier attempt left of this file (a big file cut off, even mid-finalize) has
+      // nothing left to do: without this, its state would stay pending for good.
+      if (there && (known.states.has(id) || known.locks.has(id))) await deleteLeftState(plan.stateDir, id);
+      return there;
+    };
+
+    /** One file's upload (put-file.ts), with what the run shares. */
+    const send = (item: Item, file: string, parent: string | undefined, entry: JournalEntry | undefined, events: UploadEvents, digest: LocalDigest | undefined) => {
+      const { src } = item;
+      const cut = entry && journal?.finalizing.get(entryKey(entry));
+      return putFile({
+        provider: providerFor(events),
+        endpoint: plan.endpoint,
+        file,
+        fingerprint: item.fp,
+        displayFile: src.display,
+        dest: { name: src.name, parent, onConflict: plan.onConflict, mimeType: mimeTypeFor(plan, src.name) },
+        partSize: plan.partSize,
+        transfer,
+        resume: plan.resume && !src.ephemeral,
+        ephemeral: src.ephemeral,
+        stateDir: plan.stateDir,
+        events,
+        notice,
+        signal,
+        abortNow: failures.abortNow,
+        onStateUnwritable: (e) => failures.stateUnwritable(e),
+        run: journal && entry && !src.ephemeral ? { journal, entry } : undefined,
+        known,
+        attrs: plan.provider === 'memorylake' && digest ? () => digest.attrs(item.fp!) : undefined,
+        cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
+      });
+    };
+
+    /** A file in the drive: counted, said, remembered (the ledger) and recorded in the journal. */
+    const uploaded = (item: Item, parent: string | undefined, entry: JournalEntry | undefined, result: PutResult, digest: LocalDigest | undefined) => {
+      const { src } = item;
+      outcome.uploaded++;
+      io.watch.uploaded(result);
+      if (item.fp && !src.ephemeral) rerun.record(src, item.fp, parent, result, digest);
+      if (journal && entry && !src.ephemeral) {
+        // Written with the next batch; a kill before it lands leaves the finalize record, which
+        // the next run resolves by looking the item up. A write that fails stops the run.
+        journal.markDone(entry, { size: item.fp!.size, mtimeMs: item.fp!.mtimeMs, id: result.id, name: result.name }).catch((e) => failures.stateUnwritable(e));
+      }
+    };
+
+    /** What a file's failure means for it and the run; how the file ended. */
+    const failed = (item: Item, e: unknown): FileEnd => {
+      const { src } = item;
+      // Only a real interruption is reported as one: a finalize that completes after Ctrl-C and
+      // fails keeps its own error line.
+      const verdict = failures.judge(e);
+      if (verdict === 'interrupted') outcome.interrupted = true;
+      if (verdict !== 'failed') {
+        if (e instanceof UploadInterrupted) {
+          addKept(outcome.kept, e.kept);
+          if (e.kept.parts > 0) outcome.cutOff++;
+        }
+        return 'interrupted';
+      }
+      if (e instanceof FolderFailure) {
+        // Every file under it fails with it; its line waits for the count (the walk may be inside it still).
+        const held = heldBack.get(e);
+        if (held) {
+          held.n++;
+          fail(e, src, true);
+        } else heldBack.set(e, { src, n: 1 });
+      } else {
+        fail(e, src);
+        if (e === item.error && (e as LakeupError).kind === 'input') outcome.failedForGood++;
+      }
+      return 'failed';
+    };
+
     const one = async (item: Item): Promise<void> => {
       const { src } = item;
       if (item.skip) {
@@ -178,45 +261,16 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
         }
         const parent = src.folder ? await folders.id(src.folder) : plan.parent;
         const entry: JournalEntry | undefined = item.fp ? { file: item.fp.path, to: shardKey(src) } : undefined;
-        const cut = entry && journal?.finalizing.get(entryKey(entry));
         const digest = item.fp && rerun.digestOf(item.fp);
-        if (item.fp && digest && !src.ephemeral) {
-          // Already uploaded (the ledger), or already in the drive (rerun-check.ts).
-          const id = stateId(plan.provider, plan.endpoint, item.fp.path, { name: src.name, parent });
-          const there = await rerun.find(src, item.fp, parent, digest, known.states.has(id) || cut !== undefined);
-          if (there) {
-            // What an earlier attempt left of this file (a big file cut off, even mid-finalize) has
-            // nothing left to do: without this, its state would stay pending for good.
-            if (known.states.has(id) || known.locks.has(id)) await deleteLeftState(plan.stateDir, id);
-            ended = 'skipped';
-            if (there.reason === 'exists') outcome.existing++;
-            else outcome.skipped++;
-            io.watch.skipped(there);
-            return;
-          }
+        const there = await alreadyThere(item, parent, entry !== undefined && journal?.finalizing.get(entryKey(entry)) !== undefined, digest);
+        if (there) {
+          ended = 'skipped';
+          if (there.reason === 'exists') outcome.existing++;
+          else outcome.skipped++;
+          io.watch.skipped(there);
+          return;
         }
-        const result = await putFile({
-          provider: providerFor(events),
-          endpoint: plan.endpoint,
-          file,
-          fingerprint: item.fp,
-          displayFile: src.display,
-          dest: { name: src.name, parent, onConflict: plan.onConflict, mimeType: mimeTypeFor(plan, src.name) },
-          partSize: plan.partSize,
-          transfer,
-          resume: plan.resume && !src.ephemeral,
-          ephemeral: src.ephemeral,
-          stateDir: plan.stateDir,
-          events,
-          notice,
-          signal,
-          abortNow: failures.abortNow,
-          onStateUnwritable: (e) => failures.stateUnwritable(e),
-          run: journal && entry && !src.ephemeral ? { journal, entry } : undefined,
-          known,
-          attrs: plan.provider === 'memorylake' && digest ? () => digest.attrs(item.fp!) : undefined,
-          cutOff: cut && cut.size === item.fp!.size && cut.mtimeMs === item.fp!.mtimeMs ? cut : undefined,
-        });
+        const result = await send(item, file, parent, entry, events, digest);
         if ('skipped' in result) {
           // Finished by another lakeup while this run was going (its journal says so).
           ended = 'skipped';
@@ -225,36 +279,9 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
           return;
         }
         ended = 'uploaded';
-        outcome.uploaded++;
-        io.watch.uploaded(result);
-        if (item.fp && !src.ephemeral) rerun.record(src, item.fp, parent, result, digest);
-        if (journal && entry && !src.ephemeral) {
-          // Written with the next batch; a kill before it lands leaves the finalize record, which
-          // the next run resolves by looking the item up. A write that fails stops the run.
-          journal.markDone(entry, { size: item.fp!.size, mtimeMs: item.fp!.mtimeMs, id: result.id, name: result.name }).catch((e) => failures.stateUnwritable(e));
-        }
+        uploaded(item, parent, entry, result, digest);
       } catch (e) {
-        // Only a real interruption is reported as one: a finalize that completes after Ctrl-C and
-        // fails keeps its own error line.
-        const verdict = failures.judge(e);
-        if (verdict === 'interrupted') outcome.interrupted = true;
-        if (verdict !== 'failed') {
-          ended = 'interrupted';
-          if (e instanceof UploadInterrupted) {
-            addKept(outcome.kept, e.kept);
-            if (e.kept.parts > 0) outcome.cutOff++;
-          }
-        } else if (e instanceof FolderFailure) {
-          // Every file under it fails with it; its line waits for the count (the walk may be inside it still).
-          const held = heldBack.get(e);
-          if (held) {
-            held.n++;
-            fail(e, src, true);
-          } else heldBack.set(e, { src, n: 1 });
-        } else {
-          fail(e, src);
-          if (e === item.error && (e as LakeupError).kind === 'input') outcome.failedForGood++;
-        }
+        ended = failed(item, e);
       } finally {
         fileEnds(item.fp?.size ?? 0, ended);
         await spool?.cleanup();
