@@ -81,9 +81,13 @@ export class BarView implements ProgressView {
 
   untrack(t: ProgressTracker): void {
     const bar = this.fileBars.get(t);
-    if (bar && this.run) {
+    // A run's file bars go as their files end; a single file's stays as its last frame, unless it
+    // never had a session (already uploaded, or failed first): a `0 B/0 B` bar says nothing.
+    if (bar && (this.run || t.total === 0)) {
       this.fileBars.delete(t);
       this.multi.remove(bar);
+      // Off the screen now, not at the next redraw: there may be none.
+      if (!this.run) this.above(() => undefined);
     }
     this.renderRun();
   }

@@ -38,6 +38,15 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     }
   });
 
+  it('a file already uploaded leaves no empty bar behind, only its line', async () => {
+    const file = await makeFile(path.join(bed.work, 'twice.bin'), 2000, 7);
+    expect((await runInPty(['put', file, '-p', 'copera'], { env: bed.env }).result).code).toBe(0);
+    const { code, raw } = await runInPty(['put', file, '-p', 'copera'], { env: bed.env }).result;
+    expect(code, raw).toBe(0);
+    const seen = screen(raw).filter((l) => l !== '');
+    expect(seen, seen.join('\n')).toEqual([expect.stringMatching(/^✔ .*twice\.bin: already uploaded → twice\.bin \(/)]);
+  });
+
   it('prints each result line above the bar as its file ends, not when the run ends', async () => {
     const dir = fs.mkdtempSync(path.join(bed.work, 'live-'));
     const a = await makeFile(path.join(dir, 'a.bin'), 1000, 1);
