@@ -54,7 +54,7 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
     return id;
   };
 
-  const counts = { same: 0, missing: 0, different: 0, unknown: 0 };
+  const counts = { same: 0, missing: 0, different: 0, unknown: 0, empty: 0 };
   let code = 0;
   const one = async (src: Source): Promise<void> => {
     const fp = inspectFile(src.file);
@@ -75,6 +75,11 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
           try {
             await one(src);
           } catch (e) {
+            // An empty file inside a folder is one `put` skips (neither drive stores it): nothing to check.
+            if (src.root !== undefined && (e as LakeupError).code === 'EMPTY') {
+              counts.empty++;
+              continue;
+            }
             // A local file that cannot be read, or a refused token: its line, and the worst code.
             const c = report(e, src.display);
             code = Math.max(code, c);
@@ -86,7 +91,13 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
     await dispatcher.close().catch(() => undefined);
   }
   const bad = counts.missing + counts.different + counts.unknown;
-  const phrases = [`${counts.same} in the drive`, counts.missing && `${counts.missing} missing`, counts.different && `${counts.different} different`, counts.unknown && `${counts.unknown} unknown`].filter(Boolean);
+  const phrases = [
+    `${counts.same} in the drive`,
+    counts.missing && `${counts.missing} missing`,
+    counts.different && `${counts.different} different`,
+    counts.unknown && `${counts.unknown} unknown`,
+    counts.empty && `${counts.empty} skipped (empty)`,
+  ].filter(Boolean);
   term.err(`lakeup: check: ${sources.length} file${sources.length === 1 ? '' : 's'}: ${phrases.join(', ')}`);
   return code || (bad > 0 ? 1 : 0);
 }

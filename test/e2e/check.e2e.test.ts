@@ -22,13 +22,15 @@ async function tree(): Promise<string> {
 describe.each(['memorylake', 'copera'])('lakeup check on %s', (provider) => {
   it('passes on a complete tree, then names what is missing and what changed', async () => {
     const dir = await tree();
+    // An empty file inside the folder: `put` skips it, and so does `check` (not an error, exit 0).
+    fs.writeFileSync(path.join(dir, 'sub', '.gitkeep'), '');
     // A parent of its own: each test's tree is alone in it.
     const put = await runCli(['put', dir, '-r', '-p', provider, '--json'], { env: bed.env });
     expect(put.code, put.stderr).toBe(0);
     const complete = await runCli(['check', dir, '-r', '-p', provider], { env: bed.env });
     expect(complete.code, complete.stderr).toBe(0);
     expect(complete.stdout).toBe('');
-    expect(complete.stderr.trim()).toBe('lakeup: check: 3 files: 3 in the drive');
+    expect(complete.stderr.trim()).toBe('lakeup: check: 4 files: 3 in the drive, 1 skipped (empty)');
 
     // Incomplete: a file the drive never got. Changed: same name, another size; same size, other bytes.
     await makeFile(path.join(dir, 'sub', 'new.txt'), 500, 4);
