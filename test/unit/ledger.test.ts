@@ -1,14 +1,25 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger, ledgerKey, ledgerPath, readLedger } from '../../src/state/ledger.js';
 
 const entry = { provider: 'memorylake', file: '/x/a.bin', to: 'a.bin', size: 5, mtimeMs: 1500, id: 'sc-1', name: 'a.bin', account: 'acct' };
 
+/** Temp folders of this file's tests, removed after each. */
+const made: string[] = [];
+const tempFolder = (): string => {
+  const dir = tempFolder();
+  made.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
 describe('the ledger', () => {
   it('is written 0600 and merged with what another lakeup wrote meanwhile', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-'));
+    const dir = tempFolder();
     const a = Ledger.open(dir);
     const b = Ledger.open(dir);
     a.record('k1', entry);
@@ -25,7 +36,7 @@ describe('the ledger', () => {
   });
 
   it('an unreadable ledger is an empty one', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-'));
+    const dir = tempFolder();
     fs.writeFileSync(ledgerPath(dir), '{not json');
     expect(Ledger.open(dir).size).toBe(0);
   });
