@@ -9,7 +9,7 @@ const entry = { provider: 'memorylake', file: '/x/a.bin', to: 'a.bin', size: 5, 
 /** Temp folders of this file's tests, removed after each. */
 const made: string[] = [];
 const tempFolder = (): string => {
-  const dir = tempFolder();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-'));
   made.push(dir);
   return dir;
 };
