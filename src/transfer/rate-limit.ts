@@ -3,17 +3,28 @@
 
 import { sleep } from '../util/sleep.js';
 
+/** Time as the bucket sees it (tests give it one of their own). */
+export interface BucketClock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+const realClock: BucketClock = { now: () => performance.now(), sleep };
+
 export class RateLimiter {
   readonly bytesPerSecond: number;
   private readonly capacity: number;
   private tokens: number;
   private last: number;
 
-  constructor(bytesPerSecond: number) {
+  constructor(
+    bytesPerSecond: number,
+    private readonly clock: BucketClock = realClock,
+  ) {
     this.bytesPerSecond = bytesPerSecond;
     this.capacity = Math.max(16 * 1024, bytesPerSecond / 20);
     this.tokens = this.capacity;
-    this.last = performance.now();
+    this.last = clock.now();
   }
 
   /** Resolves when `n` bytes may be sent. Larger requests than the bucket are paid for in installments. */
@@ -30,12 +41,12 @@ export class RateLimiter {
         need -= want;
         continue;
       }
-      await sleep(Math.max(1, ((want - this.tokens) / this.bytesPerSecond) * 1000), signal);
+      await this.clock.sleep(Math.max(1, ((want - this.tokens) / this.bytesPerSecond) * 1000), signal);
     }
   }
 
   private refill(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.bytesPerSecond);
     this.last = now;
   }
