@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 
 import { decodeAwsChunked } from '../../src/sandbox/objects.js';
 import { runSandboxCommand } from '../../src/sandbox/server.js';
@@ -101,7 +102,7 @@ describe('control routes', () => {
     const sb = await sandbox({ log: (l) => lines.push(l) });
     const { part_items } = (await api(sb, ML_UPLOAD, { file_size: 10 })).json.data;
     await put(part_items[0].upload_url, bytes(10));
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor('both requests logged', () => lines.length >= 2);
     expect(lines[0]).toMatch(/^POST \/openapi\/memorylake\/api\/v1\/drives\/items\/upload 200 \d+ms$/);
     expect(lines[1]).toMatch(/^PUT \/storage\/memorylake-sandbox\/uploads\/upl-\w+\?uploadId=upl-\w+&partNumber=1 200 \d+ms$/);
     expect(lines.join('\n')).not.toContain('X-Amz-Signature');
