@@ -64,28 +64,21 @@ export function ledgerPath(dir: string): string {
 /**
  * The entries on disk, each as its JSON text (one string an entry: no object per field while a run
  * holds them), oldest first; a missing or unreadable ledger is an empty one (it is a cache: the
- * drive is the truth). Each entry becomes a string as it is parsed, so a big ledger is never held
- * as objects.
+ * drive is the truth).
  */
 export function readLedger(dir: string): Map<string, string> {
-  let text: string;
+  let entries: Record<string, unknown>;
   try {
-    text = fs.readFileSync(ledgerPath(dir), 'utf8');
+    const raw = JSON.parse(fs.readFileSync(ledgerPath(dir), 'utf8')) as { v?: number; entries?: Record<string, unknown> };
+    if (raw?.v !== VERSION || typeof raw.entries !== 'object' || raw.entries === null) return new Map();
+    entries = raw.entries;
   } catch {
     return new Map();
   }
   const rows: { key: string; at: number; json: string }[] = [];
-  try {
-    const raw = JSON.parse(text, function (this: unknown, key, value: unknown) {
-      if (this !== null && typeof this === 'object' && !Array.isArray(this) && isEntry(value) && key !== '') {
-        rows.push({ key, at: value.at, json: JSON.stringify(value) });
-        return undefined;
-      }
-      return value;
-    }) as { v?: number; entries?: unknown };
-    if (raw?.v !== VERSION || typeof raw.entries !== 'object' || raw.entries === null) return new Map();
-  } catch {
-    return new Map();
+  for (const key of Object.keys(entries)) {
+    const e = entries[key];
+    if (isEntry(e)) rows.push({ key, at: e.at, json: JSON.stringify(e) });
   }
   rows.sort((a, b) => a.at - b.at);
   return new Map(rows.map((r) => [r.key, r.json]));
