@@ -1,5 +1,6 @@
 // Test and benchmark controls under /_sandbox/ (no auth; never part of a provider's API):
 //   GET  /_sandbox/stats                       what the sandbox saw (SandboxStats)
+//   GET  /_sandbox/counts                      its counters only (StatsCounts): cheap to poll at 100,000 files
 //   POST /_sandbox/faults  {FaultOptions}      replace the faults, apiRate included
 //   POST /_sandbox/expire                      expire every presigned URL issued so far
 //   POST /_sandbox/script  {ScriptRule}        queue a canned answer
@@ -18,6 +19,7 @@ const BODY_LIMIT = 16 * 1024 * 1024;
 export async function handleControl(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const action = path.slice(CONTROL_PREFIX.length);
   if (req.method === 'GET' && action === 'stats') return sendJson(res, 200, ctx.stats.snapshot());
+  if (req.method === 'GET' && action === 'counts') return sendJson(res, 200, ctx.stats.counts());
   if (req.method !== 'POST' || !ACTIONS.includes(action)) {
     req.resume();
     return sendJson(res, 404, { error: `no such control route: ${req.method} ${path}`, code: 'NOT_FOUND' });

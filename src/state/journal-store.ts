@@ -63,10 +63,12 @@ function unpack(v: string): FinishedFile {
 }
 
 /**
- * The whole lines of a file, read a chunk at a time; a last line without its newline (torn by a
- * crash mid-write) is left out. `read.bytes`: how far the lines went (what a rewrite covers).
+ * The whole lines of a file, read a chunk at a time and given a chunk's lines at a time (one await
+ * per chunk, not per line: a replay of 100,000 lines costs no 100,000 generator hops); a last line
+ * without its newline (torn by a crash mid-write) is left out. `read.bytes`: how far the lines went
+ * (what a rewrite covers).
  */
-export async function* readLines(file: string, read: { bytes: number } = { bytes: 0 }, chunk = 1 << 20): AsyncGenerator<string> {
+export async function* readLines(file: string, read: { bytes: number } = { bytes: 0 }, chunk = 1 << 20): AsyncGenerator<string[]> {
   const h = await fs.open(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(chunk);
@@ -78,14 +80,15 @@ export async function* readLines(file: string, read: { bytes: number } = { bytes
       if (bytesRead === 0) break;
       pos += bytesRead;
       const text = rest + decoder.write(buf.subarray(0, bytesRead));
-      let start = 0;
-      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-        const line = text.slice(start, nl);
-        start = nl + 1;
-        read.bytes += Buffer.byteLength(line) + 1;
-        yield line;
+      const end = text.lastIndexOf('\n');
+      if (end < 0) {
+        rest = text;
+        continue;
       }
-      rest = text.slice(start);
+      const lines = text.slice(0, end).split('\n');
+      read.bytes += Buffer.byteLength(text.slice(0, end)) + 1;
+      rest = text.slice(end + 1);
+      yield lines;
     }
   } finally {
     await h.close();

@@ -181,19 +181,20 @@ export class RunJournal {
     // without its newline (torn by a crash mid-write) never counted and is left out.
     const read = { bytes: 0 };
     const lines = readLines(file, read);
-    let first: IteratorResult<string>;
+    let batch: IteratorResult<string[]>;
     try {
-      first = await lines.next();
+      batch = await lines.next();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
       return { status: 'invalid', reason: `cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, file };
     }
-    if (first.done) {
+    if (batch.done) {
       // Not even its header was whole: a run killed while it wrote its first line. It holds no
       // record, so it is as good as missing (and set aside it would only be debris).
       await removeFile(file);
       return { status: 'missing' };
     }
+    const first = { value: batch.value[0]! };
     let header: Partial<Header>;
     try {
       header = JSON.parse(first.value);
@@ -210,15 +211,19 @@ export class RunJournal {
     // A damaged line (a disk error, a hand edit) costs only its own record: every other file
     // the journal knows stays skipped rather than uploaded a second time.
     let damaged = 0;
-    try {
-      for await (const line of lines) {
+    const replay = (rows: string[], from: number) => {
+      for (let i = from; i < rows.length; i++) {
         j.lines++;
         try {
-          if (j.apply(JSON.parse(line) as JournalRecord)) damaged++;
+          if (j.apply(JSON.parse(rows[i]!) as JournalRecord)) damaged++;
         } catch {
           damaged++;
         }
       }
+    };
+    try {
+      replay(batch.value, 1);
+      for await (const rows of lines) replay(rows, 0);
     } catch (err) {
       return invalid(`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }

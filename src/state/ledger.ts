@@ -61,15 +61,27 @@ export function ledgerPath(dir: string): string {
   return path.join(dir, LEDGER_FILE);
 }
 
-/** The entries on disk; a missing or unreadable ledger is an empty one (it is a cache: the drive is the truth). */
-export function readLedger(dir: string): Map<string, LedgerEntry> {
+/**
+ * The entries on disk, each as its JSON text (one string an entry: no object per field while a run
+ * holds them), oldest first; a missing or unreadable ledger is an empty one (it is a cache: the
+ * drive is the truth).
+ */
+export function readLedger(dir: string): Map<string, string> {
+  let entries: Record<string, unknown>;
   try {
-    const raw = JSON.parse(fs.readFileSync(ledgerPath(dir), 'utf8')) as { v?: number; entries?: Record<string, LedgerEntry> };
+    const raw = JSON.parse(fs.readFileSync(ledgerPath(dir), 'utf8')) as { v?: number; entries?: Record<string, unknown> };
     if (raw?.v !== VERSION || typeof raw.entries !== 'object' || raw.entries === null) return new Map();
-    return new Map(Object.entries(raw.entries).filter(([, e]) => isEntry(e)));
+    entries = raw.entries;
   } catch {
     return new Map();
   }
+  const rows: { key: string; at: number; json: string }[] = [];
+  for (const key of Object.keys(entries)) {
+    const e = entries[key];
+    if (isEntry(e)) rows.push({ key, at: e.at, json: JSON.stringify(e) });
+  }
+  rows.sort((a, b) => a.at - b.at);
+  return new Map(rows.map((r) => [r.key, r.json]));
 }
 
 function isEntry(e: unknown): e is LedgerEntry {
@@ -77,13 +89,18 @@ function isEntry(e: unknown): e is LedgerEntry {
   return typeof x === 'object' && x !== null && typeof x.id === 'string' && typeof x.name === 'string' && Number.isSafeInteger(x.size) && typeof x.mtimeMs === 'number' && typeof x.at === 'number';
 }
 
-/** The ledger of one command: read once, looked up in memory, written back (merged) once at the end. */
+/**
+ * The ledger of one command: read once, looked up in memory, written back (merged) once at the
+ * end. It holds at most MAX_ENTRIES entries, newest last, as JSON text: a run of a million files
+ * holds no more than a run of 50,000 (the oldest, which the write would prune, go first).
+ */
 export class Ledger {
-  private readonly changed = new Map<string, LedgerEntry>();
+  /** What this command recorded (undefined: forgotten), oldest first, at most MAX_ENTRIES. */
+  private readonly changed = new Map<string, string | undefined>();
 
   private constructor(
     private readonly dir: string,
-    private readonly entries: Map<string, LedgerEntry>,
+    private readonly entries: Map<string, string>,
   ) {}
 
   static open(dir: string): Ledger {
@@ -95,26 +112,27 @@ export class Ledger {
   }
 
   get(key: string): LedgerEntry | undefined {
-    return this.entries.get(key);
+    const json = this.entries.get(key);
+    return json === undefined ? undefined : (JSON.parse(json) as LedgerEntry);
   }
 
   /** Remembers a finished upload (or a file found in the drive); written by `flush`. */
   record(key: string, entry: Omit<LedgerEntry, 'at'>): void {
-    const e = { ...entry, at: Date.now() };
-    this.entries.set(key, e);
-    this.changed.set(key, e);
+    const json = JSON.stringify({ ...entry, at: Date.now() });
+    newest(this.entries, key, json);
+    newest(this.changed, key, json);
   }
 
   /** Marks an entry used (so pruning keeps it) and its fingerprint as now seen. */
   touch(key: string, fp: FileFingerprint): void {
-    const e = this.entries.get(key);
+    const e = this.get(key);
     if (e) this.record(key, { ...e, ctimeMs: fp.ctimeMs, ino: fp.ino });
   }
 
   /** Drops an entry that no longer holds (the file changed): its next upload records a new one. */
   forget(key: string): void {
     this.entries.delete(key);
-    this.changed.set(key, undefined as unknown as LedgerEntry);
+    newest(this.changed, key, undefined);
   }
 
   /**
@@ -124,14 +142,22 @@ export class Ledger {
   async flush(): Promise<void> {
     if (this.changed.size === 0) return;
     const merged = readLedger(this.dir);
-    for (const [k, e] of this.changed) {
-      if (e === undefined) merged.delete(k);
-      else merged.set(k, e);
+    for (const [k, json] of this.changed) {
+      if (json === undefined) merged.delete(k);
+      else newest(merged, k, json);
     }
     this.changed.clear();
-    let kept = [...merged];
-    if (kept.length > MAX_ENTRIES) kept = kept.sort((a, b) => b[1].at - a[1].at).slice(0, MAX_ENTRIES);
+    const kept = [...merged].slice(-MAX_ENTRIES);
+    merged.clear();
     await ensureStateDirAsync(this.dir);
-    await writeFileAtomic(ledgerPath(this.dir), JSON.stringify({ v: VERSION, entries: Object.fromEntries(kept) }), { mode: 0o600 });
+    const body = kept.map(([k, json]) => `${JSON.stringify(k)}:${json}`).join(',');
+    await writeFileAtomic(ledgerPath(this.dir), `{"v":${VERSION},"entries":{${body}}}`, { mode: 0o600 });
   }
+}
+
+/** Sets `key` as the newest of `m` (last in its order), dropping the oldest past MAX_ENTRIES. */
+function newest<V>(m: Map<string, V>, key: string, value: V): void {
+  m.delete(key);
+  m.set(key, value);
+  if (m.size > MAX_ENTRIES) m.delete(m.keys().next().value as string);
 }

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import type { FileFingerprint } from '../types.js';
 
-export function inspectFile(file: string): FileFingerprint {
+/** The file's fingerprint, once it is known to be a non-empty regular file that can be read (`checkReadable: false`: not asked yet, see `checkReadable`). */
+export function inspectFile(file: string, opts: { checkReadable?: boolean } = {}): FileFingerprint {
   const abs = path.resolve(file);
   let st: fs.Stats;
   try {
@@ -15,13 +16,18 @@ export function inspectFile(file: string): FileFingerprint {
     throw fileError(file, err);
   }
   checkKind(file, st);
+  if (opts.checkReadable !== false) checkReadable(file, abs);
+  return fingerprintOf(abs, st);
+}
+
+/** Throws the one line to say when the file cannot be read. */
+export function checkReadable(file: string, abs = path.resolve(file)): void {
   try {
     fs.accessSync(abs, fs.constants.R_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new LakeupError('input', `${file}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `cannot open it (${code})`}`);
   }
-  return fingerprintOf(abs, st);
 }
 
 /** `inspectFile` on libuv's threads: for runs of many files, where the event loop must stay free. */

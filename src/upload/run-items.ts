@@ -6,7 +6,7 @@ import type { LakeupError } from '../errors.js';
 import { entryKey, type RunJournal } from '../state/journal.js';
 import type { FileFingerprint, SkippedResult } from '../types.js';
 import type { LeftOutTally } from './left-out.js';
-import { inspectFile } from './local-file.js';
+import { checkReadable, inspectFile } from './local-file.js';
 import { shardKey, type Source } from './sources.js';
 
 /** A file of the run after the scan: what to send, and what is known of it already. */
@@ -44,7 +44,9 @@ export async function* scanItems(sources: AsyncIterable<Source>, journal: RunJou
     const item: Item = { src };
     if (src.file !== '-') {
       try {
-        item.fp = inspectFile(src.file);
+        // With a journal, whether it can be read is asked only of a file to send: one system call
+        // less for each of the 50,000 files a rerun of a cut-off run skips before its first new one.
+        item.fp = inspectFile(src.file, { checkReadable: !journal });
       } catch (e) {
         // An empty file inside a folder (a .gitkeep) is skipped; one named on the command line fails.
         if (src.root !== undefined && (e as LakeupError).code === 'EMPTY') {
@@ -67,6 +69,14 @@ export async function* scanItems(sources: AsyncIterable<Source>, journal: RunJou
           id: done.id,
           size: item.fp.size,
         };
+      }
+      if (!item.skip) {
+        try {
+          checkReadable(src.file, item.fp.path);
+        } catch (e) {
+          item.error = e;
+          item.fp = undefined;
+        }
       }
     }
     counts.files++;

@@ -97,6 +97,16 @@ describe('control routes', () => {
     expect((await get(`${sb.origin}/nope`)).status).toBe(404);
   });
 
+  it('report the counters alone, the lists as their lengths (cheap to poll at 100,000 files)', async () => {
+    const sb = await sandbox();
+    expect((await mlUpload(sb, 'a.bin', bytes(10))).status).toBe(200);
+    expect((await mlUpload(sb, 'b.bin', bytes(10))).status).toBe(200);
+    const counts = await get(`${sb.origin}/_sandbox/counts`);
+    expect(counts.status).toBe(200);
+    expect(counts.json).toEqual({ apiCalls: sb.stats().apiCalls, totalPartPuts: 2, sessions: 2, finalized: 2, foldersCreated: 0 });
+    expect(sb.stats().finalized).toHaveLength(2);
+  });
+
   it('log one line per request without the query signature', async () => {
     const lines: string[] = [];
     const sb = await sandbox({ log: (l) => lines.push(l) });

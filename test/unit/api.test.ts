@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -417,6 +418,17 @@ describe('apiGet: the same path as apiPost, for idempotent reads', () => {
     nock(ORIGIN).get('/v1/thing').reply(200, { success: false, message: 'nope', error_code: 'X' });
     const e = await rejection(apiGet(ctx(), { path: '/v1/thing', what: 'read' }));
     expect(e.code).toBe('X');
+  });
+
+  it("calls over hold nothing on the run's signal: no listener, no dependant signal", async () => {
+    nock(ORIGIN).get('/v1/thing').times(20).reply(200, { ok: true });
+    const run = new AbortController();
+    for (let i = 0; i < 20; i++) await apiGet(ctx({ signal: run.signal }), { path: '/v1/thing', what: 'read' });
+    expect(getEventListeners(run.signal, 'abort')).toHaveLength(0);
+    // Node's AbortSignal.any keeps one (weak) reference per call here for the life of the signal.
+    const dependants = Object.getOwnPropertySymbols(run.signal).find((k) => k.description === 'kDependantSignals');
+    const held = dependants ? (run.signal as unknown as Record<symbol, Set<unknown> | undefined>)[dependants] : undefined;
+    expect(held?.size ?? 0).toBe(0);
   });
 
   it("the call's own signal stops it and its retries", async () => {

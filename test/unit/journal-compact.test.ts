@@ -95,9 +95,18 @@ describe('journal compaction', () => {
     fs.writeFileSync(file, `${want.join('\n')}\n{"torn`);
     const got: string[] = [];
     const read = { bytes: 0 };
-    for await (const l of readLines(file, read, 7)) got.push(l);
+    for await (const ls of readLines(file, read, 7)) got.push(...ls);
     expect(got).toEqual(want);
     expect(read.bytes).toBe(Buffer.byteLength(`${want.join('\n')}\n`));
+  });
+
+  it('gives a chunk\'s lines at a time: one await per chunk, not per line', async () => {
+    const file = path.join(dir, 'many');
+    fs.writeFileSync(file, Array.from({ length: 1000 }, (_, i) => `{"n":${i}}`).join('\n') + '\n');
+    const batches: string[][] = [];
+    for await (const ls of readLines(file, { bytes: 0 }, 4096)) batches.push(ls);
+    expect(batches.flat()).toHaveLength(1000);
+    expect(batches.length).toBeLessThanOrEqual(Math.ceil(fs.statSync(file).size / 4096));
   });
 
   it('keeps a finished file as one string, and gives back exactly what was put (names with any character)', () => {

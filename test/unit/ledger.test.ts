@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Ledger, ledgerKey, ledgerPath, readLedger } from '../../src/state/ledger.js';
+import { Ledger, ledgerKey, ledgerPath, MAX_ENTRIES, readLedger } from '../../src/state/ledger.js';
 
 const entry = { provider: 'memorylake', file: '/x/a.bin', to: 'a.bin', size: 5, mtimeMs: 1500, id: 'sc-1', name: 'a.bin', account: 'acct' };
 
@@ -39,5 +39,30 @@ describe('the ledger', () => {
     const dir = tempFolder();
     fs.writeFileSync(ledgerPath(dir), '{not json');
     expect(Ledger.open(dir).size).toBe(0);
+  });
+
+  it('holds at most MAX_ENTRIES while a run records more: the oldest go, as the write would prune them', async () => {
+    const dir = tempFolder();
+    const l = Ledger.open(dir);
+    for (let i = 0; i < MAX_ENTRIES + 10; i++) l.record(`k${i}`, { ...entry, id: `sc-${i}` });
+    expect(l.size).toBe(MAX_ENTRIES);
+    expect(l.get('k9')).toBeUndefined();
+    expect(l.get(`k${MAX_ENTRIES + 9}`)).toMatchObject({ ...entry, id: `sc-${MAX_ENTRIES + 9}` });
+    await l.flush();
+    const disk = readLedger(dir);
+    expect(disk.size).toBe(MAX_ENTRIES);
+    expect(disk.has('k10') && disk.has(`k${MAX_ENTRIES + 9}`)).toBe(true);
+    // Read back, the newest entry is found with every field it was recorded with.
+    expect(Ledger.open(dir).get(`k${MAX_ENTRIES + 9}`)).toMatchObject({ ...entry, id: `sc-${MAX_ENTRIES + 9}` });
+  });
+
+  it('a used entry is kept over older ones when the ledger is full', async () => {
+    const dir = tempFolder();
+    const l = Ledger.open(dir);
+    for (let i = 0; i < MAX_ENTRIES; i++) l.record(`k${i}`, entry);
+    l.touch('k0', { path: entry.file, size: 5, mtimeMs: 1500, ctimeMs: 7, ino: 9 });
+    l.record('one-more', entry);
+    expect(l.get('k0')).toMatchObject({ ctimeMs: 7, ino: 9 });
+    expect(l.get('k1')).toBeUndefined();
   });
 });
