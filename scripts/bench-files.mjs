@@ -2,13 +2,14 @@
 // `npm run bench` (many files): lakeup on folders of small files against a local sandbox, with and
 // without API latency and an account-wide API rate limit, at several --jobs.
 //
-//   node scripts/bench-files.mjs [--files 300] [--big] [--jobs 1,4,8,16] [--runs 3] [--latency 20ms] [--api-rate 100]
+//   node scripts/bench-files.mjs [--files 300] [--big] [--jobs 1,4,8,16] [--runs 3] [--latency 20ms] [--api-rate 100] [--rerun-only]
 //
 // Each case runs `lakeup put <folder> -r -p memorylake --progress none --json` as a child of GNU
 // time (exact CPU user+sys and peak RSS from wait4), against a sandbox in its own process, so the
 // CPU counted is lakeup's alone. Cases alternate round by round; medians are printed. 429s come
 // from the sandbox's own count (GET /_sandbox/stats). --big adds a 10,000-file folder (memory must
-// stay flat with the count of files).
+// stay flat with the count of files). Every run also times the same command twice on a 10,000-file folder
+// where nothing changed (the rerun's cost; --rerun-only runs just that).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +31,7 @@ const opts = { files: 300, big: false, jobs: [1, 4, 8, 16], runs: 3, latency: '2
     else if (k === '--runs') opts.runs = Number(v());
     else if (k === '--latency') opts.latency = v();
     else if (k === '--api-rate') opts.apiRate = Number(v());
+    else if (k === '--rerun-only') opts.rerunOnly = true;
     else {
       process.stderr.write(`bench-files: unknown flag ${k}\n`);
       process.exit(2);
@@ -73,11 +75,48 @@ async function scenario(title, sbArgs, folder, n, jobsList, runs) {
   }
 }
 
+/**
+ * The same command twice on a folder where nothing changed: what the second run costs on the same
+ * machine (the ledger answers) and on a fresh state folder (a CI re-run: one listing per folder).
+ */
+async function rerun(folder, n) {
+  const sb = await startSinkSandbox(cli, []);
+  const state = await fs.mkdtemp(path.join(os.tmpdir(), 'lakeup-bench-state-'));
+  const fresh = await fs.mkdtemp(path.join(os.tmpdir(), 'lakeup-bench-state-'));
+  const envOf = (dir) => ({ ...process.env, LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: dir });
+  const args = ['put', folder, '-r', '-p', 'memorylake', '--progress', 'none'];
+  const calls = async (f) => {
+    const before = Object.values((await sb.stats()).apiCalls).reduce((a, b) => a + b, 0);
+    const r = f();
+    return { ...r, calls: Object.values((await sb.stats()).apiCalls).reduce((a, b) => a + b, 0) - before };
+  };
+  const rows = [];
+  try {
+    rows.push(['first run (uploads every file)', await calls(() => timedRun(cli, args, envOf(state)))]);
+    rows.push(['the same command again, same machine', await calls(() => timedRun(cli, args, envOf(state)))]);
+    rows.push(['again from a fresh state folder (a CI re-run)', await calls(() => timedRun(cli, args, envOf(fresh)))]);
+  } finally {
+    await sb.stop();
+    await fs.rm(state, { recursive: true, force: true });
+    await fs.rm(fresh, { recursive: true, force: true });
+  }
+  console.log(`\n### the same command twice, ${n.toLocaleString('en-US')} files, nothing changed (loopback)`);
+  console.log('| run | wall s | CPU s | CPU ms/file | API calls | peak RSS MiB |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const [what, r] of rows) console.log(`| ${what} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${((r.cpu * 1000) / n).toFixed(2)} | ${r.calls} | ${r.rssMiB.toFixed(0)} |`);
+}
+
+if (opts.rerunOnly) {
+  await rerun(makeFolder(10_000), 10_000);
+  process.exit(0);
+}
+
 const small = makeFolder(opts.files);
 console.log(`# lakeup, many small files — ${os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString()}`);
 await scenario('loopback, no limit', [], small, opts.files, opts.jobs, opts.runs);
 await scenario('latency 50ms, no limit (a distant API)', ['--latency', '50ms'], small, opts.files, opts.jobs, opts.runs);
 await scenario(`latency ${opts.latency}, account limit ${opts.apiRate} calls/s`, ['--latency', opts.latency, '--api-rate', String(opts.apiRate)], small, opts.files, opts.jobs, opts.runs);
+await rerun(makeFolder(10_000), 10_000);
 if (opts.big) {
   const big = makeFolder(10_000);
   await scenario('10,000 files, loopback', [], big, 10_000, [8], 1);
