@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { entryKey, journalPath, legacyRunKey, listRuns, RunJournal, runKey, setJournalAside, type RunIdentity } from '../../src/state/journal.js';
+import { entryKey, journalPath, legacyRunKey, RunJournal, runKey, setJournalAside, type RunIdentity } from '../../src/state/journal.js';
+import { listRuns } from '../../src/state/run-list.js';
 
 let dir: string;
 beforeEach(() => {
