@@ -14,23 +14,13 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { flagsOf, median } from './lib/bench-common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'lakeup.js');
 const { startSandbox, parseSize } = await import(pathToFileURL(path.join(root, 'dist', 'dev.js')).href);
 
-const opts = { size: '300MiB', rate: '20MiB/s', at: 0.4, runs: 3 };
-{
-  const a = process.argv.slice(2);
-  for (let i = 0; i < a.length; i += 2) {
-    const k = a[i].replace(/^--/, '');
-    if (!(k in opts)) {
-      process.stderr.write(`bench-interrupt: unknown flag ${a[i]}\n`);
-      process.exit(2);
-    }
-    opts[k] = typeof opts[k] === 'number' ? Number(a[i + 1]) : a[i + 1];
-  }
-}
+const opts = flagsOf('bench-interrupt', { size: '300MiB', rate: '20MiB/s', at: 0.4, runs: 3 });
 const size = parseSize(opts.size, '--size');
 const MiB = 1024 * 1024;
 
@@ -47,7 +37,6 @@ const env = { ...process.env, LAKEUP_ENDPOINT: sb.origin, LAKEUP_TOKEN: sb.token
 const waitUntil = async (fn) => {
   while (!fn()) await new Promise((r) => setTimeout(r, 10));
 };
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 function run(args, stateDir) {
   const child = spawn(process.execPath, [cli, ...args], { env: { ...env, LAKEUP_STATE_DIR: stateDir }, stdio: ['ignore', 'ignore', 'pipe'] });

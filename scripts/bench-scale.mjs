@@ -15,27 +15,17 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flagsOf, gnuTime, median } from './lib/bench-common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'lakeup.js');
-const opts = { dry: 1_000_000, upload: [10_000, 100_000], interrupt: 100_000, runs: 3 };
-{
-  const a = process.argv.slice(2);
-  for (let i = 0; i < a.length; i += 2) {
-    const k = a[i].replace(/^--/, '');
-    if (!(k in opts)) {
-      process.stderr.write(`bench-scale: unknown flag ${a[i]}\n`);
-      process.exit(2);
-    }
-    opts[k] = k === 'upload' ? a[i + 1].split(',').map(Number) : Number(a[i + 1]);
-  }
-}
-const gnuTime = ['/usr/bin/time', '/bin/time'].find((p) => existsSync(p) && spawnSync(p, ['-f', '%M', 'true']).status === 0);
+const opts = flagsOf('bench-scale', { dry: 1_000_000, upload: [10_000, 100_000], interrupt: 100_000, runs: 3 }, (k, v) =>
+  k === 'upload' ? v.split(',').map(Number) : Number(v),
+);
 if (!gnuTime) {
   process.stderr.write('bench-scale: GNU time is needed for peak RSS (Debian package "time"); skipping\n');
   process.exit(0);
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 function tree(n) {
   const dir = path.join(os.tmpdir(), `lakeup-bench-tree-${n}`);

@@ -75,3 +75,22 @@ export function timedRun(cli, args, env) {
   if (r.status !== 0 || !m) throw new Error(`lakeup failed (${r.status}): ${r.stderr.split('\n').slice(-3).join(' ')}`);
   return { wall, cpu: Number(m[1]) + Number(m[2]), rssMiB: Number(m[3]) / 1024 };
 }
+
+/**
+ * `--name value` flags over `defaults` (a script's options): an unknown flag is one line and exit 2.
+ * `convert(name, text)` turns a value into the option's type (default: a number where the default is one).
+ */
+export function flagsOf(script, defaults, convert = (k, v) => (typeof defaults[k] === 'number' ? Number(v) : v)) {
+  const opts = { ...defaults };
+  const a = process.argv.slice(2);
+  for (let i = 0; i < a.length; i += 2) {
+    const k = a[i].replace(/^--/, '');
+    if (!(k in opts)) {
+      process.stderr.write(`${script}: unknown flag ${a[i]}\n`);
+      process.exit(2);
+    }
+    opts[k] = convert(k, a[i + 1]);
+  }
+  return opts;
+}
+
