@@ -40,9 +40,12 @@ export function claimPath(file: string, key: string, gen: number): string {
 
 /**
  * Replaces the stale lock `stale` (read from `file`) with our lock: `source` is a fully written
- * file holding `content`, our lock; it is renamed into place on success.
+ * file holding `content`, our lock; it is renamed into place on success. With `remove`, the stale
+ * lock is deleted instead and nothing takes its place: a sweep clears a lock that guards nothing
+ * without ever holding it, so no lakeup starting on that upload meets the sweeper's name.
+ * (Deleting under the claim is as safe as the rename: from the re-read on, `file` is S.)
  */
-export async function takeOver(file: string, stale: LockSnapshot, source: string, content: string): Promise<Takeover> {
+export async function takeOver(file: string, stale: LockSnapshot, source: string, content: string, remove = false): Promise<Takeover> {
   let gen = 0;
   for (let tries = 0; gen < MAX_GENERATIONS && tries < 4 * MAX_GENERATIONS; tries++) {
     const claim = claimPath(file, stale.key, gen);
@@ -61,7 +64,8 @@ export async function takeOver(file: string, stale: LockSnapshot, source: string
         staleGone = true;
         return { result: 'changed' };
       }
-      await renameWithRetry(source, file);
+      if (remove) await removeFile(file);
+      else await renameWithRetry(source, file);
       staleGone = true;
       return { result: 'taken' };
     } finally {

@@ -235,6 +235,28 @@ function lockedError(v: Liveness): LakeupError {
   return new LakeupError('state', `${who} is already uploading this file; wait for it to finish or stop it`, { code: 'LOCKED' });
 }
 
+/**
+ * Deletes upload `id`'s lock if its holder is gone (lock-owner.ts's rule), without ever holding it:
+ * for the sweep of locks that guard nothing. True when it is gone (by us or another).
+ */
+export async function removeStaleLock(dir: string, id: string): Promise<boolean> {
+  const file = lockPath(dir, id);
+  const snap = await readSnapshot(file);
+  if (!snap) return true;
+  if (judge(snap).live) return false;
+  const { nonce, content } = newOwner();
+  const source = `${file}.new-${nonce}`;
+  ours.add(nonce); // our claim is live while we hold it
+  try {
+    await writeFileAtomic(source, content, { mode: 0o600 });
+    const t = await takeOver(file, snap, source, content, true);
+    return t.result === 'taken' || !(await readSnapshot(file));
+  } finally {
+    await removeFile(source).catch(() => undefined);
+    ours.delete(nonce);
+  }
+}
+
 /** The holder of upload `id`'s lock and whether it is alive; undefined when there is no lock. */
 export async function readLock(dir: string, id: string): Promise<Liveness | undefined> {
   const snap = await readSnapshot(lockPath(dir, id));

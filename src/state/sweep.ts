@@ -9,8 +9,8 @@
 //    longer there or no longer the one claimed: no taker can claim that lock again (keys never
 //    repeat), and a living one that holds such a claim only re-reads and gives up (lock-takeover.ts);
 //  - a lock whose process is gone and that guards nothing (no state file or run journal beside it):
-//    taken over the ordinary way, then released, so a lakeup starting at that moment on the same
-//    upload meets a lock that is live for a few milliseconds at worst, never two holders;
+//    deleted under a takeover claim, never taken: a lakeup starting at that moment on the same
+//    upload meets the dead lock or none, never the sweeper's name, and never two holders;
 //  - a URL file (`<id>.urls.json`) without its state file: a kill between writing the two (the URL
 //    file goes first) or between removing them. It holds presigned URLs, write credentials, and
 //    nothing reads it without its state. Removed under the upload's lock, which every writer of
@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTempOfDeadProcess } from './atomic-write.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, removeStaleLock } from './lock.js';
 import { judge, readSnapshot } from './lock-owner.js';
 import { removeFile } from './remove.js';
 
@@ -78,10 +78,7 @@ export async function sweepStateDir(dir: string): Promise<void> {
         const id = lock[1];
         const guards = id.endsWith('-run') ? `${id.slice(0, -'-run'.length)}.run.ndjson` : `${id}.json`;
         if (present.has(guards)) continue; // the next upload of it takes the lock over
-        const snap = await readSnapshot(path.join(dir, name));
-        if (!snap || judge(snap).live) continue;
-        const taken = await acquireLock(dir, id);
-        await taken.releaseAsync();
+        await removeStaleLock(dir, id);
       }
     } catch {
       /* taken by someone else meanwhile, or unreadable: left as it is */

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isTempOfDeadProcess, tempPathFor } from '../../src/state/atomic-write.js';
 import { acquireLock, LEASE_MS, RENEW_MS } from '../../src/state/lock.js';
 import { readSnapshot } from '../../src/state/lock-owner.js';
@@ -54,6 +54,32 @@ describe('sweeping the state folder', () => {
     put(`${C}-run.lock`, owner(dead)); // no journal beside it
     await sweepStateDir(dir);
     expect(names()).toEqual([]);
+  });
+
+  // A CI run caught it: 8 lakeups on one file whose dead lock guarded nothing; one's sweep took the
+  // lock over to release it, and another stopped with "another lakeup (pid <the sweeper>) is
+  // already uploading this file" though the sweeper uploaded nothing.
+  it('removes a dead lock that guards nothing without ever putting its own lock in its place', async () => {
+    put(`${C}.lock`, owner(await deadPid()));
+    const lock = path.join(dir, `${C}.lock`);
+    const into: string[] = [];
+    const rename = vi.spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => {
+      into.push(String(to));
+      return fs.renameSync(from, to);
+    });
+    const link = vi.spyOn(fs.promises, 'link').mockImplementation(async (from, to) => {
+      into.push(String(to));
+      return fs.linkSync(from, to);
+    });
+    try {
+      await sweepStateDir(dir);
+    } finally {
+      rename.mockRestore();
+      link.mockRestore();
+    }
+    expect(names()).toEqual([]);
+    expect(into.length, 'the sweep claimed the lock before removing it').toBeGreaterThan(0);
+    expect(into.filter((t) => t === lock)).toEqual([]);
   });
 
   it('keeps what a living process, another host or a resumable upload still owns', async () => {
