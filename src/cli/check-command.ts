@@ -2,7 +2,7 @@
 // send in the drive, and the same? Missing and different files get a line (every file a JSON line
 // with --json), the run a summary; exit 0 when all are there, 1 when not (2 bad input, 3 token).
 // It looks and never writes: no folder is made, no state is kept.
-import { LakeupError } from '../errors.js';
+import { LakeupError, toLakeupError } from '../errors.js';
 import { createDispatcher } from '../http/dispatcher.js';
 import { createProvider } from '../providers/index.js';
 import { detectTerminal } from '../ui/terminal.js';
@@ -12,7 +12,7 @@ import { inspectFile } from '../upload/local-file.js';
 import { streamSources, type Source } from '../upload/sources.js';
 import { envSaysYes } from './options.js';
 import { buildPutPlan, type PutFlags, type PutPlan } from './put-plan.js';
-import { reportError } from './report.js';
+import { failureOf, reportError } from './report.js';
 
 export type CheckFlags = Pick<PutFlags, 'provider' | 'token' | 'tokenFile' | 'endpoint' | 'parent' | 'recursive' | 'filters' | 'followSymlinks' | 'json' | 'verbose'>;
 
@@ -54,8 +54,13 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
     return id;
   };
 
-  const counts = { same: 0, missing: 0, different: 0, unknown: 0, empty: 0 };
+  const counts = { same: 0, missing: 0, different: 0, unknown: 0, empty: 0, failed: 0 };
   let code = 0;
+  // One cause is said once: a refused token stops the check (one line for all), and a failure
+  // whose words are those of an earlier one (a folder that cannot be listed, an API out of reach)
+  // gets no second line on stderr; with --json every file still gets its record.
+  let refused: unknown;
+  const said = new Set<string>();
   const one = async (src: Source): Promise<void> => {
     const fp = inspectFile(src.file);
     const parent = await folderId(src.folder ?? []);
@@ -70,7 +75,7 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(8, sources.length) }, async () => {
-        while (next < sources.length) {
+        while (next < sources.length && refused === undefined) {
           const src = sources[next++];
           try {
             await one(src);
@@ -80,15 +85,31 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
               counts.empty++;
               continue;
             }
-            // A local file that cannot be read, or a refused token: its line, and the worst code.
-            const c = report(e, src.display);
-            code = Math.max(code, c);
+            counts.failed++;
+            const { kind, message } = failureOf(e);
+            if (kind === 'auth') {
+              refused ??= e;
+              continue;
+            }
+            // A local file that cannot be read, a folder that cannot be listed: its line, and the worst code.
+            if (said.has(message)) {
+              if (json) term.out(JSON.stringify({ ok: false, file: src.display, error: { kind, message } }));
+              code = Math.max(code, toLakeupError(e).exitCode);
+              continue;
+            }
+            said.add(message);
+            code = Math.max(code, report(e, src.display));
           }
         }
       }),
     );
   } finally {
     await dispatcher.close().catch(() => undefined);
+  }
+  if (refused !== undefined) {
+    const notChecked = sources.length - counts.same - counts.missing - counts.different - counts.unknown - counts.empty;
+    const e = toLakeupError(refused);
+    return report(new LakeupError(e.kind, `${e.message}; the check stopped: ${notChecked} of ${sources.length} files not checked`, { status: e.status, code: e.code }));
   }
   const bad = counts.missing + counts.different + counts.unknown;
   const phrases = [
@@ -97,6 +118,7 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
     counts.different && `${counts.different} different`,
     counts.unknown && `${counts.unknown} unknown`,
     counts.empty && `${counts.empty} skipped (empty)`,
+    counts.failed && `${counts.failed} could not be checked`,
   ].filter(Boolean);
   term.err(`lakeup: check: ${sources.length} file${sources.length === 1 ? '' : 's'}: ${phrases.join(', ')}`);
   return code || (bad > 0 ? 1 : 0);

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import { DEFAULT_ENDPOINTS } from '../providers/index.js';
+import { checkCoperaFolderId } from '../providers/copera-ids.js';
 import { checkPartSize } from '../providers/layout.js';
 import { checkProxyEnv } from '../http/proxy-env.js';
 import { resolveStateDir } from '../state/location.js';
@@ -102,6 +103,7 @@ export function buildPutPlan(files: string[], flags: PutFlags, env: NodeJS.Proce
   if (provider === 'memorylake' && f.partSize !== undefined) {
     throw new LakeupError('usage', '--part-size applies to Copera; MemoryLake decides its part layout itself');
   }
+  if (provider === 'copera') checkCoperaFolderId(f.parent);
   if (provider === 'copera' && f.onConflict !== undefined) {
     throw new LakeupError('usage', '--on-conflict applies to MemoryLake only');
   }

@@ -5,6 +5,7 @@ import { partUrlsProblem } from '../http/part-url.js';
 import { LakeupError } from '../errors.js';
 import { plainEtag } from '../util/etag.js';
 import type { FinishedPart, Session, UploadedItem } from '../types.js';
+import { checkCoperaFolderId } from './copera-ids.js';
 import { getFile, listTree, search, TREE_LIMIT } from './copera-listing.js';
 import { incompleteLookup } from './drive-entry.js';
 import { choosePartSize, splitParts, urlTtlMs } from './layout.js';
@@ -13,7 +14,6 @@ import type { CreateFolderOptions, DriveEntry, FolderListing, LookupOptions, Pla
 
 export const COPERA_ORIGIN = 'https://api.copera.ai';
 const BASE = '/public/v1/drive';
-const ID24 = /^[0-9a-f]{24}$/i;
 
 export class Copera implements Provider {
   readonly name = 'copera' as const;
@@ -41,7 +41,7 @@ export class Copera implements Provider {
   }
 
   async createSession(req: UploadRequest): Promise<Session> {
-    checkFolderId(req.dest.parent);
+    checkCoperaFolderId(req.dest.parent);
     const partSize = choosePartSize(req.file.size, req.partSize);
     const parts = splitParts(req.file.size, partSize);
     const body: Record<string, unknown> = {
@@ -116,7 +116,7 @@ export class Copera implements Provider {
   }
 
   async listFolder(parentId: string | undefined, opts?: LookupOptions): Promise<FolderListing> {
-    checkFolderId(parentId);
+    checkCoperaFolderId(parentId);
     return listTree(this.api, parentId, opts);
   }
 
@@ -155,11 +155,6 @@ export class Copera implements Provider {
   }
 }
 
-function checkFolderId(parent: string | undefined): void {
-  if (parent !== undefined && !ID24.test(parent)) {
-    throw new LakeupError('usage', `--parent: Copera folder ids are 24 hex characters, got '${parent}'`);
-  }
-}
 
 /** Both response shapes: the docs' {"urls":[…]} and the SDK's {"parts":[{"signedUrl","PartNumber"}]}. */
 export function presignedUrls(res: unknown, expected: number, apiEndpoint: string): string[] {

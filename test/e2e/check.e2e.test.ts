@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsonLines, runCli } from '../helpers/cli.js';
 import { makeFile } from '../helpers/files.js';
+import { errorLines } from '../helpers/outcome.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 
 const bed = useSandboxBed();
@@ -59,5 +60,35 @@ describe('lakeup check', () => {
     const u = await runCli(['check', 'x', '-p', 'dropbox'], { env: bed.env });
     expect(u.code).toBe(2);
     expect(u.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+// One cause, one line: a check of many files used to print the same refusal once per file.
+describe.each(['memorylake', 'copera'])('lakeup check on %s, one cause for every file', (provider) => {
+  it('a refused token: one line for the whole check, exit 3', async () => {
+    const dir = await tree();
+    const r = await runCli(['check', dir, '-r', '-p', provider], { env: { ...bed.env, LAKEUP_TOKEN: 'sk_wrong_token_for_check' } });
+    expect(r.code, r.stderr).toBe(3);
+    expect(errorLines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/check the token.*; the check stopped: \d of 3 files not checked$/m);
+    expect(r.stderr + r.stdout).not.toContain('sk_wrong_token_for_check');
+  });
+
+  it('a --parent the drive does not have: one line, however many files', async () => {
+    const dir = await tree();
+    const parent = provider === 'copera' ? 'abcdefabcdefabcdefabcdef' : 'sc-nosuchfolder:0';
+    const r = await runCli(['check', dir, '-r', '-p', provider, '--parent', parent], { env: bed.env });
+    expect(r.code, r.stderr).toBeGreaterThan(0);
+    expect(errorLines(r.stderr), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(/lakeup: check: 3 files: 0 in the drive, 3 could not be checked$/m);
+  });
+});
+
+describe.each(['check', 'put'])('lakeup %s, a --parent that is no Copera id', (command) => {
+  it('is one usage line before any call, exit 2', async () => {
+    const dir = await tree();
+    const r = await runCli([command, dir, '-r', '-p', 'copera', '--parent', 'nope123'], { env: bed.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("lakeup: error: --parent: Copera folder ids are 24 hex characters, got 'nope123'");
   });
 });
