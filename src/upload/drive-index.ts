@@ -1,12 +1,26 @@
 // What a run knows of the drive: the listing of each destination folder, asked for once per run
 // (--skip-existing and finding folders before creating them share it), and kept up to date with
 // the folders the run makes.
-import type { LakeupError } from '../errors.js';
+import { LakeupError, toLakeupError } from '../errors.js';
 import type { DriveEntry, FolderListing, Provider } from '../providers/index.js';
 import { matchesName } from '../providers/names.js';
 
 /** "It may be there, but the API cannot tell": the listing was cut and there is no search to fall back on. */
 export const UNKNOWN = Symbol('unknown');
+
+/**
+ * A destination folder the API would not list (a --parent that is not there, a server that keeps
+ * failing): every file of that folder meets it, so a run says it once for all of them (run.ts).
+ * A refused token and an interruption are the run's and pass unchanged.
+ */
+export class ListingFailure extends LakeupError {
+  constructor(
+    readonly parent: string | undefined,
+    cause: LakeupError,
+  ) {
+    super(cause.kind, cause.message, { status: cause.status, code: cause.code, detail: cause.detail, cause });
+  }
+}
 
 export class DriveIndex {
   private readonly listings = new Map<string, Promise<FolderListing>>();
@@ -25,7 +39,10 @@ export class DriveIndex {
     const key = parent ?? '';
     let l = this.listings.get(key);
     if (!l) {
-      l = this.provider.listFolder(parent, { signal: this.signal, maxPages: this.maxPages });
+      l = this.provider.listFolder(parent, { signal: this.signal, maxPages: this.maxPages }).catch((e: unknown) => {
+        const err = toLakeupError(e);
+        throw err.kind === 'auth' || err.kind === 'interrupted' ? e : new ListingFailure(parent, err);
+      });
       l.catch(() => this.listings.delete(key)); // a failure is not remembered: the next file asks again
       this.listings.set(key, l);
     }

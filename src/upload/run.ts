@@ -16,6 +16,7 @@ import type { PutResult, SkippedResult } from '../types.js';
 import { RerunCheck } from './rerun-check.js';
 import type { LocalDigest } from './same-content.js';
 import { FolderFailure, FolderTree } from './folders.js';
+import { ListingFailure } from './drive-index.js';
 import { RunFailures } from './run-failures.js';
 import type { PutPlan } from './plan.js';
 import { putFile, UploadInterrupted, type KeptParts, type TransferSettings } from './put-file.js';
@@ -158,6 +159,15 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
     if (isRun) io.watch.runBegins(counts);
     // A drive folder that cannot be made: said once, when the run is through, with the files it held back.
     const heldBack = new Map<FolderFailure, { src: Source; n: number }>();
+    // A destination folder that cannot be listed fails each of its files in turn (each asks again,
+    // in case it was passing): one FolderFailure per cause, so it is said once too.
+    const unlisted = new Map<string, FolderFailure>();
+    const asFolderFailure = (e: ListingFailure, src: Source): FolderFailure => {
+      const key = `${e.parent ?? ''}\n${e.message}`;
+      let f = unlisted.get(key);
+      if (!f) unlisted.set(key, (f = new FolderFailure(src.folder ?? [], e, e.message)));
+      return f;
+    };
 
     /** Already uploaded (the ledger), or already in the drive (rerun-check.ts): what to say instead of sending it. */
     const alreadyThere = async (item: Item, parent: string | undefined, cut: boolean, digest: LocalDigest | undefined): Promise<SkippedResult | undefined> => {
@@ -213,8 +223,9 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
     };
 
     /** What a file's failure means for it and the run; how the file ended. */
-    const failed = (item: Item, e: unknown): FileEnd => {
+    const failed = (item: Item, error: unknown): FileEnd => {
       const { src } = item;
+      const e = many && error instanceof ListingFailure ? asFolderFailure(error, src) : error;
       // Only a real interruption is reported as one: a finalize that completes after Ctrl-C and
       // fails keeps its own error line.
       const verdict = failures.judge(e);

@@ -167,3 +167,26 @@ describe('a drive folder that cannot be made', () => {
     expect(seen[0]).toMatch(/folder blocked-tty\/a: .*; the 250 files in it were not sent$/);
   });
 });
+
+// Seen on a terminal: files named on the command line with a --parent the drive does not have
+// printed the same 404 once per file (each asks for the folder's listing in turn).
+describe('a destination folder the API will not list', () => {
+  it.skipIf(!hasScript).each(['memorylake', 'copera'])('files into a --parent that is not there: one line on a real terminal, every file failed (%s)', async (provider) => {
+    const { files } = makeTree(`no-parent-${provider}`, 5);
+    const parent = provider === 'copera' ? 'abcdefabcdefabcdefabcdef' : 'sc-nosuchfolder:0';
+    const r = await runInPty(['put', ...files, '-p', provider, '--parent', parent], { env: bed.env }).result;
+    expect(r.code, r.raw).toBe(1);
+    const seen = screen(r.raw).filter((l) => /HTTP 404|error:/.test(l));
+    expect(seen, r.raw).toHaveLength(1);
+    expect(seen[0]).toMatch(/^lakeup: error: .*refused to list folder .*404.*; the 5 files in it were not sent$/);
+    expect(screen(r.raw).join('\n')).toMatch(/lakeup: 5 files: 0 uploaded, 5 failed/);
+  });
+
+  it('--json: one line on stderr, a failure line per file on stdout', async () => {
+    const { root } = makeTree('no-parent-json', 6, 3);
+    const r = await runCli(['put', root, '-r', '-p', 'memorylake', '--parent', 'sc-nosuchfolder:0', '--json'], { env: bed.env });
+    expect(r.code, r.stderr).toBe(1);
+    expect(errorLines(r.stderr), r.stderr).toHaveLength(1);
+    expect(jsonLines(r).filter((l) => l.ok === false)).toHaveLength(6);
+  });
+});
