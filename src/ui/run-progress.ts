@@ -17,8 +17,10 @@ export class RunProgress {
   filesDone = 0;
   filesSkipped = 0;
   filesFailed = 0;
-  /** Bytes of files that ended (sent, skipped or failed). */
+  /** Bytes of files that ended in the drive (sent or skipped). */
   private bytesEnded = 0;
+  /** Bytes of files that failed: they will not be sent, so they are neither done nor left. */
+  private bytesFailed = 0;
   private readonly active = new Set<ProgressTracker>();
   private readonly meter = new SpeedMeter();
   /** Files ended per second (a run of many small files is paced by them, not by bytes). */
@@ -66,9 +68,9 @@ export class RunProgress {
   }
 
   /**
-   * A file ended: its bytes count as ended whatever the outcome (for the ETA), except an
-   * interrupted one's, which count as far as they got (after Ctrl-C the bar said 100%) and which
-   * is not counted as failed.
+   * A file ended: its bytes count as done when it is in the drive; a failed one's count as neither
+   * done nor left (a run whose every file failed said 100%, 300 B/300 B); an interrupted one's count
+   * as far as they got (after Ctrl-C the bar said 100%), and it is not counted as failed.
    */
   end(t: ProgressTracker | undefined, size: number, outcome: 'uploaded' | 'skipped' | 'failed' | 'interrupted', now = performance.now()): void {
     if (t) {
@@ -76,7 +78,8 @@ export class RunProgress {
       this.sentEnded += t.done - t.resumedBytes;
       if (outcome === 'interrupted' && t.total > 0) this.filesCutShare += Math.min(1, t.done / t.total);
     }
-    this.bytesEnded += outcome === 'interrupted' ? (t?.done ?? 0) : size;
+    if (outcome === 'failed') this.bytesFailed += size;
+    else this.bytesEnded += outcome === 'interrupted' ? (t?.done ?? 0) : size;
     if (outcome === 'failed') this.filesFailed++;
     else if (outcome !== 'interrupted') {
       this.filesDone++;
@@ -93,7 +96,7 @@ export class RunProgress {
     return this.active.size;
   }
 
-  /** Bytes of the run accounted for: ended files whole, files in flight as far as they got. */
+  /** Bytes of the run done: files in the drive whole, files in flight as far as they got. */
   bytesDone(): number {
     let n = this.bytesEnded;
     for (const t of this.active) n += t.done;
@@ -114,10 +117,10 @@ export class RunProgress {
     return n;
   }
 
-  /** How far along the run is, 0 to 1: the lesser of its bytes' share and its files' share. */
+  /** How much of the run is in the drive, 0 to 1: the lesser of its bytes' share and its files' share (failed files are not). */
   fraction(): number {
     const bytes = this.bytesTotal > 0 ? this.bytesDone() / this.bytesTotal : 1;
-    const files = this.filesTotal > 0 ? this.filesProgress() / this.filesTotal : 1;
+    const files = this.filesTotal > 0 ? (this.filesProgress() - this.filesFailed) / this.filesTotal : 1;
     return Math.max(0, Math.min(1, bytes, files));
   }
 
@@ -142,7 +145,7 @@ export class RunProgress {
    * pace of files ending (unknown until files end, then it is left out).
    */
   etaMs(): number {
-    const bytesLeft = Math.max(0, this.bytesTotal - this.bytesDone());
+    const bytesLeft = Math.max(0, this.bytesTotal - this.bytesDone() - this.bytesFailed);
     const r = this.rate();
     const byBytes = bytesLeft === 0 ? 0 : r > 0 ? (bytesLeft / r) * 1000 : Infinity;
     const filesLeft = Math.max(0, this.filesTotal - this.filesProgress());

@@ -68,6 +68,26 @@ describe('RunProgress', () => {
     expect(run.filesEnded).toBe(0); // neither done nor failed
   });
 
+  it('failed files are not done: a run whose every file failed ends at 0%, 0 B done, nothing left to wait for (said 100%, 300 B/300 B)', () => {
+    const run = new RunProgress(3, 300);
+    run.sample(0);
+    for (let i = 0; i < 3; i++) run.end(inFlight(run, 100, 0).t, 100, 'failed', 10 * i);
+    expect(run.bytesDone()).toBe(0);
+    expect(run.fraction()).toBe(0);
+    expect(run.etaMs()).toBe(0);
+    expect(run.filesLabel()).toBe('0/3 files, 3 failed');
+  });
+
+  it('one failed file of four: the bar ends at three quarters, and the ETA does not wait for its bytes', () => {
+    const run = new RunProgress(4, 4 * MiB);
+    run.sample(0);
+    run.end(inFlight(run, MiB, MiB / 2).t, MiB, 'failed', 10);
+    for (let i = 0; i < 3; i++) run.end(inFlight(run, MiB, MiB).t, MiB, 'uploaded', 20 + i * 10);
+    run.sample(1000);
+    expect(run.fraction()).toBeCloseTo(0.75, 5);
+    expect(run.etaMs()).toBe(0);
+  });
+
   it('says the run is finalizing only when every file left is being finalized', () => {
     const run = new RunProgress(3, 3 * 20 * MiB);
     const a = inFlight(run, 20 * MiB, 20 * MiB);
