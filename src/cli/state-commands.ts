@@ -202,6 +202,33 @@ export async function runAbort(id: string | undefined, flags: StateFlags, env: N
   }
 }
 
+/**
+ * The flags of `put` that go on with a run as its command said: where and how files land, and
+ * the bandwidth it was held to (a flag or LAKEUP_LIMIT_RATE of the resume wins); the token and
+ * other tuning come from the resume's own flags.
+ */
+export function replayedFlags(run: RunSummary, flags: PutFlags): PutFlags {
+  const o = run.options ?? {};
+  return {
+    ...flags,
+    provider: run.provider,
+    endpoint: run.endpoint,
+    parent: run.parent,
+    shard: run.shard,
+    recursive: o.recursive ?? false,
+    skipExisting: o.skipExisting,
+    again: o.again,
+    checksum: o.checksum,
+    onConflict: o.onConflict,
+    mimeType: o.mimeType,
+    partSize: o.partSize !== undefined ? String(o.partSize) : undefined,
+    limitRate: flags.limitRate ?? (o.limitRate !== undefined ? String(o.limitRate) : undefined),
+    filters: o.filters ?? [],
+    followSymlinks: !o.noFollowSymlinks,
+    resume: true,
+  };
+}
+
 /** Resumes pending uploads with the settings they were started with; token and tuning come from flags/env. */
 export async function runResume(
   id: string | undefined,
@@ -242,27 +269,7 @@ export async function runResume(
   for (const t of targets) {
     if (t.run && !t.run.invalid) {
       // A run goes on as the same command (with the options it was given): its journal skips what is done.
-      const o = t.run.options ?? {};
-      const c = await runPut(
-        t.run.sources ?? [],
-        {
-          ...flags,
-          provider: t.run.provider,
-          endpoint: t.run.endpoint,
-          parent: t.run.parent,
-          shard: t.run.shard,
-          recursive: o.recursive ?? false,
-          skipExisting: o.skipExisting,
-          again: o.again,
-          checksum: o.checksum,
-          onConflict: o.onConflict,
-          mimeType: o.mimeType,
-          partSize: o.partSize !== undefined ? String(o.partSize) : undefined,
-          filters: o.filters ?? [],
-          followSymlinks: !o.noFollowSymlinks,
-          resume: true,
-        },
-        env,
+      const c = await runPut(t.run.sources ?? [], replayedFlags(t.run, flags),         env,
       );
       if (c === 130) return 130;
       if (c !== 0 && (code === 0 || c === 3)) code = c;

@@ -56,6 +56,8 @@ export interface RunOptions {
   filters?: Array<{ kind: 'include' | 'exclude'; glob: string }>;
   /** --no-follow-symlinks. */
   noFollowSymlinks?: boolean;
+  /** --limit-rate, bytes a second: a resume is held to it too. */
+  limitRate?: number;
 }
 
 export interface JournalHeader extends RunIdentity {

@@ -45,6 +45,7 @@ export function runIdentity(plan: PutPlan): RunIdentity {
       partSize: plan.partSize,
       filters: plan.filters.length ? plan.filters : undefined,
       noFollowSymlinks: !plan.followSymlinks || undefined,
+      limitRate: plan.limitRate,
     },
   };
 }
