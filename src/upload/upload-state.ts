@@ -3,7 +3,7 @@
 // A file that fits in one part inside a run keeps no state file: there is nothing to resume within
 // it, and the run's journal records its finalize (only an interruption after its part was sent
 // writes one, so that the part is not sent again).
-import { acquireLock, acquireLockQuick, readLock, type Lock } from '../state/lock.js';
+import { acquireLock, acquireLockQuick, readLock, type Lock } from '../state/lock/index.js';
 import { stateDirError } from '../state/state-dir.js';
 import { StateWriter } from '../state/state-writer.js';
 import {
