@@ -72,7 +72,7 @@ export async function runPut(files: string[], flags: PutFlags, env: NodeJS.Proce
 
   const { runUploads } = await import('../upload/run.js');
   // Temp files, lock sources and dead locks an earlier lakeup left when it was killed mid-step.
-  await (await import('../state/sweep.js')).sweepStateDir(plan.stateDir);
+  await (await import('../state/lock/index.js')).sweepStateDir(plan.stateDir);
   const openDir = (await import('../state/state-dir.js')).privateStateDir(plan.stateDir);
   const tally = gha && env.GITHUB_STEP_SUMMARY ? new GithubTally() : undefined;
   const taps: ResultTap[] = [tally, manifest].filter((t) => t !== undefined);

@@ -1,5 +1,5 @@
 // `lakeup list`, `lakeup resume`, `lakeup abort`: the pending uploads in the state folder. Each first clears what a
-// killed lakeup left there (sweep.ts), as put does: a run killed after its last step leaves only its dead run lock,
+// killed lakeup left there (state/lock/sweep.ts), as put does: a run killed after its last step leaves only its dead run lock,
 // with nothing to resume, so the next command in that folder may well be one of these.
 import { LakeupError } from '../errors.js';
 import { resolveStateDir } from '../state/location.js';
@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { journalPath } from '../state/journal.js';
 import { listRuns, type RunSummary } from '../state/run-list.js';
-import { acquireLock, readLock, type Lock } from '../state/lock.js';
+import { acquireLock, readLock, sweepStateDir, type Lock } from '../state/lock/index.js';
 import { listStates, removeState, statePath, type StateFile } from '../state/state-file.js';
 import { formatDuration } from '../ui/speed.js';
 import { detectTerminal } from '../ui/terminal.js';
@@ -15,7 +15,6 @@ import { formatSize } from '../util/sizes.js';
 import type { PutFlags } from './put-command.js';
 import { reportError } from './report.js';
 import { removeFileSync } from '../state/remove.js';
-import { sweepStateDir } from '../state/sweep.js';
 import { readLedger } from '../state/ledger.js';
 
 export interface StateFlags {

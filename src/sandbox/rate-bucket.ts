@@ -1,7 +1,6 @@
 // The account-wide API rate limit (`--api-rate`): one token bucket shared by every provider API call of both providers
 // (not part PUTs, /plain, /s3 or /_sandbox). Capacity is one second of calls (at least 1), refilled continuously; a call
 // takes one token or is refused with the wait until a token is there.
-import { performance } from 'node:perf_hooks';
 
 /** What the bucket said about one call. */
 export interface BucketVerdict {
@@ -22,7 +21,10 @@ export class RateBucket {
   private tokens = 0;
   private stamp = 0;
 
-  /** `now` in ms (monotonic) and `wallNow` in epoch ms; tests pass fake clocks. */
+  /**
+   * `now` in ms (monotonic) and `wallNow` in epoch ms; tests pass fake clocks, or fake the global
+   * `performance` and `Date` of a whole sandbox (vi.useFakeTimers).
+   */
   constructor(
     rate = 0,
     private readonly now: () => number = () => performance.now(),

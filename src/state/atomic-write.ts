@@ -1,7 +1,7 @@
 // Writing a file of the state folder atomically: a temp file with a unique name in the same folder,
 // written and fsynced, then renamed over the target. Readers see the old content or the new one,
 // never half of it, and a crash leaves at worst a `.tmp` file beside it, never a torn target (the
-// next put clears it: sweep.ts).
+// next put clears it: lock/sweep.ts).
 //
 // Windows: an antivirus or the search indexer opens new files for a moment, and a rename over or
 // of a file someone holds open fails with EPERM, EBUSY or EACCES until they let go (graceful-fs
@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isProcessAlive, LEASE_MS } from './lock-owner.js';
+import { isProcessAlive, LEASE_MS } from './lock/owner.js'; // a leaf: no cycle through the lock, which writes with this module
 import { stateDirError } from './state-dir.js';
 import { removeFile, removeFileSync } from './remove.js';
 
@@ -102,7 +102,7 @@ const TEMP_NAME = /\.([0-9a-f]{8})-(\d+)-[0-9a-f]{12}\.tmp$/;
 /**
  * A name beside `file` that no other writer (thread, process) uses. It says which host and process
  * wrote it, so that the temp file of a process killed mid-write can be told from one being written
- * (sweep.ts).
+ * (lock/sweep.ts).
  */
 export function tempPathFor(file: string): string {
   return `${file}.${HOST_TAG}-${process.pid}-${randomBytes(6).toString('hex')}.tmp`;

@@ -10,7 +10,9 @@
 import { createHash } from 'node:crypto';
 import type { DriveEntry, Provider } from '../providers/index.js';
 import { serverClock } from '../http/server-clock.js';
-import type { Destination, FinishedPart } from '../types.js';
+import type { FinalizingSession } from '../state/journal-format.js';
+import type { StateFile } from '../state/state-file.js';
+import type { Destination, FileFingerprint, FinishedPart, Session } from '../types.js';
 import { plainEtag } from '../util/etag.js';
 
 /** The server's clock as far as we know it (Date has one-second resolution), and our own noting of `at`. */
@@ -77,4 +79,35 @@ export function multipartEtag(parts: readonly FinishedPart[]): string | undefine
     h.update(Buffer.from(md5, 'hex'));
   }
   return `${h.digest('hex')}-${parts.length}`;
+}
+
+/** The cut-off finalize a saved state records (it says finalize was sent). */
+export function cutOffOf(s: StateFile): Omit<CutOffFinalize, 'size'> {
+  return { at: s.finalizeSentAt ?? s.updatedAt, parts: s.session.parts.length, etag: multipartEtag(s.done) };
+}
+
+/**
+ * The session a journal's finalize record names (a file without a state file of its own: one part,
+ * in a run), when it covers the file as it is now.
+ */
+export function sessionFromJournal(s: FinalizingSession | undefined, file: FileFingerprint): { session: Session; done: FinishedPart[] } | undefined {
+  if (!s) return undefined;
+  const done = [...s.done].sort((a, b) => a.number - b.number);
+  let offset = 0;
+  const parts = done.map((d, i) => {
+    const p = { number: d.number, offset, size: d.size };
+    offset += d.size;
+    return d.number === i + 1 ? p : undefined;
+  });
+  if (offset !== file.size || parts.some((p) => p === undefined)) return undefined;
+  const now = Date.now();
+  const session: Session = {
+    uploadId: s.uploadId,
+    fileKey: s.fileKey,
+    parts: parts as Session['parts'],
+    urls: parts.map(() => ''), // every part is in the storage: no URL is needed
+    urlsIssuedAt: now,
+    createdAt: now,
+  };
+  return { session, done };
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import type { Provider } from '../providers/index.js';
 import { journalPath, legacyRunKey, runKey, RunJournal, setJournalAside, type RunIdentity } from '../state/journal.js';
-import { acquireLock, type Lock } from '../state/lock.js';
+import { acquireLock, type Lock } from '../state/lock/index.js';
 import { removeFile } from '../state/remove.js';
 import type { PutPlan } from './plan.js';
 

@@ -6,7 +6,7 @@ import { createDispatcher } from '../http/dispatcher.js';
 import { ApiPacer } from '../http/pacer.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { entryKey, type JournalEntry, type RunJournal } from '../state/journal.js';
-import type { Lock } from '../state/lock.js';
+import type { Lock } from '../state/lock/index.js';
 import { listStateFolder, stateId } from '../state/state-file.js';
 import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';

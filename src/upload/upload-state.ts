@@ -1,9 +1,11 @@
-// The resumable state of one file's upload, owned in one place: found (and judged) when the upload
-// starts, recorded as parts finish, marked before finalize, forgotten when the file is in the drive.
-// A file that fits in one part inside a run keeps no state file: there is nothing to resume within
-// it, and the run's journal records its finalize (only an interruption after its part was sent
-// writes one, so that the part is not sent again).
-import { acquireLock, acquireLockQuick, readLock, type Lock } from '../state/lock.js';
+// Everything one file's upload must not lose, behind one object that put-file talks to: its lock,
+// its resumable state and URLs, and what its run's journal (or the run an earlier state names) must
+// hear. Found (and judged) when the upload starts, recorded as parts finish, marked before finalize,
+// forgotten when the file is in the drive. A file that fits in one part inside a run keeps no state
+// file: there is nothing to resume within it, and the run's journal records its finalize (only an
+// interruption after its part was sent writes one, so that the part is not sent again).
+import { recordDoneInRun, type FinishedFile, type JournalEntry, type RunJournal } from '../state/journal.js';
+import { acquireLock, acquireLockQuick, readLock, type Lock } from '../state/lock/index.js';
 import { stateDirError } from '../state/state-dir.js';
 import { StateWriter } from '../state/state-writer.js';
 import {
@@ -13,6 +15,7 @@ import {
   saveStateFullAsync,
   statePath,
   type StateFile,
+  type StateListing,
 } from '../state/state-file.js';
 import type { Destination, FileFingerprint, FinishedPart, ProviderName, Session } from '../types.js';
 import { identityVouches, sameFingerprint, samePath } from './local-file.js';
@@ -28,33 +31,67 @@ export interface UploadStateContext {
   notice: (line: string) => void;
   /** Name shown in notices. */
   display: string;
-  /** The run this upload is a file of: recorded in its state. */
-  run?: { key: string; to: string };
+  /** The run this upload is a file of: recorded in its state; its journal hears of finalize. */
+  run?: { journal: RunJournal; entry: JournalEntry };
+  /** The state folder as the run listed it when it began (none: look). */
+  known?: StateListing;
   /** The state could not be removed (a read-only folder): told, not thrown, since the upload is over. */
   onUnwritable?: (e: unknown) => void;
   /** Ctrl-C: a wait for the lock (another host's lease) ends. */
   signal?: AbortSignal;
 }
 
+/** What an interrupted upload kept for the next run: its finished parts, on disk. */
+export interface KeptParts {
+  parts: number;
+  of: number;
+  bytes: number;
+  total: number;
+}
+
 export class UploadState {
   private lock: Lock | undefined;
   private writer: StateWriter | undefined;
+  /** Whether the state is kept in a file (not only in memory, as a one-part file of a run's is). */
   private persisted = false;
   state!: StateFile;
-  /** The run named by a state `find` dropped because the file changed: it still has to hear when the file is done. */
-  droppedRun: StateFile['run'];
+  /**
+   * The run an earlier state of this file named (one `find` resumed, or dropped because the file
+   * changed: that run wants the new content): it must hear when the file is done.
+   */
+  private earlierRun: StateFile['run'];
   /** The state `find` returned matched by size and mtime only: `checkContent` must read its parts before they are trusted. */
   unsure = false;
 
   constructor(private readonly c: UploadStateContext) {}
 
-  /** Whether the state is kept in a file (not only in memory, as a one-part file of a run's is). */
-  get onDisk(): boolean {
-    return this.persisted;
+  /**
+   * Takes the upload's lock (one process drives an upload, whatever commands name the file), then
+   * returns the state of an interrupted upload to resume, if any; `resume` false: deletes it unread.
+   * A run's files take the quick lock, unless an earlier run left a state or lock for them.
+   */
+  async open(fp: FileFingerprint, partSize: number | undefined, resume: boolean): Promise<StateFile | undefined> {
+    const { known, id } = this.c;
+    const mayHaveState = known === undefined || known.states.has(id);
+    await this.lockIt(this.c.run !== undefined && !mayHaveState && !known?.locks.has(id));
+    if (!resume) await removeStateAsync(this.c.dir, id);
+    return resume && mayHaveState ? this.find(fp, partSize) : undefined;
+  }
+
+  /**
+   * Its state was there when the run began and is gone now that we hold its lock: whoever finished
+   * it meanwhile (`lakeup resume <id>`, a single put) told the run's journal first. What it made, if
+   * that was this very content.
+   */
+  async finishedElsewhere(fp: FileFingerprint): Promise<FinishedFile | undefined> {
+    const run = this.c.run;
+    if (this.persisted || !run || !this.c.known?.states.has(this.c.id)) return undefined;
+    const done = await run.journal.finishedElsewhere(run.entry);
+    return done && done.size === fp.size && done.mtimeMs === fp.mtimeMs ? done : undefined;
   }
 
   /** Takes the upload's lock: no other process drives this upload meanwhile. */
-  async lockIt(quick = false): Promise<void> {
+  private async lockIt(quick = false): Promise<void> {
     if (this.lock) return;
     const onWait = (line: string) => this.c.notice(`${this.c.display}: ${line}`);
     this.lock = await (quick ? acquireLockQuick : acquireLock)(this.c.dir, this.c.id, onWait, this.c.signal);
@@ -89,7 +126,7 @@ export class UploadState {
     if (!sameFingerprint(s.file, fp)) {
       this.c.notice(`${this.c.display} changed since the interrupted upload (size or modification time differ): uploading the current content from the start`);
       await removeStateAsync(this.c.dir, this.c.id);
-      this.droppedRun = s.run;
+      this.earlierRun = s.run;
       return undefined;
     }
     if (partSize !== undefined && s.partSize !== undefined && partSize !== s.partSize) {
@@ -98,6 +135,7 @@ export class UploadState {
     this.unsure = !identityVouches(s.file, fp) && s.done.length > 0;
     this.state = s;
     this.persisted = true;
+    this.earlierRun = s.run;
     return s;
   }
 
@@ -123,8 +161,11 @@ export class UploadState {
     await saveStateFullAsync(this.c.dir, s, { withUrls: false });
   }
 
-  /** Starts a state for a new session; written to disk unless `inMemory` (a one-part file in a run). */
-  async begin(file: FileFingerprint, session: Session, partSize: number | undefined, inMemory: boolean): Promise<StateFile> {
+  /**
+   * Starts a state for a new session; written to disk unless `inMemory` (a one-part file in a run).
+   * `done`: its parts already in the storage (a session the run's journal kept).
+   */
+  async begin(file: FileFingerprint, session: Session, partSize: number | undefined, inMemory: boolean, done: FinishedPart[] = []): Promise<StateFile> {
     await this.flushPartWrites(); // a write of a replaced session must not land after the new one
     const now = Date.now();
     this.state = {
@@ -136,8 +177,8 @@ export class UploadState {
       file,
       partSize,
       session,
-      done: [],
-      run: this.c.run,
+      done,
+      run: this.c.run && { key: this.c.run.journal.key, to: this.c.run.entry.to },
       cwd: process.cwd(),
       createdAt: now,
       updatedAt: now,
@@ -175,7 +216,7 @@ export class UploadState {
    * The upload was interrupted: a state kept in memory only (a one-part file of a run) whose part
    * reached the storage is written now, so that the rerun finalizes it rather than send it again.
    */
-  async keep(): Promise<void> {
+  private async keep(): Promise<void> {
     if (this.persisted || !this.state || this.state.done.length === 0 || this.state.finalizing) return;
     await this.lockIt();
     await saveStateFullAsync(this.c.dir, this.state);
@@ -187,27 +228,67 @@ export class UploadState {
     await this.writer?.flush().catch(() => undefined);
   }
 
-  /** Finalize is about to be sent: a rerun must not assume the session is unfinished. */
-  async markFinalizing(): Promise<void> {
+  /**
+   * Finalize of `parts` (their multipart ETag `etag`) is about to be sent: the state, and the run's
+   * journal, say so: if we are cut off now, a rerun must not assume the session is unfinished. Without
+   * a state file, the journal is where a rerun finds the session to finalize again. Returns when (our
+   * clock) finalize counts as sent.
+   */
+  async markFinalizing(file: FileFingerprint, parts: FinishedPart[], etag: string | undefined): Promise<number> {
     await this.lock?.confirm(); // still ours (not taken over while this process stalled), or LOCKED
+    const at = Date.now();
     this.state.finalizing = true;
-    this.state.finalizeSentAt = Date.now();
-    if (!this.persisted) return;
-    await this.flushPartWrites();
-    await saveStateFullAsync(this.c.dir, this.state, { withUrls: false });
+    this.state.finalizeSentAt = at;
+    if (this.persisted) {
+      await this.flushPartWrites();
+      await saveStateFullAsync(this.c.dir, this.state, { withUrls: false });
+    }
+    const { uploadId, fileKey } = this.state.session;
+    const session = this.persisted ? undefined : { uploadId, fileKey, done: parts };
+    await this.c.run?.journal.markFinalizing(this.c.run.entry, { size: file.size, mtimeMs: file.mtimeMs, at, parts: parts.length, etag, session });
+    return at;
   }
 
-  /** Finalize was refused outright: it made nothing, so the state is an ordinary unfinished one again. */
+  /** Finalize was refused outright: it made nothing, so the state (and the journal) hold an ordinary unfinished upload again. */
   async clearFinalizing(): Promise<void> {
-    if (!this.state?.finalizing) return;
-    this.state.finalizing = false;
-    this.state.finalizeSentAt = undefined;
-    if (this.persisted) await saveStateFullAsync(this.c.dir, this.state, { withUrls: false }).catch(() => undefined);
+    if (this.state?.finalizing) {
+      this.state.finalizing = false;
+      this.state.finalizeSentAt = undefined;
+      if (this.persisted) await saveStateFullAsync(this.c.dir, this.state, { withUrls: false }).catch(() => undefined);
+    }
+    await this.c.run?.journal.markNotFinalized(this.c.run.entry).catch(() => undefined);
   }
 
-  /** --no-resume: the state an earlier attempt saved is deleted, unread. */
-  async deleteEarlierState(): Promise<void> {
-    await removeStateAsync(this.c.dir, this.c.id);
+  /**
+   * The file is in the drive as `item`: the run an earlier state named hears of it (when that is not
+   * this run, whose caller records it), and the upload's state is deleted.
+   */
+  async finished(fp: FileFingerprint, item: { id: string; name: string }): Promise<void> {
+    const r = this.earlierRun;
+    if (r && r.key !== this.c.run?.journal.key) {
+      const f = { size: fp.size, mtimeMs: fp.mtimeMs, id: item.id, name: item.name };
+      await recordDoneInRun(this.c.dir, r.key, { file: fp.path, to: r.to }, f).catch(() => undefined);
+    }
+    await this.deleteState();
+  }
+
+  /** The upload stopped on an error: an `ephemeral` one's state (a spooled stdin) is deleted, any other's part writes end. */
+  async stopped(ephemeral: boolean): Promise<void> {
+    if (ephemeral) await this.deleteState().catch(() => undefined);
+    else await this.flushPartWrites();
+  }
+
+  /**
+   * The upload was interrupted: what a rerun will not send again (of an `ephemeral` one, nothing). A
+   * state kept in memory only whose part reached the storage is written now (`keep`).
+   */
+  async interrupted(ephemeral: boolean, size: number): Promise<KeptParts> {
+    if (ephemeral) return { parts: 0, of: 0, bytes: 0, total: 0 };
+    await this.keep().catch(() => undefined); // not kept: the line counts it so
+    // Counted over the files that had a session: their parts, and of those what is on disk.
+    const s = this.state as StateFile | undefined;
+    const saved = this.persisted ? (s?.done ?? []) : [];
+    return { parts: saved.length, of: s?.session.parts.length ?? 0, bytes: saved.reduce((n, d) => n + d.size, 0), total: s ? size : 0 };
   }
 
   /** The upload is over (in the drive, or abandoned): its own state file is deleted, once its part writes are done. */

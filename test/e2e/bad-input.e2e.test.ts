@@ -7,13 +7,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { beforeAll, describe, it } from 'vitest';
 import type { ErrorKind } from '../../src/errors.js';
-import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server.js';
+import type { SandboxHandle, SandboxOptions } from '../../src/sandbox/server.js';
 import { BIN, ROOT, baseEnv, runCli, type CliResult, type CliOptions } from '../helpers/cli.js';
-import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+import { makeFile, sha256File } from '../helpers/files.js';
 import { STACK_TRACE, errorLines, jsonLines, readStates } from '../helpers/outcome.js';
 import { storedPath } from '../helpers/sandbox.js';
+import { useSandboxPool } from '../helpers/sandbox-bed.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -25,13 +26,14 @@ const SIZE = 1 * MiB + 5; // MemoryLake: 5 parts of 256 KiB; Copera: one part
 const IS_ROOT = process.getuid?.() === 0;
 const NOBODY = 65534;
 
+const pool = useSandboxPool({ token: TOKEN, memorylakePartSize: 256 * KiB }, 'lakeup-bad-input-');
 let work: string;
 let sample: string;
 let sampleSha: string;
 let closedPort: number;
 
 beforeAll(async () => {
-  work = await tempDir('lakeup-bad-input-');
+  work = pool.work;
   fs.chmodSync(work, 0o755); // the unreadable-file row may run the CLI as nobody
   sample = await makeFile(path.join(work, 'sample.bin'), SIZE, 7);
   sampleSha = await sha256File(sample);
@@ -45,9 +47,6 @@ beforeAll(async () => {
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   closedPort = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));
-});
-afterAll(() => {
-  fs.rmSync(work, { recursive: true, force: true });
 });
 
 /** Whether the CLI can be run as nobody here (root only; a sandboxed root may not be allowed to). */
@@ -297,14 +296,7 @@ const MODES = [
 
 const SECRET_FRAGMENTS = [TOKEN, WRONG_TOKEN, PLAIN_TOKEN, 'do_not_print', 'NoShape789'];
 
-async function withSandbox<T>(opts: SandboxOptions | undefined, fn: (sb: SandboxHandle) => Promise<T>): Promise<T> {
-  const sb = await startSandbox({ port: 0, token: TOKEN, memorylakePartSize: 256 * KiB, dir: fs.mkdtempSync(path.join(work, 'store-')), ...opts });
-  try {
-    return await fn(sb);
-  } finally {
-    await sb.close();
-  }
-}
+const withSandbox = pool.with;
 
 describe.concurrent('bad input and refusals: one line, the documented exit code, no stack, no token', () => {
   it.for(ROWS.flatMap((row) => MODES.map((m) => ({ ...row, ...m }))))('$name ($mode) → exit $code', async (row, { expect, skip }) => {
@@ -312,7 +304,7 @@ describe.concurrent('bad input and refusals: one line, the documented exit code,
     await withSandbox(row.sandbox, async (sb) => {
       row.setup?.(sb);
       const stateDir = fs.mkdtempSync(path.join(work, 'state-'));
-      const env: Record<string, string | undefined> = { LAKEUP_TOKEN: TOKEN, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir, ...row.env };
+      const env: Record<string, string | undefined> = { ...pool.envFor(sb, stateDir), ...row.env };
       if (row.kind === 'network') env.LAKEUP_ENDPOINT = `http://127.0.0.1:${closedPort}`;
       const file = row.file?.() ?? sample;
       const args = ['put', file, '--provider', row.provider ?? 'memorylake', '--progress', 'plain', ...(row.args ?? []), ...row.flags];
@@ -371,7 +363,7 @@ describe.concurrent('answers lakeup must cope with', () => {
   it.for(OK_ROWS)('$name: uploads byte-exact', async (row, { expect }) => {
     await withSandbox(undefined, async (sb) => {
       row.setup(sb);
-      const env = { LAKEUP_TOKEN: TOKEN, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(work, 'state-')) };
+      const env = pool.envFor(sb);
       const t0 = performance.now();
       const r = await runCli(['put', sample, '--provider', row.provider, '--json', '--verbose', '--progress', 'plain'], { env });
       const elapsed = performance.now() - t0;

@@ -187,7 +187,7 @@ describe('--skip-existing, folders found before made, --shard', () => {
     const folders = bed.sb.stats().foldersCreated.length;
 
     // A fresh machine: a new state folder, --skip-existing.
-    const fresh = { ...bed.env, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(bed.work, 'state-fresh-')) };
+    const fresh = bed.newState('state-fresh-').env;
     const rest = await runCli(['put', root, '-r', '-p', provider, '--skip-existing', '--json'], { env: fresh });
     expect(rest.code, rest.stderr).toBe(0);
     const lines = jsonLines(rest);
@@ -198,7 +198,7 @@ describe('--skip-existing, folders found before made, --shard', () => {
     expect(bed.sb.stats().foldersCreated.filter((f) => f.provider === provider && /_\d+$| \(\d+\)$/.test(f.name))).toEqual([]);
 
     const all = await runCli(['put', root, '-r', '-p', provider, '--skip-existing', '--json'], {
-      env: { ...bed.env, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(bed.work, 'state-fresh-')) },
+      env: bed.newState('state-fresh-').env,
     });
     expect(all.code, all.stderr).toBe(0);
     expect(jsonLines(all).every((l) => l.skipped === true)).toBe(true);
@@ -210,7 +210,7 @@ describe('--skip-existing, folders found before made, --shard', () => {
     const { root, files } = await tree('sharded', 24);
     let total = 0;
     for (const k of [1, 2, 3]) {
-      const machine = { ...bed.env, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(bed.work, `state-shard${k}-`)) };
+      const machine = bed.newState(`state-shard${k}-`).env;
       const r = await runCli(['put', root, '-r', '-p', 'memorylake', '--shard', `${k}/3`, '--json'], { env: machine });
       expect(r.code, r.stderr).toBe(0);
       total += jsonLines(r).length;
@@ -229,7 +229,7 @@ describe('--skip-existing, folders found before made, --shard', () => {
     // nothing and both create the folder: the race, every time.
     const gate = await startGateProxy(bed.sb.origin);
     try {
-      const machines = [1, 2].map((k) => ({ ...bed.env, LAKEUP_ENDPOINT: gate.origin, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(bed.work, `state-together${k}-`)) }));
+      const machines = [1, 2].map((k) => bed.envFor(bed.newState(`state-together${k}-`).stateDir, gate.origin));
       const running = [1, 2].map((k) => runCli(['put', root, '-r', '-p', 'copera', '--shard', `${k}/2`, '--json'], { env: machines[k - 1] }));
       await waitFor('both jobs to look for the folder', () => gate.held >= 2);
       gate.open();

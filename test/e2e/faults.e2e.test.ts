@@ -10,12 +10,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type FaultKind, type FaultOptions, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server.js';
+import { describe, expect, it } from 'vitest';
+import type { FaultKind, FaultOptions, SandboxHandle } from '../../src/sandbox/server.js';
 import { lastJson, runCli, startCli, type CliResult } from '../helpers/cli.js';
-import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+import { makeFile, sha256File } from '../helpers/files.js';
 import { STACK_TRACE, errorLines, jsonLines, readStates } from '../helpers/outcome.js';
 import { storedPath } from '../helpers/sandbox.js';
+import { useSandboxPool } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
 
 const KiB = 1024;
@@ -24,24 +25,9 @@ const ML_PART = 256 * KiB; // the sandbox's MemoryLake layout for these tests: m
 const KINDS: FaultKind[] = ['fail', 'reset', 'throttle', 'corrupt', 'stall'];
 type Provider = 'memorylake' | 'copera';
 
-let work: string;
-let n = 0;
-const sandboxes = new Set<SandboxHandle>();
-
-beforeAll(async () => {
-  work = await tempDir('lakeup-faults-');
-});
-afterAll(async () => {
-  await Promise.all([...sandboxes].map((s) => s.close()));
-  fs.rmSync(work, { recursive: true, force: true });
-});
-
-/** A sandbox of its own for one test (faults never leak between tests), closed after the test file. */
-async function sandbox(opts: SandboxOptions = {}): Promise<SandboxHandle> {
-  const sb = await startSandbox({ port: 0, dir: path.join(work, `store-${++n}`), memorylakePartSize: ML_PART, ...opts });
-  sandboxes.add(sb);
-  return sb;
-}
+// A sandbox of its own for each test (faults never leak between tests), closed after the test file.
+const pool = useSandboxPool({ memorylakePartSize: ML_PART }, 'lakeup-faults-');
+const sandbox = pool.start;
 
 const files = new Map<string, Promise<{ file: string; sha: string }>>();
 /** A sample file of `size` bytes, made once per size. */
@@ -50,7 +36,7 @@ function sample(size: number): Promise<{ file: string; sha: string }> {
   let p = files.get(key);
   if (!p) {
     p = (async () => {
-      const file = await makeFile(path.join(work, `sample-${size}.bin`), size, size % 251);
+      const file = await makeFile(path.join(pool.work, `sample-${size}.bin`), size, size % 251);
       return { file, sha: await sha256File(file) };
     })();
     files.set(key, p);
@@ -58,9 +44,7 @@ function sample(size: number): Promise<{ file: string; sha: string }> {
   return p;
 }
 
-function envFor(sb: SandboxHandle, stateDir = fs.mkdtempSync(path.join(work, 'state-'))): Record<string, string> {
-  return { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
-}
+const envFor = pool.envFor;
 
 function putArgs(provider: Provider, file: string, extra: string[]): string[] {
   return ['put', file, '--provider', provider, '--json', ...(provider === 'copera' ? ['--part-size', '5MiB'] : []), ...extra];
@@ -94,7 +78,7 @@ describe('all faults at once', () => {
     async (provider, size, parts, seed) => {
       const sb = await sandbox({ faults: ALL, seed });
       const s = await sample(size);
-      const stateDir = fs.mkdtempSync(path.join(work, 'state-'));
+      const stateDir = fs.mkdtempSync(path.join(pool.work, 'state-'));
       const r = await runCli(putArgs(provider, s.file, ['--timeout', '2']), { env: envFor(sb, stateDir) });
       const stats = sb.stats();
       for (const kind of KINDS) {
@@ -216,7 +200,7 @@ describe('retries exhausted', () => {
   it('exit 1 with one line and the state kept; a later run with faults gone resumes byte-exact', async () => {
     const sb = await sandbox();
     const s = await sample(4 * MiB + 5); // 17 parts of 256 KiB
-    const stateDir = fs.mkdtempSync(path.join(work, 'state-'));
+    const stateDir = fs.mkdtempSync(path.join(pool.work, 'state-'));
     const env = envFor(sb, stateDir);
     const child = startCli(putArgs('memorylake', s.file, ['--retries', '1', '-c', '2', '--limit-rate', '2MiB/s']), { env });
     await waitFor('3 finished parts', () => (readStates(stateDir)[0]?.done.length ?? 0) >= 3);

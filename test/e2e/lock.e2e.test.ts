@@ -8,14 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEDGER_FILE } from '../../src/state/ledger.js';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
 import { stateId } from '../../src/state/state-file.js';
-import { LEASE_MS } from '../../src/state/lock.js';
-import { sweepStateDir } from '../../src/state/sweep.js';
+import { LEASE_MS, sweepStateDir } from '../../src/state/lock/index.js';
 import { baseEnv, BIN, lastJson, runCli, startCli, type CliResult } from '../helpers/cli.js';
-import { makeFile, tempDir } from '../helpers/files.js';
+import { makeFile } from '../helpers/files.js';
 import { startGateProxy, type GateProxy } from '../helpers/gate-proxy.js';
 import { deadPid } from '../helpers/processes.js';
+import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
@@ -23,28 +22,23 @@ const SIZE = 3 * MiB + 17;
 const PROCESSES = 8;
 const ROUNDS = 5;
 
-let sb: SandboxHandle;
+const bed = useSandboxBed({ memorylakePartSize: 1 * MiB });
 let gate: GateProxy;
-let work: string;
 let file: string;
 
 beforeAll(async () => {
-  work = await tempDir();
-  sb = await startSandbox({ port: 0, dir: path.join(work, 'store'), memorylakePartSize: 1 * MiB });
-  gate = await startGateProxy(sb.origin);
-  file = await makeFile(path.join(work, 'race.bin'), SIZE, 21);
+  gate = await startGateProxy(bed.sb.origin);
+  file = await makeFile(path.join(bed.work, 'race.bin'), SIZE, 21);
 });
 afterAll(async () => {
   await gate?.close();
-  await sb?.close();
-  fs.rmSync(work, { recursive: true, force: true });
 });
 
 /** Starts PROCESSES uploads of `file` at once and checks that exactly one of them sent it. */
 async function race(round: string, stateDir: string): Promise<void> {
-  const env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: gate.origin, LAKEUP_STATE_DIR: stateDir };
-  const sessions = sb.stats().sessions;
-  const finalized = sb.stats().finalized.length;
+  const env = bed.envFor(stateDir, gate.origin);
+  const sessions = bed.sb.stats().sessions;
+  const finalized = bed.sb.stats().finalized.length;
   gate.shut();
 
   // --again: every round sends the same file, which an earlier round left in the drive; and so the
@@ -64,22 +58,22 @@ async function race(round: string, stateDir: string): Promise<void> {
     expect(l.code, `${round}: ${l.stderr}`).toBe(1);
     expect(l.stderr).toMatch(new RegExp(`another lakeup \\(pid ${winner.pid}\\) is already uploading this file; wait for it to finish or stop it`));
   }
-  expect(sb.stats().sessions - sessions, `${round}: upload sessions created`).toBe(1);
-  expect(sb.stats().finalized.length - finalized, `${round}: files finished`).toBe(1);
+  expect(bed.sb.stats().sessions - sessions, `${round}: upload sessions created`).toBe(1);
+  expect(bed.sb.stats().finalized.length - finalized, `${round}: files finished`).toBe(1);
   expect(fs.readdirSync(stateDir).filter((n) => n !== LEDGER_FILE), `${round}: state folder after the run`).toEqual([]);
 }
 
 describe(`${PROCESSES} processes, one file`, () => {
   it(`exactly one uploads it; the others stop with "another lakeup" (${ROUNDS} rounds)`, async () => {
     for (let round = 1; round <= ROUNDS; round++) {
-      await race(`round ${round}`, fs.mkdtempSync(path.join(work, 'state-')));
+      await race(`round ${round}`, bed.newState().stateDir);
     }
   });
 
   it(`exactly one takes over the lock a killed run left behind (${ROUNDS} rounds)`, async () => {
     const id = stateId('memorylake', gate.origin, path.resolve(file), { name: path.basename(file) });
     for (let round = 1; round <= ROUNDS; round++) {
-      const stateDir = fs.mkdtempSync(path.join(work, 'stale-'));
+      const stateDir = bed.newState('stale-').stateDir;
       const since = Date.now() - 60_000;
       fs.writeFileSync(path.join(stateDir, `${id}.lock`), JSON.stringify({ pid: await deadPid(), host: os.hostname(), since }), { mode: 0o600 });
       await race(`stale round ${round}`, stateDir);
@@ -94,13 +88,12 @@ const canUnshare = process.platform === 'linux' && process.getuid?.() === 0 && s
 
 describe('a run killed -9 on another host (another UTS namespace, another host name)', () => {
   it.skipIf(!canUnshare)('the rerun here takes its locks over once their lease lapses, within a minute, and sends every file once', { timeout: 150_000 }, async () => {
-    const dir = path.join(work, 'elsewhere-tree');
+    const dir = path.join(bed.work, 'elsewhere-tree');
     fs.mkdirSync(dir);
     for (let i = 0; i < 4; i++) await makeFile(path.join(dir, `f${i}.bin`), 2 * MiB + i, 60 + i);
     const args = ['put', dir, '-r', '-p', 'memorylake', '--json', '--progress', 'none', '-j', '2'];
-    const stateDir = fs.mkdtempSync(path.join(work, 'elsewhere-state-'));
-    const env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
-    const before = sb.stats().finalized.length;
+    const { stateDir, env } = bed;
+    const before = bed.sb.stats().finalized.length;
 
     // There: SIGKILLed once it saves a file's state (under that file's lock and the run's).
     const there = spawn('unshare', ['--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', ELSEWHERE, process.execPath, BIN, ...args], { env: baseEnv(env), stdio: 'ignore' });
@@ -122,7 +115,7 @@ describe('a run killed -9 on another host (another UTS namespace, another host n
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(new RegExp(`^lakeup: waiting for the lock of another lakeup \\(pid ${there.pid} on ${ELSEWHERE}\\), not renewed for \\d+ s: it is free after 30 s unless renewed$`, 'm'));
     expect(took, 'the rerun waited out the lease, not more').toBeLessThan(LEASE_MS + 30_000);
-    const sent = sb.stats().finalized.slice(before).filter((f) => f.path?.includes('elsewhere-tree'));
+    const sent = bed.sb.stats().finalized.slice(before).filter((f) => f.path?.includes('elsewhere-tree'));
     expect(sent.map((f) => path.basename(f.path!)).sort()).toEqual(['f0.bin', 'f1.bin', 'f2.bin', 'f3.bin']);
     // At most the temp file of a state (or URL file) write it was killed in: younger than a lease when the rerun
     // began, so that rerun's sweep kept it; the sweep of a lakeup a lease later removes it.

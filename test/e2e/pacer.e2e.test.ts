@@ -2,40 +2,28 @@
 // once share the budget, stay near it, and meet few 429s (Copera's rate headers: almost none).
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { SandboxHandle } from '../../src/sandbox/server.js';
 import { runCli } from '../helpers/cli.js';
-import { makeFile, tempDir } from '../helpers/files.js';
+import { makeFile } from '../helpers/files.js';
+import { useSandboxPool } from '../helpers/sandbox-bed.js';
 
-let work: string;
+const pool = useSandboxPool({ apiRate: 100, faults: { latencyMs: 5 } });
 let root: string;
 const FILES = 150;
 
 beforeAll(async () => {
-  work = await tempDir();
-  root = path.join(work, 'many');
+  root = path.join(pool.work, 'many');
   fs.mkdirSync(root);
   for (let i = 0; i < FILES; i++) await makeFile(path.join(root, `f${i}.txt`), 1 + ((i * 331) % 4000), i + 1);
 });
-afterAll(() => {
-  fs.rmSync(work, { recursive: true, force: true });
-});
-
-async function withSandbox<T>(fn: (sb: SandboxHandle) => Promise<T>): Promise<T> {
-  const sb = await startSandbox({ port: 0, dir: path.join(work, `store-${Math.random()}`), apiRate: 100, faults: { latencyMs: 5 } });
-  try {
-    return await fn(sb);
-  } finally {
-    await sb.close();
-  }
-}
 
 const calls = (sb: SandboxHandle) => Object.values(sb.stats().apiCalls).reduce((a, b) => a + b, 0);
 
 describe('a run shares one API budget', () => {
   it.each(['memorylake', 'copera'] as const)('%s: 150 files at 16 jobs under a limit of 100 calls/s: all uploaded, under 5 percent of calls refused', async (provider) => {
-    await withSandbox(async (sb) => {
-      const env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(work, 'state-')) };
+    await pool.with(undefined, async (sb) => {
+      const env = pool.envFor(sb);
       const r = await runCli(['put', root, '-r', '-p', provider, '-j', '16', '--json'], { env, timeoutMs: 60_000 });
       expect(r.code, r.stderr).toBe(0);
       // 16 files share the run's Ctrl-C signal, each listening on it: no Node warning reaches the user.

@@ -2,33 +2,21 @@
 // sockets, byte-exact.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server.js';
+import { describe, expect, it } from 'vitest';
 import { lastJson, runCli } from '../helpers/cli.js';
-import { makeFile, sha256File, tempDir } from '../helpers/files.js';
+import { makeFile, sha256File } from '../helpers/files.js';
 import { storedPath as storedIn } from '../helpers/sandbox.js';
+import { useSandboxBed } from '../helpers/sandbox-bed.js';
 
 const MiB = 1024 * 1024;
-let sb: SandboxHandle;
-let work: string;
-let env: Record<string, string>;
+// MemoryLake's layout is the server's: small parts keep these tests quick and many-parted.
+const bed = useSandboxBed({ memorylakePartSize: 1 * MiB });
 
-beforeAll(async () => {
-  work = await tempDir();
-  // MemoryLake's layout is the server's: small parts keep these tests quick and many-parted.
-  sb = await startSandbox({ port: 0, dir: path.join(work, 'store'), memorylakePartSize: 1 * MiB });
-  env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: path.join(work, 'state') };
-});
-afterAll(async () => {
-  await sb?.close();
-  fs.rmSync(work, { recursive: true, force: true });
-});
-
-const storedPath = (provider: string, name: string): string => storedIn(sb, provider, name);
+const storedPath = (provider: string, name: string): string => storedIn(bed.sb, provider, name);
 
 async function putAndCheck(provider: 'memorylake' | 'copera', size: number, extra: string[] = []) {
-  const file = await makeFile(path.join(work, `f-${provider}-${size}.bin`), size, size % 97);
-  const r = await runCli(['put', file, '--provider', provider, '--json', ...extra], { env });
+  const file = await makeFile(path.join(bed.work, `f-${provider}-${size}.bin`), size, size % 97);
+  const r = await runCli(['put', file, '--provider', provider, '--json', ...extra], { env: bed.env });
   expect(r.stderr).not.toMatch(/error/);
   expect(r.code).toBe(0);
   const out = lastJson(r.stdout);
@@ -50,20 +38,20 @@ describe('put to MemoryLake (server-decided layout)', () => {
   });
 
   it('reports the name the server chose on a conflict (rename)', async () => {
-    const file = await makeFile(path.join(work, 'dup.bin'), 1000);
-    const a = await runCli(['put', file, '-p', 'memorylake', '--json'], { env });
-    const b = await runCli(['put', file, '-p', 'memorylake', '--again', '--json'], { env });
+    const file = await makeFile(path.join(bed.work, 'dup.bin'), 1000);
+    const a = await runCli(['put', file, '-p', 'memorylake', '--json'], { env: bed.env });
+    const b = await runCli(['put', file, '-p', 'memorylake', '--again', '--json'], { env: bed.env });
     expect(lastJson(a.stdout).name).toBe('dup.bin');
     expect(lastJson(b.stdout).name).toBe('dup_1.bin');
   });
 
   it('honours --name, --on-conflict deny (exit 1, one line) and --quiet', async () => {
-    const file = await makeFile(path.join(work, 'deny.bin'), 2000);
-    const a = await runCli(['put', file, '-p', 'memorylake', '--name', 'renamed.bin', '--quiet'], { env });
+    const file = await makeFile(path.join(bed.work, 'deny.bin'), 2000);
+    const a = await runCli(['put', file, '-p', 'memorylake', '--name', 'renamed.bin', '--quiet'], { env: bed.env });
     expect(a.code).toBe(0);
     expect(a.stderr).toBe('');
     expect(a.stdout).toMatch(/renamed\.bin/);
-    const b = await runCli(['put', file, '-p', 'memorylake', '--name', 'renamed.bin', '--on-conflict', 'deny', '--again'], { env });
+    const b = await runCli(['put', file, '-p', 'memorylake', '--name', 'renamed.bin', '--on-conflict', 'deny', '--again'], { env: bed.env });
     expect(b.code).toBe(1);
     expect(b.stderr.trim().split('\n').filter((l) => l.startsWith('lakeup: error'))).toHaveLength(1);
     expect(b.stderr).toMatch(/409/);
@@ -90,10 +78,10 @@ describe('put to Copera (client-chosen layout)', () => {
 describe('a large file', () => {
   it('uploads several hundred MiB to both providers byte-exact', async () => {
     const size = 300 * MiB + 777;
-    const file = await makeFile(path.join(work, 'large.bin'), size, 42);
+    const file = await makeFile(path.join(bed.work, 'large.bin'), size, 42);
     const want = await sha256File(file);
     for (const provider of ['memorylake', 'copera'] as const) {
-      const r = await runCli(['put', file, '--provider', provider, '--json', '--concurrency', '8'], { env, timeoutMs: 120_000 });
+      const r = await runCli(['put', file, '--provider', provider, '--json', '--concurrency', '8'], { env: bed.env, timeoutMs: 120_000 });
       expect(r.code, r.stderr).toBe(0);
       const out = lastJson(r.stdout);
       expect(await sha256File(storedPath(provider, out.name as string))).toBe(want);
@@ -104,13 +92,13 @@ describe('a large file', () => {
 
 describe('answers that must not become a success', () => {
   it('Copera finalize reporting a different size is an integrity error, exit 1', async () => {
-    const file = await makeFile(path.join(work, 'short.bin'), 3000);
-    sb.script({
+    const file = await makeFile(path.join(bed.work, 'short.bin'), 3000);
+    bed.sb.script({
       route: 'copera.finalize',
       status: 200,
       body: { _id: '0123456789abcdef01234567', name: 'short.bin', type: 'file', mimeType: 'application/octet-stream', size: 2999 },
     });
-    const r = await runCli(['put', file, '-p', 'copera', '--json'], { env });
+    const r = await runCli(['put', file, '-p', 'copera', '--json'], { env: bed.env });
     expect(r.code).toBe(1);
     expect(lastJson(r.stdout)).toMatchObject({ ok: false, error: { kind: 'integrity' } });
     expect(r.stderr).toMatch(/Copera stored 2999 bytes but the file has 3000/);

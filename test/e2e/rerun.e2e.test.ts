@@ -17,7 +17,7 @@ type Provider = 'memorylake' | 'copera';
 const apiCalls = () => Object.values(bed.sb.stats().apiCalls).reduce((n, c) => n + c, 0);
 const finalized = (provider: Provider, name: RegExp) => bed.sb.stats().finalized.filter((f) => f.provider === provider && name.test(f.name));
 /** A state folder of its own: what a CI job on a fresh machine starts with. */
-const freshState = () => ({ ...bed.env, LAKEUP_STATE_DIR: fs.mkdtempSync(path.join(bed.work, 'fresh-')) });
+const freshState = () => bed.newState('fresh-').env;
 
 /** Rewrites a file in place with other bytes of the same size (byte `at` flipped); `keepMtime` puts its mtime back (as `touch -r` would). */
 function rewriteSameSize(file: string, keepMtime: boolean, at = 0): void {

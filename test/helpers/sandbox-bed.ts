@@ -15,6 +15,10 @@ export interface SandboxBed {
   readonly stateDir: string;
   /** LAKEUP_TOKEN, LAKEUP_ENDPOINT (the sandbox, or the tap in front of it) and LAKEUP_STATE_DIR for this test. */
   readonly env: Record<string, string>;
+  /** The env of a CLI using the state folder `stateDir` (and, if given, the API at `endpoint`). */
+  envFor(stateDir: string, endpoint?: string): Record<string, string>;
+  /** Another empty state folder, for a test that needs several, with its env. */
+  newState(prefix?: string): { stateDir: string; env: Record<string, string> };
 }
 
 export interface TappedSandboxBed extends SandboxBed {
@@ -50,10 +54,14 @@ function bed(opts: SandboxOptions, tapped: boolean): TappedSandboxBed {
     await sb?.close();
     fs.rmSync(work, { recursive: true, force: true });
   });
+  const envFor = (dir: string, endpoint = (tap ?? sb).origin) => ({ LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: endpoint, LAKEUP_STATE_DIR: dir });
+  const newState = (prefix = 'state-') => {
+    const dir = fs.mkdtempSync(path.join(work, prefix));
+    return { stateDir: dir, env: envFor(dir) };
+  };
   beforeEach(() => {
     tap?.reset();
-    stateDir = fs.mkdtempSync(path.join(work, 'state-'));
-    env = { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: (tap ?? sb).origin, LAKEUP_STATE_DIR: stateDir };
+    ({ stateDir, env } = newState());
   });
   return {
     get sb() {
@@ -72,6 +80,8 @@ function bed(opts: SandboxOptions, tapped: boolean): TappedSandboxBed {
     get env() {
       return env;
     },
+    envFor,
+    newState,
     nextCall(event, match) {
       if (!tap) throw new Error('this sandbox bed has no tap (useTappedSandboxBed)');
       const events = tap.events;
@@ -83,6 +93,57 @@ function bed(opts: SandboxOptions, tapped: boolean): TappedSandboxBed {
         };
         events.on(event, l);
       });
+    },
+  };
+}
+
+/**
+ * For files whose tests each want a sandbox of their own, set up differently (faults, rate limits,
+ * scripted answers), concurrent tests too: one temp work folder for the file, the sandboxes under it.
+ */
+export interface SandboxPool {
+  /** The file's temp folder (made before the file's tests, removed after). */
+  readonly work: string;
+  /** A sandbox for one test, `opts` over the pool's defaults; closed after the file. */
+  start(opts?: SandboxOptions): Promise<SandboxHandle>;
+  /** Runs `fn` with a sandbox of its own, closed when `fn` ends. */
+  with<T>(opts: SandboxOptions | undefined, fn: (sb: SandboxHandle) => Promise<T>): Promise<T>;
+  /** LAKEUP_TOKEN and LAKEUP_ENDPOINT of `sb`, and LAKEUP_STATE_DIR: `stateDir`, or a new empty state folder. */
+  envFor(sb: SandboxHandle, stateDir?: string): Record<string, string>;
+}
+
+/** Registers the file's setup and teardown; `prefix` names the work folder. */
+export function useSandboxPool(defaults: SandboxOptions = {}, prefix?: string): SandboxPool {
+  let work: string;
+  const open = new Set<SandboxHandle>();
+  beforeAll(async () => {
+    work = await tempDir(prefix);
+  });
+  afterAll(async () => {
+    await Promise.all([...open].map((s) => s.close()));
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+  const start = async (opts: SandboxOptions = {}) => {
+    const sb = await startSandbox({ port: 0, dir: fs.mkdtempSync(path.join(work, 'store-')), ...defaults, ...opts });
+    open.add(sb);
+    return sb;
+  };
+  return {
+    get work() {
+      return work;
+    },
+    start,
+    async with(opts, fn) {
+      const sb = await start(opts);
+      try {
+        return await fn(sb);
+      } finally {
+        open.delete(sb);
+        await sb.close();
+      }
+    },
+    envFor(sb, stateDir = fs.mkdtempSync(path.join(work, 'state-'))) {
+      return { LAKEUP_TOKEN: sb.token, LAKEUP_ENDPOINT: sb.origin, LAKEUP_STATE_DIR: stateDir };
     },
   };
 }

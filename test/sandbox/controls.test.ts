@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/wait.js';
 
 import { decodeAwsChunked } from '../../src/sandbox/objects.js';
 import { runSandboxCommand } from '../../src/sandbox/server.js';
-import { api, bytes, CP, get, md5, MiB, ML_UPLOAD, mlUpload, put, s3Code, sameBytes, sandbox } from './helpers.js';
+import { api, bytes, CP, get, md5, MiB, ML_UPLOAD, mlUpload, put, s3Code, sameBytes, sandbox, startSandboxCommand } from './helpers.js';
 
 describe('scripted answers', () => {
   it('answer the next `times` matching requests verbatim, then the real thing resumes', async () => {
@@ -224,23 +224,15 @@ describe('benchmark baselines', () => {
 
 describe('runSandboxCommand', () => {
   it('prints where it listens (stderr line, stdout JSON) and stops cleanly', async () => {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c) => (out += c));
-    stderr.on('data', (c) => (err += c));
-    const stop = new AbortController();
-    const running = runSandboxCommand({ port: 0, stdout, stderr, signal: stop.signal, faults: { failRate: 0.1 } });
-    while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 10));
-    const info = JSON.parse(out) as { origin: string; token: string; dir: string };
+    const cmd = await startSandboxCommand({ port: 0, faults: { failRate: 0.1 } });
+    const { info } = cmd;
+    const err = cmd.err();
     expect(info).toEqual({ origin: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), token: 'lakeup-sandbox', dir: expect.any(String) });
     expect(err).toContain(`lakeup sandbox listening on ${info.origin}  token: lakeup-sandbox  files: ${info.dir}`);
     expect(err).toContain('failRate=0.1');
     expect(existsSync(info.dir)).toBe(true);
     expect((await get(`${info.origin}/_sandbox/stats`)).status).toBe(200);
-    stop.abort();
-    expect(await running).toBe(0);
+    expect(await cmd.stop()).toBe(0);
     await expect(request(`${info.origin}/_sandbox/stats`)).rejects.toThrow();
     await rm(info.dir, { recursive: true, force: true });
   });

@@ -1,10 +1,11 @@
 // Shared helpers for the sandbox tests: real HTTP over undici against an ephemeral-port sandbox.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
 import { afterEach } from 'vitest';
 import { request } from 'undici';
 
-import { startSandbox } from '../../src/sandbox/server.js';
+import { runSandboxCommand, startSandbox } from '../../src/sandbox/server.js';
 import type { SandboxHandle, SandboxOptions } from '../../src/sandbox/server.js';
 
 export const MiB = 1024 * 1024;
@@ -154,4 +155,43 @@ export function s3Code(text: string): string | undefined {
 /** Whether a file holds exactly these bytes (Buffer.equals: vitest's deep equality is slow on big buffers). */
 export async function sameBytes(path: string, data: Buffer): Promise<boolean> {
   return (await readFile(path)).equals(data);
+}
+
+/** `lakeup sandbox` run in this process (runSandboxCommand), once it has said where it listens. */
+export interface SandboxCommand {
+  /** Its stdout JSON line. */
+  info: { origin: string; token: string; dir: string };
+  /** Its stdout and stderr so far. */
+  out(): string;
+  err(): string;
+  /** Stops it like SIGINT does; resolves with its exit code. */
+  stop(): Promise<number>;
+}
+
+/** Starts `lakeup sandbox` with `opts`; resolves when its stdout line arrives (the event, not a poll). */
+export async function startSandboxCommand(opts: SandboxOptions = {}): Promise<SandboxCommand> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stderr.on('data', (c) => (err += c));
+  const listening = new Promise<string>((resolve) =>
+    stdout.on('data', (c) => {
+      out += c;
+      if (out.includes('\n')) resolve(out);
+    }),
+  );
+  const ac = new AbortController();
+  const running = runSandboxCommand({ ...opts, stdout, stderr, signal: ac.signal });
+  const ended = running.then((code) => Promise.reject(new Error(`the sandbox command ended (${code}) before it said where it listens`)));
+  const info = JSON.parse(await Promise.race([listening, ended])) as SandboxCommand['info'];
+  return {
+    info,
+    out: () => out,
+    err: () => err,
+    stop() {
+      ac.abort();
+      return running;
+    },
+  };
 }

@@ -1,12 +1,11 @@
 import { request } from 'undici';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { RateBucket } from '../../src/sandbox/rate-bucket.js';
 import type { SandboxHandle } from '../../src/sandbox/server.js';
 import type { Answer } from './helpers.js';
 import { api, apiGet, bytes, CP, CP_TREE, get, ML_ITEMS, ML_UPLOAD, put, sandbox } from './helpers.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cpStart = (sb: SandboxHandle) => api(sb, `${CP}/start`, { fileName: 'a.bin', fileSize: 1, mimeType: 'a/b' });
 const hasRateHeaders = (a: Answer) => Object.keys(a.headers).some((h) => h.startsWith('x-ratelimit-'));
 
@@ -64,8 +63,14 @@ describe('RateBucket', () => {
 });
 
 describe('account-wide API rate limit (apiRate)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('lets about R of a burst of 2R calls through; the rest get 429 + Retry-After, and calls succeed again after it', async () => {
     const R = 5;
+    // The bucket's clocks (monotonic and wall) are the test's: the Retry-After wait is a tick, not a sleep.
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     const sb = await sandbox({ apiRate: R });
     const began = performance.now();
     const answers: Answer[] = [];
@@ -102,7 +107,7 @@ describe('account-wide API rate limit (apiRate)', () => {
     expect(stats.apiCalls['copera.start']).toBe(2 * R);
     expect(stats.faultsInjected.throttle).toBe(0);
 
-    await sleep(Number(limited.at(-1)!.headers['retry-after']) * 1000);
+    vi.advanceTimersByTime(Number(limited.at(-1)!.headers['retry-after']) * 1000);
     const again = await cpStart(sb);
     expect(again.status).toBe(200);
     expect(Number(again.headers['x-ratelimit-remaining'])).toBeGreaterThanOrEqual(R - 1);

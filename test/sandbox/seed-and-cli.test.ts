@@ -1,11 +1,9 @@
-import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { describe, expect, it, vi } from 'vitest';
 
 import { buildProgram } from '../../src/cli/program.js';
 import { runSandbox } from '../../src/cli/sandbox-command.js';
-import { runSandboxCommand } from '../../src/sandbox/server.js';
-import { api, apiGet, CP, CP_FILES, ML_ITEMS, sandbox } from './helpers.js';
+import { api, apiGet, CP, CP_FILES, ML_ITEMS, sandbox, startSandboxCommand } from './helpers.js';
 
 describe('seed (test control)', () => {
   it('places items straight into the drive, parents before children, over the API and POST /_sandbox/seed', async () => {
@@ -74,17 +72,9 @@ describe('lakeup sandbox --api-rate', () => {
   });
 
   it('starts a sandbox with the limit and says so', async () => {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c) => (out += c));
-    stderr.on('data', (c) => (err += c));
-    const stop = new AbortController();
-    const running = runSandboxCommand({ port: 0, apiRate: 3, stdout, stderr, signal: stop.signal });
-    while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 10));
-    const info = JSON.parse(out) as { origin: string; token: string; dir: string };
-    expect(err).toContain('API rate limit 3 calls/s');
+    const cmd = await startSandboxCommand({ port: 0, apiRate: 3 });
+    const { info } = cmd;
+    expect(cmd.err()).toContain('API rate limit 3 calls/s');
     const r = await request(`${info.origin}${CP}/start`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${info.token}` },
@@ -92,8 +82,7 @@ describe('lakeup sandbox --api-rate', () => {
     });
     await r.body.dump();
     expect(r.headers['x-ratelimit-limit']).toBe('3');
-    stop.abort();
-    expect(await running).toBe(0);
+    expect(await cmd.stop()).toBe(0);
     const { rm } = await import('node:fs/promises');
     await rm(info.dir, { recursive: true, force: true });
   });

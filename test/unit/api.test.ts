@@ -317,7 +317,7 @@ describe('apiPost: network failures', () => {
     it('stops at once when the caller aborts, rejecting with the abort reason and not retrying', async () => {
       const ac = new AbortController();
       const reason = new Error('user pressed Ctrl-C');
-      setTimeout(() => ac.abort(reason), 50);
+      server.once('request', () => ac.abort(reason)); // the call is under way
       const t0 = performance.now();
       await expect(apiPost(ctx({ endpoint: `http://127.0.0.1:${port}`, retries: 5, signal: ac.signal }), call())).rejects.toBe(reason);
       expect(performance.now() - t0).toBeLessThan(2000);
@@ -435,9 +435,10 @@ describe('apiGet: the same path as apiPost, for idempotent reads', () => {
     nock(ORIGIN).get('/v1/thing').times(10).reply(503, 'busy', { 'Retry-After': '5' });
     const ac = new AbortController();
     const reason = new Error('stop');
-    setTimeout(() => ac.abort(reason), 50);
+    const events = new UploadEvents();
+    events.once('api:call', () => ac.abort(reason)); // answered 503: now in the 5 s Retry-After wait
     const t0 = performance.now();
-    await expect(apiGet(ctx({ retries: 5 }), { path: '/v1/thing', what: 'read', signal: ac.signal })).rejects.toBe(reason);
+    await expect(apiGet(ctx({ retries: 5, events }), { path: '/v1/thing', what: 'read', signal: ac.signal })).rejects.toBe(reason);
     expect(performance.now() - t0).toBeLessThan(2000);
   });
 });

@@ -176,10 +176,10 @@ describe('MemoryLake: list a folder', () => {
   });
 
   it('an abort signal stops the listing', async () => {
-    nock(ML).get(`${FOLDER_PATH}/children`).query(true).delay(2000).reply(200, fixture('memorylake/children-root.json'));
+    const scope = nock(ML).get(`${FOLDER_PATH}/children`).query(true).delay(2000).reply(200, fixture('memorylake/children-root.json'));
     const ac = new AbortController();
     const reason = new Error('stop');
-    setTimeout(() => ac.abort(reason), 30);
+    scope.once('request', () => ac.abort(reason)); // the listing is under way
     await expect(provider().listFolder(FOLDER, { signal: ac.signal })).rejects.toBe(reason);
   });
 });

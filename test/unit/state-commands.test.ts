@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runAbort, runList, runResume } from '../../src/cli/state-commands.js';
 import { RunJournal } from '../../src/state/journal.js';
-import { LEASE_MS } from '../../src/state/lock.js';
+import { LEASE_MS } from '../../src/state/lock/index.js';
 import { saveState, stateId, statePath, type StateFile } from '../../src/state/state-file.js';
 import { deadPid, useSleeper } from '../helpers/processes.js';
 

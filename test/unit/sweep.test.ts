@@ -7,10 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isTempOfDeadProcess, tempPathFor } from '../../src/state/atomic-write.js';
-import { acquireLock, LEASE_MS, RENEW_MS } from '../../src/state/lock.js';
-import { readSnapshot } from '../../src/state/lock-owner.js';
-import { claimPath } from '../../src/state/lock-takeover.js';
-import { sweepStateDir } from '../../src/state/sweep.js';
+import { acquireLock, claimPath, LEASE_MS, readSnapshot, RENEW_MS, sweepStateDir } from '../../src/state/lock/index.js';
 import { deadPid, useSleeper } from '../helpers/processes.js';
 
 let dir: string;

@@ -7,7 +7,7 @@
 //    hard link of its own, so the source's name is never needed again;
 //  - takeover claims (`<id>.lock.takeover-<key>-<gen>`) whose taker is gone, on a lock that is no
 //    longer there or no longer the one claimed: no taker can claim that lock again (keys never
-//    repeat), and a living one that holds such a claim only re-reads and gives up (lock-takeover.ts);
+//    repeat), and a living one that holds such a claim only re-reads and gives up (takeover.ts);
 //  - a lock whose process is gone and that guards nothing (no state file or run journal beside it):
 //    deleted under a takeover claim, never taken: a lakeup starting at that moment on the same
 //    upload meets the dead lock or none, never the sweeper's name, and never two holders;
@@ -18,10 +18,11 @@
 // Everything of a process that is still running, or of another host within a lease, is left alone.
 import fs from 'node:fs';
 import path from 'node:path';
-import { isTempOfDeadProcess } from './atomic-write.js';
-import { acquireLock, removeStaleLock } from './lock.js';
-import { judge, readSnapshot } from './lock-owner.js';
-import { removeFile } from './remove.js';
+import { isTempOfDeadProcess } from '../atomic-write.js';
+import { removeFile } from '../remove.js';
+import { acquireLock } from './acquire.js';
+import { readLiveness, readSnapshot } from './owner.js';
+import { removeStaleLock } from './takeover.js';
 
 const LOCK_SOURCE = /\.lock\.new-[0-9a-f]+$/;
 const CLAIM = /^(.*\.lock)\.takeover-([0-9a-f]+)-\d+$/;
@@ -46,14 +47,12 @@ export async function sweepStateDir(dir: string): Promise<void> {
         continue;
       }
       if (LOCK_SOURCE.test(name)) {
-        const snap = await readSnapshot(path.join(dir, name));
-        if (snap && !judge(snap).live) await rm(name);
+        if ((await readLiveness(path.join(dir, name)))?.live === false) await rm(name);
         continue;
       }
       const claim = CLAIM.exec(name);
       if (claim) {
-        const snap = await readSnapshot(path.join(dir, name));
-        if (!snap || judge(snap).live) continue;
+        if ((await readLiveness(path.join(dir, name)))?.live !== false) continue;
         const lock = await readSnapshot(path.join(dir, claim[1]));
         if (lock?.key !== claim[2]) await rm(name);
         continue;
@@ -62,8 +61,7 @@ export async function sweepStateDir(dir: string): Promise<void> {
       if (urls) {
         const id = urls[1];
         if (present.has(`${id}.json`)) continue;
-        const lock = await readSnapshot(path.join(dir, `${id}.lock`));
-        if (lock && judge(lock).live) continue; // a living upload (or another host's, within its lease) may be writing the pair
+        if ((await readLiveness(path.join(dir, `${id}.lock`)))?.live) continue; // a living upload (or another host's, within its lease) may be writing the pair
         const held = await acquireLock(dir, id); // LOCKED: one took it meanwhile
         try {
           const stateThere = await fs.promises.access(path.join(dir, `${id}.json`)).then(() => true, () => false);

@@ -2,7 +2,7 @@
 // ever removing a live one.
 //
 // Why exactly one taker replaces a given stale lock S, and only S:
-//  - `file` changes in three ways only: `link` creates it when there is none (lock.ts); its owner
+//  - `file` changes in three ways only: `link` creates it when there is none (create.ts); its owner
 //    removes it on release; a taker renames its own lock over it. The owner of S is gone (that is
 //    why S was judged stale), and link fails while S is there; so only takers can change it.
 //  - A taker renames over `file` only while it holds a claim on S — `claimPath(file, S.key, gen)`,
@@ -17,11 +17,11 @@
 //    that is already gone only makes its holder re-read, see another key, and give up.
 // (Moving S aside first and putting back a fresh lock moved by mistake would leave `file` empty
 // between the two steps, and a third process could link its lock into that gap: two holders.)
-import { LakeupError } from '../errors.js';
-import { renameWithRetry } from './atomic-write.js';
-import { createExclusive } from './exclusive-create.js';
-import { judge, readSnapshot, type LockOwner, type LockSnapshot } from './lock-owner.js';
-import { removeFile } from './remove.js';
+import { LakeupError } from '../../errors.js';
+import { renameWithRetry } from '../atomic-write.js';
+import { removeFile } from '../remove.js';
+import { createExclusive, lockPath, withSource } from './create.js';
+import { judge, readSnapshot, type LockOwner, type LockSnapshot } from './owner.js';
 
 export type Takeover =
   /** Our lock is in place of the stale one. */
@@ -78,4 +78,19 @@ export async function takeOver(file: string, stale: LockSnapshot, source: string
     `cannot take over the stale lock ${file}: too many abandoned takeover claims beside it (remove ${file}.takeover-* if no lakeup is running)`,
     { code: 'LOCKED' },
   );
+}
+
+/**
+ * Deletes upload `id`'s lock if its holder is gone (owner.ts's rule), without ever holding it: for
+ * the sweep of locks that guard nothing. True when it is gone (by us or another).
+ */
+export async function removeStaleLock(dir: string, id: string): Promise<boolean> {
+  const file = lockPath(dir, id);
+  const snap = await readSnapshot(file);
+  if (!snap) return true;
+  if (judge(snap).live) return false;
+  return withSource(file, async ({ source, content }) => {
+    const t = await takeOver(file, snap, source, content, true);
+    return t.result === 'taken' || !(await readSnapshot(file));
+  });
 }

@@ -1,5 +1,7 @@
-// Who holds a lock file, and whether that holder is still alive: the one liveness rule, used to
-// take a lock (lock.ts), to take over a stale one (lock-takeover.ts) and by `lakeup list`/`abort`.
+// What a lock file holds, who wrote it, and whether that holder is still alive: the one liveness rule,
+// used to take a lock (acquire.ts), to take over a stale one (takeover.ts), by the sweep and by
+// `lakeup list`/`abort`. It imports nothing of the state folder, so atomic-write.ts (which the lock
+// itself writes with) takes its temp-file rule from here without an import cycle.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,7 +31,7 @@ export interface LockSnapshot {
 
 /**
  * An unparsable lock younger than this may be one being written (a lock made without hard links,
- * see lock.ts); older, it is the leftover of an old version or of a crash.
+ * see create.ts); older, it is the leftover of an old version or of a crash.
  */
 export const UNREADABLE_STALE_MS = 5_000;
 
@@ -108,4 +110,10 @@ export async function readSnapshot(file: string): Promise<LockSnapshot | undefin
   } finally {
     await fh.close();
   }
+}
+
+/** The holder of the lock file `file` and whether it is alive; undefined when there is none. */
+export async function readLiveness(file: string): Promise<Liveness | undefined> {
+  const snap = await readSnapshot(file);
+  return snap && judge(snap);
 }
