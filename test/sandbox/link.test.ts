@@ -26,7 +26,7 @@ describe('link (--latency each way, --conn-rate)', () => {
   });
 
   it('carries connections side by side, each at its own rate', async () => {
-    const sb = await sandbox({ link: { latencyMs: 5, connRate: 1024 * 1024 } });
+    const sb = await sandbox({ link: { latencyMs: 5, connRate: 256 * 1024 } });
     const data = bytes(256 * 1024);
     const agent = new Agent({ connections: 4 });
     try {
@@ -39,9 +39,10 @@ describe('link (--latency each way, --conn-rate)', () => {
         }),
       );
       const ms = performance.now() - t0;
-      // Four connections of 256 KiB at 1 MiB/s each: ~0.25 s side by side (1 s if they shared one rate).
-      expect(ms).toBeGreaterThanOrEqual(240);
-      expect(ms).toBeLessThan(800);
+      // Four connections of 256 KiB at 256 KiB/s each: ~1 s side by side, 4 s if they shared one
+      // rate; the margin between is wide enough for a busy CI machine.
+      expect(ms).toBeGreaterThanOrEqual(900);
+      expect(ms).toBeLessThan(3000);
     } finally {
       await agent.close();
     }
