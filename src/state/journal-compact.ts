@@ -12,6 +12,9 @@ import fs from 'node:fs/promises';
 import { entryKey, finishedOf, isCount, isEntry, type JournalRecord } from './journal-format.js';
 import { readLines, rewriteJournal } from './journal-store.js';
 
+/** Bytes read at a time: strings of a chunk stay small (a megabyte's would each go to V8's large-object space until a full collection). */
+const CHUNK = 64 << 10;
+
 export interface Compacted {
   /** Record lines kept (the header not counted), and of them the `done` ones. */
   lines: number;
@@ -25,7 +28,7 @@ export async function compactJournal(file: string): Promise<Compacted> {
   const covered = { bytes: 0 };
   const open = new Map<string, number>();
   let n = 0;
-  for await (const rows of readLines(file, covered, undefined, size)) {
+  for await (const rows of readLines(file, covered, CHUNK, size)) {
     for (const row of rows) {
       const r = n === 0 ? undefined : recordOf(row);
       if (r?.t === 'fin') open.set(r.key, n);
@@ -36,7 +39,7 @@ export async function compactJournal(file: string): Promise<Compacted> {
   const kept: Compacted = { lines: 0, done: 0 };
   async function* live(): AsyncGenerator<string> {
     let i = 0;
-    for await (const rows of readLines(file, { bytes: 0 }, undefined, covered.bytes)) {
+    for await (const rows of readLines(file, { bytes: 0 }, CHUNK, covered.bytes)) {
       for (const row of rows) {
         const at = i++;
         if (at === 0) {

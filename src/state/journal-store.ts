@@ -124,7 +124,7 @@ export async function rewriteJournal(file: string, lines: Iterable<string> | Asy
       for await (const line of lines) {
         batch.push(line, '\n');
         size += line.length;
-        if (size > 1 << 20) {
+        if (size > 64 << 10) {
           await h.appendFile(batch.join(''));
           batch = [];
           size = 0;
