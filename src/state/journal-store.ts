@@ -1,7 +1,8 @@
-// How a run's journal (journal.ts) is kept at scale: its finished files in a compact index (one
-// string per file, no object), its file read line by line (never whole into memory), and rewritten
-// with only what still counts when superseded lines pile up (a file's `fin` record once its `done`
-// is written): a million-file run replays its journal in one pass over as many lines as files.
+// How a run's journal (journal.ts) is kept at scale: the finished files of earlier attempts in a
+// compact index (one string per file, no object), its file read line by line (never whole into
+// memory), and rewritten from the file itself with only what still counts when superseded lines
+// pile up (a file's `fin` record once its `done` is written): a million-file run replays its journal
+// in one pass over as many lines as files, and holds nothing per file it finished.
 import fs from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { renameWithRetry, tempPathFor } from './atomic-write.js';
@@ -16,7 +17,11 @@ export interface FinishedFile {
 
 const SEP = '\u0000';
 
-/** The finished files of a run by entry key: each one string (`size␀mtime␀id␀name`), read into an object on demand. */
+/**
+ * The files an earlier attempt of a run finished, by entry key: each one string
+ * (`size␀mtime␀id␀name`), read into an object on demand, and let go of once the scan has judged its
+ * file (`take`).
+ */
 export class FinishedIndex {
   private readonly m = new Map<string, string>();
 
@@ -32,6 +37,14 @@ export class FinishedIndex {
   get(key: string): FinishedFile | undefined {
     const v = this.m.get(key);
     return v === undefined ? undefined : unpack(v);
+  }
+
+  /** The entry, removed: the walk finds a file once, so the scan asks once and the memory goes. */
+  take(key: string): FinishedFile | undefined {
+    const v = this.m.get(key);
+    if (v === undefined) return undefined;
+    this.m.delete(key);
+    return unpack(v);
   }
 
   has(key: string): boolean {
@@ -66,9 +79,9 @@ function unpack(v: string): FinishedFile {
  * The whole lines of a file, read a chunk at a time and given a chunk's lines at a time (one await
  * per chunk, not per line: a replay of 100,000 lines costs no 100,000 generator hops); a last line
  * without its newline (torn by a crash mid-write) is left out. `read.bytes`: how far the lines went
- * (what a rewrite covers).
+ * (what a rewrite covers). `upTo`: read no further than this byte (what was there when a rewrite began).
  */
-export async function* readLines(file: string, read: { bytes: number } = { bytes: 0 }, chunk = 1 << 20): AsyncGenerator<string[]> {
+export async function* readLines(file: string, read: { bytes: number } = { bytes: 0 }, chunk = 1 << 20, upTo = Infinity): AsyncGenerator<string[]> {
   const h = await fs.open(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(chunk);
@@ -76,7 +89,7 @@ export async function* readLines(file: string, read: { bytes: number } = { bytes
     let rest = '';
     let pos = 0;
     for (;;) {
-      const { bytesRead } = await h.read(buf, 0, chunk, pos);
+      const { bytesRead } = await h.read(buf, 0, Math.min(chunk, upTo - pos), pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
       const text = rest + decoder.write(buf.subarray(0, bytesRead));
@@ -101,17 +114,17 @@ export async function* readLines(file: string, read: { bytes: number } = { bytes
  * `lines` stand for; whatever another process appended after them meanwhile (recordDoneInRun) is
  * carried over.
  */
-export async function rewriteJournal(file: string, lines: Iterable<string>, covered: number): Promise<void> {
+export async function rewriteJournal(file: string, lines: Iterable<string> | AsyncIterable<string>, covered: number): Promise<void> {
   const tmp = tempPathFor(file);
   try {
     const h = await fs.open(tmp, 'wx', 0o600);
     try {
       let batch: string[] = [];
       let size = 0;
-      for (const line of lines) {
+      for await (const line of lines) {
         batch.push(line, '\n');
         size += line.length;
-        if (size > 1 << 20) {
+        if (size > 64 << 10) {
           await h.appendFile(batch.join(''));
           batch = [];
           size = 0;

@@ -10,10 +10,10 @@ import { LakeupError } from '../errors.js';
 import { renameWithRetry } from './atomic-write.js';
 import { removeFile } from './remove.js';
 import { isId } from './state-dir.js';
-import { FinishedIndex, readLines, rewriteJournal, type FinishedFile } from './journal-store.js';
+import { compactJournal } from './journal-compact.js';
+import { FinishedIndex, readLines, type FinishedFile } from './journal-store.js';
 import {
   entryKey,
-  entryOf,
   finishedOf,
   isCount,
   isEntry,
@@ -53,6 +53,11 @@ export type JournalLoad =
 export const COMPACT_MIN_LINES = 10_000;
 
 export class RunJournal {
+  /**
+   * The files earlier attempts finished, as read from the file; the scan takes each as it judges its
+   * file. What this process finishes is written, not held: nothing asks about a file twice in a run
+   * (a rewrite reads the file), so a run's memory does not grow with the files it sends.
+   */
   readonly finished = new FinishedIndex();
   readonly finalizing = new Map<string, FinalizingFile>();
   readonly folders = new Map<string, string>();
@@ -65,9 +70,9 @@ export class RunJournal {
   private failed: unknown;
   /** The file's first line, once known (read, or written). */
   private headerLine: string | undefined;
-  /** Record lines in the file, and the bytes they and the header take. */
+  /** Record lines in the file, and of them the `done` records. */
   private lines = 0;
-  private bytes = 0;
+  private doneLines = 0;
 
   private constructor(
     readonly file: string,
@@ -84,8 +89,7 @@ export class RunJournal {
     const file = journalPath(dir, key);
     // Read a line at a time: a million-file run's journal is never in memory whole. A last line
     // without its newline (torn by a crash mid-write) never counted and is left out.
-    const read = { bytes: 0 };
-    const lines = readLines(file, read);
+    const lines = readLines(file);
     let batch: IteratorResult<string[]>;
     try {
       batch = await lines.next();
@@ -120,7 +124,7 @@ export class RunJournal {
       for (let i = from; i < rows.length; i++) {
         j.lines++;
         try {
-          if (j.apply(JSON.parse(rows[i]!) as JournalRecord)) damaged++;
+          if (j.apply(JSON.parse(rows[i]!) as JournalRecord, true)) damaged++;
         } catch {
           damaged++;
         }
@@ -132,13 +136,12 @@ export class RunJournal {
     } catch (err) {
       return invalid(`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
-    j.bytes = read.bytes;
     return { status: 'ok', journal: j, damaged };
   }
 
-  /** Records that still count: one per finished, finalizing file, folder and account. */
+  /** Records that still count: one per finished (a file sent twice counts twice), finalizing file, folder and account. */
   private get live(): number {
-    return this.finished.size + this.finalizing.size + this.folders.size + this.accounts.size;
+    return this.doneLines + this.finalizing.size + this.folders.size + this.accounts.size;
   }
 
   /**
@@ -150,20 +153,10 @@ export class RunJournal {
     if (this.headerLine === undefined || this.lines < COMPACT_MIN_LINES || this.lines < 1.5 * this.live) return false;
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
-    await rewriteJournal(this.file, this.liveLines(), this.bytes);
-    this.lines = this.live;
-    this.bytes = (await fs.stat(this.file)).size;
+    const kept = await compactJournal(this.file);
+    this.lines = kept.lines;
+    this.doneLines = kept.done;
     return true;
-  }
-
-  /** The header, then every record that still counts, as lines: a replay of them makes the same journal. */
-  private *liveLines(): Generator<string> {
-    yield this.headerLine!;
-    for (const a of this.accounts) if (a !== this.identity.account) yield JSON.stringify({ t: 'acct', a });
-    for (const [p, id] of this.folders) yield JSON.stringify({ t: 'dir', path: JSON.parse(p), id });
-    // `done` before `fin`: a file finished once and being sent again (it changed) has both.
-    for (const [k, f] of this.finished.entries()) yield JSON.stringify({ t: 'done', ...entryOf(k), ...f });
-    for (const [k, f] of this.finalizing) yield JSON.stringify({ t: 'fin', ...entryOf(k), ...f });
   }
 
   /** A fresh journal for this run (nothing is written until the first record). */
@@ -171,7 +164,8 @@ export class RunJournal {
     return new RunJournal(journalPath(dir, key), identity, key, false);
   }
 
-  private apply(r: JournalRecord): string | undefined {
+  /** A record's effect; `replayed`: read from the file (a finished file is then indexed for the scan). */
+  private apply(r: JournalRecord, replayed: boolean): string | undefined {
     if (!r || typeof r !== 'object') return 'is not a record';
     switch (r.t) {
       case 'dir':
@@ -190,7 +184,8 @@ export class RunJournal {
         const done = finishedOf(r);
         if (!done) return 'is an incomplete file record';
         this.finalizing.delete(done.key);
-        this.finished.set(done.key, done.file);
+        if (replayed) this.finished.set(done.key, done.file);
+        this.doneLines++;
         return undefined;
       }
       case 'acct':
@@ -260,7 +255,6 @@ export class RunJournal {
         /* a damaged line: not this record */
       }
     }
-    if (found) this.finished.set(key, found);
     return found;
   }
 
@@ -285,7 +279,7 @@ export class RunJournal {
   }
 
   private append(r: JournalRecord): Promise<void> {
-    this.apply(r);
+    this.apply(r, false);
     if (this.failed) return Promise.reject(this.failed);
     this.pending.push(`${JSON.stringify(r)}\n`);
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
@@ -306,7 +300,6 @@ export class RunJournal {
           await h.appendFile(batch); // writes it all (a short write is continued, not taken for whole)
           await h.datasync();
           this.lines += waiters.length;
-          this.bytes += Buffer.byteLength(batch);
           for (const w of waiters) w.resolve();
           // Grown with superseded records: rewritten between two batches (nothing else writes meanwhile).
           // A rewrite that fails leaves the file as it was, still whole: the run goes on.
@@ -332,15 +325,12 @@ export class RunJournal {
       const header: JournalHeader = { v: JOURNAL_VERSION, kind: 'lakeup-run', key: this.key, ...this.identity, createdAt: Date.now(), pid: process.pid };
       this.headerLine = JSON.stringify(header);
       await h.appendFile(`${this.headerLine}\n`);
-      this.bytes = Buffer.byteLength(this.headerLine) + 1;
       this.lines = 0;
     } else {
       // A last line torn by a crash must not swallow the first record appended after it.
       const last = Buffer.alloc(1);
       await h.read(last, 0, 1, size - 1);
       if (last[0] !== 0x0a) await h.appendFile('\n');
-      // What a rewrite stands for from here: all of it (a torn line is not carried over).
-      this.bytes = size + (last[0] !== 0x0a ? 1 : 0);
     }
     this.handle = h;
     return h;

@@ -5,11 +5,15 @@
 // and the item it became. The account is a hash of the token (never the token): an entry another
 // token recorded is not found under this one, so that token must prove the file is there by looking
 // in the drive, which sees only its own account's items. Bounded: the newest MAX_ENTRIES are kept.
+// In memory, a command holds what the file held when it began (for lookups); what it records waits
+// on disk (ledger-spill.ts) until the end, so a run's memory does not grow with the files it sends.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FileFingerprint } from '../types.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { removeFile } from './remove.js';
+import { renameWithRetry, tempPathFor } from './atomic-write.js';
+import { LedgerSpill } from './ledger-spill.js';
 import { ensureStateDirAsync } from './state-dir.js';
 
 export const LEDGER_FILE = 'ledger.json';
@@ -90,25 +94,35 @@ function isEntry(e: unknown): e is LedgerEntry {
 }
 
 /**
- * The ledger of one command: read once, looked up in memory, written back (merged) once at the
- * end. It holds at most MAX_ENTRIES entries, newest last, as JSON text: a run of a million files
- * holds no more than a run of 50,000 (the oldest, which the write would prune, go first).
+ * The ledger of one command: read once and looked up in memory (at most MAX_ENTRIES entries, as
+ * JSON text: no object per field); what the command records goes to disk as it comes and is merged
+ * into the ledger once, at the end. A command looks each file up once, before it sends it: what it
+ * records is for the next command, and a run of a million files holds no more than a run of ten.
  */
 export class Ledger {
-  /** What this command recorded (undefined: forgotten), oldest first, at most MAX_ENTRIES. */
-  private readonly changed = new Map<string, string | undefined>();
+  /** What this command recorded, in order, waiting on disk for `flush`. */
+  private readonly recorded: LedgerSpill;
 
   private constructor(
     private readonly dir: string,
+    /** The entries on disk when the command began. */
     private readonly entries: Map<string, string>,
-  ) {}
+  ) {
+    this.recorded = new LedgerSpill(ledgerPath(dir));
+  }
 
   static open(dir: string): Ledger {
     return new Ledger(dir, readLedger(dir));
   }
 
+  /** Entries known when the command began. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Entries this command recorded (not yet written into the ledger). */
+  get recordedCount(): number {
+    return this.recorded.count;
   }
 
   get(key: string): LedgerEntry | undefined {
@@ -118,9 +132,7 @@ export class Ledger {
 
   /** Remembers a finished upload (or a file found in the drive); written by `flush`. */
   record(key: string, entry: Omit<LedgerEntry, 'at'>): void {
-    const json = JSON.stringify({ ...entry, at: Date.now() });
-    newest(this.entries, key, json);
-    newest(this.changed, key, json);
+    this.recorded.add(key, JSON.stringify({ ...entry, at: Date.now() }));
   }
 
   /** Marks an entry used (so pruning keeps it) and its fingerprint as now seen. */
@@ -129,35 +141,52 @@ export class Ledger {
     if (e) this.record(key, { ...e, ctimeMs: fp.ctimeMs, ino: fp.ino });
   }
 
-  /** Drops an entry that no longer holds (the file changed): its next upload records a new one. */
-  forget(key: string): void {
-    this.entries.delete(key);
-    newest(this.changed, key, undefined);
-  }
-
   /**
-   * Writes what this command changed over what is on disk now (another lakeup may have written
-   * meanwhile), keeping the newest MAX_ENTRIES. Nothing changed: nothing written.
+   * Writes what this command recorded over what is on disk now (another lakeup may have written
+   * meanwhile), keeping the newest MAX_ENTRIES: this command's newest, then the newest of the rest.
+   * A member at a time to the file (atomically): no copy of the whole ledger as one string. Nothing
+   * recorded: nothing written.
    */
   async flush(): Promise<void> {
-    if (this.changed.size === 0) return;
+    if (this.recorded.count === 0) return;
     const merged = readLedger(this.dir);
-    for (const [k, json] of this.changed) {
-      if (json === undefined) merged.delete(k);
-      else newest(merged, k, json);
-    }
-    this.changed.clear();
-    const kept = [...merged].slice(-MAX_ENTRIES);
-    merged.clear();
     await ensureStateDirAsync(this.dir);
-    const body = kept.map(([k, json]) => `${JSON.stringify(k)}:${json}`).join(',');
-    await writeFileAtomic(ledgerPath(this.dir), `{"v":${VERSION},"entries":{${body}}}`, { mode: 0o600 });
+    const keys = new Set<string>();
+    const recorded = this.recorded.members(Math.max(0, this.recorded.count - MAX_ENTRIES), keys);
+    async function* members(): AsyncGenerator<string> {
+      yield* recorded;
+      const rest = [...merged.keys()].filter((k) => !keys.has(k));
+      for (const k of rest.slice(Math.max(0, rest.length - (MAX_ENTRIES - keys.size)))) yield `${JSON.stringify(k)}:${merged.get(k)!}`;
+    }
+    await writeLedger(ledgerPath(this.dir), members());
+    await this.recorded.clear();
   }
 }
 
-/** Sets `key` as the newest of `m` (last in its order), dropping the oldest past MAX_ENTRIES. */
-function newest<V>(m: Map<string, V>, key: string, value: V): void {
-  m.delete(key);
-  m.set(key, value);
-  if (m.size > MAX_ENTRIES) m.delete(m.keys().next().value as string);
+/** Writes the ledger file, `{"v":1,"entries":{…}}`, from its members, a batch at a time, atomically (0600). */
+async function writeLedger(file: string, members: AsyncIterable<string>): Promise<void> {
+  const tmp = tempPathFor(file);
+  try {
+    const h = await fs.promises.open(tmp, 'wx', 0o600);
+    try {
+      let batch = `{"v":${VERSION},"entries":{`;
+      let first = true;
+      for await (const m of members) {
+        batch += first ? m : `,${m}`;
+        first = false;
+        if (batch.length > 64 << 10) {
+          await h.appendFile(batch);
+          batch = '';
+        }
+      }
+      await h.appendFile(`${batch}}}`);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await renameWithRetry(tmp, file);
+  } catch (err) {
+    await removeFile(tmp).catch(() => undefined);
+    throw err;
+  }
 }

@@ -57,7 +57,7 @@ export async function* scanItems(sources: AsyncIterable<Source>, journal: RunJou
       }
     }
     if (item.fp && journal) {
-      const done = journal.finished.get(entryKey({ file: item.fp.path, to: shardKey(src) }));
+      const done = journal.finished.take(entryKey({ file: item.fp.path, to: shardKey(src) }));
       if (done && done.size === item.fp.size && done.mtimeMs === item.fp.mtimeMs) {
         item.skip = {
           ok: true,

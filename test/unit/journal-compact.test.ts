@@ -76,6 +76,51 @@ describe('journal compaction', () => {
     expect((await loaded()).finished.get(entryKey(e(-1)))?.id).toBe('late');
   });
 
+  it('holds nothing per file it finishes: what it sends is written, not kept, and a rewrite still keeps every one', async () => {
+    const n = COMPACT_MIN_LINES * 2;
+    const j = RunJournal.create(dir, ID);
+    for (let i = 0; i < n; i++) {
+      const fin = j.markFinalizing(e(i), { size: 1, mtimeMs: 5, at: 100 + i });
+      const done = j.markDone(e(i), { size: 1, mtimeMs: 5, id: `id-${i}`, name: `f${i}` });
+      if (i % 1000 === 0) await Promise.all([fin, done]);
+    }
+    await j.close();
+    expect(j.finished.size).toBe(0);
+    expect(j.finalizing.size).toBe(0);
+    expect(lineCount(j.file)).toBeLessThan(1.5 * n); // rewritten on the way
+    expect((await loaded()).finished.size).toBe(n);
+  });
+
+  it('a rerun lets go of each finished file as the scan takes it, and its rewrite keeps them all (from the file, not from memory)', async () => {
+    const file = journalPath(dir, runKey(ID));
+    const j = RunJournal.create(dir, ID);
+    await j.addFolder(['tree'], 'f-tree');
+    await j.close();
+    const lines: string[] = [];
+    for (let i = 0; i < COMPACT_MIN_LINES; i++) {
+      lines.push(JSON.stringify({ t: 'fin', f: e(i).file, to: e(i).to, size: 1, mtimeMs: 2, at: 3 }));
+      lines.push(JSON.stringify({ t: 'done', f: e(i).file, to: e(i).to, size: 1, mtimeMs: 2, id: `id-${i}`, name: `f${i}` }));
+    }
+    // One file sent again after it changed, cut off mid-finalize: its `done` and its later `fin` both count.
+    lines.push(JSON.stringify({ t: 'fin', f: e(0).file, to: e(0).to, size: 7, mtimeMs: 8, at: 9 }));
+    // One refused outright: its `fin` and `nofin` count for nothing.
+    lines.push(JSON.stringify({ t: 'fin', f: e(-2).file, to: e(-2).to, size: 1, mtimeMs: 2, at: 3 }));
+    lines.push(JSON.stringify({ t: 'nofin', f: e(-2).file, to: e(-2).to }));
+    fs.appendFileSync(file, `${lines.join('\n')}\n`);
+    const rerun = await loaded();
+    for (let i = 0; i < COMPACT_MIN_LINES; i++) expect(rerun.finished.take(entryKey(e(i)))?.id).toBe(`id-${i}`);
+    expect(rerun.finished.size).toBe(0);
+    expect(rerun.finished.take(entryKey(e(1)))).toBeUndefined(); // taken once
+    expect(await rerun.compactIfWorth()).toBe(true);
+    expect(lineCount(file)).toBe(1 + 1 + COMPACT_MIN_LINES + 1); // header, folder, one done per file, the open fin
+    const after = await loaded();
+    expect(after.finished.size).toBe(COMPACT_MIN_LINES);
+    expect(after.finished.get(entryKey(e(3)))?.id).toBe('id-3');
+    expect([...after.finalizing.keys()]).toEqual([entryKey(e(0))]);
+    expect(after.finalizing.get(entryKey(e(0)))).toMatchObject({ size: 7, at: 9 });
+    expect(after.folder(['tree'])).toBe('f-tree');
+  });
+
   it('keeps a line another process appended after the file was read (a `lakeup resume <id>` finishing one of its files)', async () => {
     const j = RunJournal.create(dir, ID);
     await j.markDone(e(1), { size: 1, mtimeMs: 1, id: 'one', name: 'f1' });

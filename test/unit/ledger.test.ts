@@ -41,28 +41,54 @@ describe('the ledger', () => {
     expect(Ledger.open(dir).size).toBe(0);
   });
 
-  it('holds at most MAX_ENTRIES while a run records more: the oldest go, as the write would prune them', async () => {
+  it('holds nothing per entry a command records (they wait on disk), and its write keeps the newest MAX_ENTRIES', async () => {
     const dir = tempFolder();
     const l = Ledger.open(dir);
     for (let i = 0; i < MAX_ENTRIES + 10; i++) l.record(`k${i}`, { ...entry, id: `sc-${i}` });
-    expect(l.size).toBe(MAX_ENTRIES);
-    expect(l.get('k9')).toBeUndefined();
-    expect(l.get(`k${MAX_ENTRIES + 9}`)).toMatchObject({ ...entry, id: `sc-${MAX_ENTRIES + 9}` });
+    expect(l.size).toBe(0);
+    expect(l.recordedCount).toBe(MAX_ENTRIES + 10);
+    expect(l.get('k0')).toBeUndefined(); // for the next command, not this one
     await l.flush();
     const disk = readLedger(dir);
     expect(disk.size).toBe(MAX_ENTRIES);
+    expect(disk.has('k9')).toBe(false);
     expect(disk.has('k10') && disk.has(`k${MAX_ENTRIES + 9}`)).toBe(true);
     // Read back, the newest entry is found with every field it was recorded with.
     expect(Ledger.open(dir).get(`k${MAX_ENTRIES + 9}`)).toMatchObject({ ...entry, id: `sc-${MAX_ENTRIES + 9}` });
+    // What waited on disk is gone once written.
+    expect(fs.readdirSync(dir)).toEqual(['ledger.json']);
+    expect(l.recordedCount).toBe(0);
   });
 
   it('a used entry is kept over older ones when the ledger is full', async () => {
     const dir = tempFolder();
+    const first = Ledger.open(dir);
+    for (let i = 0; i < MAX_ENTRIES; i++) first.record(`k${i}`, entry);
+    await first.flush();
     const l = Ledger.open(dir);
-    for (let i = 0; i < MAX_ENTRIES; i++) l.record(`k${i}`, entry);
     l.touch('k0', { path: entry.file, size: 5, mtimeMs: 1500, ctimeMs: 7, ino: 9 });
     l.record('one-more', entry);
-    expect(l.get('k0')).toMatchObject({ ctimeMs: 7, ino: 9 });
-    expect(l.get('k1')).toBeUndefined();
+    await l.flush();
+    const next = Ledger.open(dir);
+    expect(next.size).toBe(MAX_ENTRIES);
+    expect(next.get('k0')).toMatchObject({ ctimeMs: 7, ino: 9 });
+    expect(next.get('one-more')).toBeDefined();
+    expect(next.get('k1')).toBeUndefined();
+    expect(next.get('k2')).toBeDefined();
+  });
+
+  it('a key recorded again by a later command is written once, with its newest entry', async () => {
+    const dir = tempFolder();
+    const a = Ledger.open(dir);
+    a.record('k', { ...entry, id: 'old' });
+    a.record('other', entry);
+    await a.flush();
+    const b = Ledger.open(dir);
+    b.record('k', { ...entry, id: 'new' });
+    b.record('k', { ...entry, id: 'newer' });
+    await b.flush();
+    expect(fs.readFileSync(ledgerPath(dir), 'utf8').match(/"k":/g)).toHaveLength(2); // this command wrote it twice; the later wins when read
+    expect(Ledger.open(dir).get('k')?.id).toBe('newer');
+    expect(readLedger(dir).size).toBe(2);
   });
 });

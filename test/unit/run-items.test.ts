@@ -41,6 +41,8 @@ describe('the scan of a rerun', () => {
     expect(items.map((i) => i.skip?.reason)).toEqual(['already-uploaded', undefined]);
     expect(items[1]!.fp?.path).toBe(fresh.file);
     expect(access.mock.calls.map((c) => c[0])).toEqual([fresh.file]);
+    // Judged, the finished file leaves memory: a rerun's index shrinks as its scan goes.
+    expect(finished.size).toBe(0);
   });
 
   it('a file to send that cannot be read carries its error, not a fingerprint', async () => {
