@@ -50,6 +50,27 @@ describe('put', () => {
     expect(hasModule(modules, 'src/sandbox/')).toBe(false);
     expect(hasModule(modules, 'node_modules/cli-progress/')).toBe(false);
     expect(hasModule(modules, 'src/transfer/md5-pool.ts')).toBe(false);
+    // MemoryLake takes no MIME type: mime-db's ~150 KB are not even read.
+    expect(hasModule(modules, 'node_modules/mime-db/')).toBe(false);
+  });
+
+  it('a Copera put loads the MIME database and sends the type of the extension, unless --mime-type names the type', async () => {
+    const file = await makeFile(path.join(bed.work, 'small.pdf'), 100);
+    const mimeTypeOf = async (stdout: string) => {
+      const { id } = JSON.parse(stdout.trim().split('\n').pop()!) as { id: string };
+      const res = await fetch(`${bed.sb.origin}/public/v1/drive/files/${id}`, { headers: { authorization: `Bearer ${bed.sb.token}` } });
+      return ((await res.json()) as { mimeType: string }).mimeType;
+    };
+    for (const [flags, loads, type] of [
+      [[], true, 'application/pdf'],
+      [['--mime-type', 'text/x-mine'], false, 'text/x-mine'],
+    ] as const) {
+      const log = logFile();
+      const r = await runCli(['put', file, '-p', 'copera', '--again', '--json', ...flags], { env: { ...bed.env, ...recordLoadsEnv(log) } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(hasModule(loadedModules(log), 'node_modules/mime-db/')).toBe(loads);
+      expect(await mimeTypeOf(r.stdout)).toBe(type);
+    }
   });
 
   it('a part too big to hash inline loads the MD5 threads', async () => {
