@@ -2,12 +2,13 @@
 // commands load no HTTP client; a put loads no sandbox, no progress bar off a terminal and no MD5
 // threads for parts hashed inline; `lakeup sandbox` loads its server. Each run records the chunks it
 // resolved (test/helpers/record-loads.mjs); each case that must not load a module has a case that must.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
 import { makeFile } from '../helpers/files.js';
-import { hasModule, loadedModules, recordLoadsEnv } from '../helpers/loads.js';
+import { hasModule, loadedInternals, loadedModules, recordLoadsEnv } from '../helpers/loads.js';
 import { hasScript, runInPty } from '../helpers/pty.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
@@ -71,6 +72,21 @@ describe('put', () => {
       expect(hasModule(loadedModules(log), 'node_modules/mime-db/')).toBe(loads);
       expect(await mimeTypeOf(r.stdout)).toBe(type);
     }
+  });
+
+  it("a put does not load Node's internal copy of undici (its globalThis.Headers), which undici's entry would touch", async () => {
+    const NODE_UNDICI = 'internal/deps/undici/undici';
+    // The check sees it when it is loaded: a process that reads globalThis.Headers.
+    const seen = logFile();
+    const probe = spawnSync(process.execPath, ['-e', 'globalThis.Headers'], { env: { ...process.env, ...recordLoadsEnv(seen) }, encoding: 'utf8' });
+    expect(probe.status, probe.stderr).toBe(0);
+    expect(loadedInternals(seen).has(NODE_UNDICI)).toBe(true);
+    const log = logFile();
+    const file = await makeFile(path.join(bed.work, 'small-2.bin'), 100);
+    const r = await runCli(['put', file, '-p', 'memorylake'], { env: { ...bed.env, ...recordLoadsEnv(log) } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(hasModule(loadedModules(log), 'node_modules/undici/')).toBe(true);
+    expect(loadedInternals(log).has(NODE_UNDICI)).toBe(false);
   });
 
   it('a part too big to hash inline loads the MD5 threads', async () => {
