@@ -27,8 +27,13 @@ const INLINE_SHA256_MAX = CHUNK;
  * memory mapped and unmapped again, and counted against the heap, so more GCs) and its iterator's
  * objects; measured on a run of 20,000 small files: docs/performance.md. A file that fills the first
  * buffer is asked its size (fstat), and one above INLINE_SHA256_MAX goes to a hashing thread.
+ *
+ * `size`: what the file's fingerprint says. A read that comes back short exactly there is the end
+ * of the file, and the read that would find it is saved (one hand-off to libuv's threads of ~14 per
+ * file). A file of another size is read to its end as any other; one whose size changed since its
+ * fingerprint is refused before finalize anyway (put-file.ts).
  */
-export async function sha256Of(file: string, signal?: AbortSignal): Promise<string> {
+export async function sha256Of(file: string, signal?: AbortSignal, size?: number): Promise<string> {
   const cannotRead = (e: unknown) =>
     e instanceof LakeupError ? e : new LakeupError('input', `${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   const h = createHash('sha256');
@@ -41,12 +46,14 @@ export async function sha256Of(file: string, signal?: AbortSignal): Promise<stri
       if (signal?.aborted) throw new LakeupError('interrupted', 'interrupted');
       const n = await call<number>((cb) => fs.read(fd!, buf, 0, buf.length, at, cb));
       if (n === 0) break;
+      const end = n < buf.length && at + n === size;
       if (at === 0 && n === buf.length && (await call<fs.Stats>((cb) => fs.fstat(fd!, cb))).size > INLINE_SHA256_MAX) {
         big = true;
         break;
       }
       h.update(buf.subarray(0, n));
       at += n;
+      if (end) break;
     }
   } catch (e) {
     throw cannotRead(e);
