@@ -67,13 +67,35 @@ export function ledgerPath(dir: string): string {
  * drive is the truth).
  */
 export function readLedger(dir: string): Map<string, string> {
+  return readVersioned(dir).entries;
+}
+
+/**
+ * Which write of the ledger file is on disk: every write replaces the file (a rename onto it), so
+ * another write is another inode, size or mtime. `undefined`: no file.
+ */
+type Version = string | undefined;
+
+const versionOf = (st: fs.BigIntStats): string => `${st.ino}:${st.size}:${st.mtimeNs}`;
+
+/** readLedger, and the version of the file it read (stat'ed through the same descriptor). */
+function readVersioned(dir: string): { entries: Map<string, string>; version: Version } {
   let entries: Record<string, unknown>;
+  let version: Version;
   try {
-    const raw = JSON.parse(fs.readFileSync(ledgerPath(dir), 'utf8')) as { v?: number; entries?: Record<string, unknown> };
-    if (raw?.v !== VERSION || typeof raw.entries !== 'object' || raw.entries === null) return new Map();
+    const fd = fs.openSync(ledgerPath(dir), 'r');
+    let text: string;
+    try {
+      version = versionOf(fs.fstatSync(fd, { bigint: true }));
+      text = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+    const raw = JSON.parse(text) as { v?: number; entries?: Record<string, unknown> };
+    if (raw?.v !== VERSION || typeof raw.entries !== 'object' || raw.entries === null) return { entries: new Map(), version };
     entries = raw.entries;
   } catch {
-    return new Map();
+    return { entries: new Map(), version };
   }
   const rows: { key: string; at: number; json: string }[] = [];
   for (const key of Object.keys(entries)) {
@@ -81,7 +103,7 @@ export function readLedger(dir: string): Map<string, string> {
     if (isEntry(e)) rows.push({ key, at: e.at, json: JSON.stringify(e) });
   }
   rows.sort((a, b) => a.at - b.at);
-  return new Map(rows.map((r) => [r.key, r.json]));
+  return { entries: new Map(rows.map((r) => [r.key, r.json])), version };
 }
 
 function isEntry(e: unknown): e is LedgerEntry {
@@ -101,10 +123,13 @@ export class Ledger {
   private constructor(
     private readonly dir: string,
     private readonly entries: Map<string, string>,
+    /** The version `entries` were read from; null: unknown (after a write), read again to merge. */
+    private version: Version | null,
   ) {}
 
   static open(dir: string): Ledger {
-    return new Ledger(dir, readLedger(dir));
+    const { entries, version } = readVersioned(dir);
+    return new Ledger(dir, entries, version);
   }
 
   get size(): number {
@@ -141,17 +166,30 @@ export class Ledger {
    */
   async flush(): Promise<void> {
     if (this.changed.size === 0) return;
-    const merged = readLedger(this.dir);
+    // Nobody wrote the file since it was read: what this command holds is already the merge (its
+    // changes were applied to what it read, in the same order), and reading it again (parsing and
+    // re-serialising every entry: ~140 ms of CPU for 23,000 entries) is saved.
+    const unchanged = this.version !== null && (await currentVersion(this.dir)) === this.version;
+    const merged = unchanged ? new Map(this.entries) : readLedger(this.dir);
     for (const [k, json] of this.changed) {
       if (json === undefined) merged.delete(k);
       else newest(merged, k, json);
     }
     this.changed.clear();
+    this.version = null;
     const kept = [...merged].slice(-MAX_ENTRIES);
     merged.clear();
     await ensureStateDirAsync(this.dir);
     const body = kept.map(([k, json]) => `${JSON.stringify(k)}:${json}`).join(',');
     await writeFileAtomic(ledgerPath(this.dir), `{"v":${VERSION},"entries":{${body}}}`, { mode: 0o600 });
+  }
+}
+
+async function currentVersion(dir: string): Promise<Version> {
+  try {
+    return versionOf(await fs.promises.stat(ledgerPath(dir), { bigint: true }));
+  } catch {
+    return undefined;
   }
 }
 
