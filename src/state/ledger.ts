@@ -72,7 +72,10 @@ export function readLedger(dir: string): Map<string, string> {
 
 /**
  * Which write of the ledger file is on disk: every write replaces the file (a rename onto it), so
- * another write is another inode, size or mtime. `undefined`: no file.
+ * another write is another inode, size or mtime. (Only two later writes within one tick of the
+ * filesystem's clock, the second reusing the first's freed inode at the same size, could pass for
+ * the version read: their entries would be left out of this command's write. It is a cache; the
+ * drive stays the truth.) `undefined`: no file.
  */
 type Version = string | undefined;
 
