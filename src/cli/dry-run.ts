@@ -11,7 +11,7 @@ import { inspectFile } from '../upload/local-file.js';
 import type { PutPlan } from '../upload/plan.js';
 import { streamSources, type Source } from '../upload/sources.js';
 import { CostTally } from './dry-run-cost.js';
-import { lookupMimeType } from '../util/mime.js';
+import { loadMimeLookup } from '../util/mime.js';
 import { formatSize } from '../util/sizes.js';
 
 export async function runDryRun(plan: PutPlan, term: Terminal, report: (e: unknown) => number): Promise<number> {
@@ -23,6 +23,7 @@ export async function runDryRun(plan: PutPlan, term: Terminal, report: (e: unkno
   } catch (e) {
     return report(e);
   }
+  const mimeOf = plan.provider === 'copera' && plan.mimeType === undefined ? await loadMimeLookup() : undefined;
   const cost = new CostTally();
   let total = 0;
   const left: LeftOutCounts = {};
@@ -79,7 +80,7 @@ export async function runDryRun(plan: PutPlan, term: Terminal, report: (e: unkno
       const dest: Destination = { name: src.name, parent: plan.parent, onConflict: plan.onConflict };
       const p = provider.preview({ file: fp, dest, partSize: plan.partSize });
       const destination = where ?? p.destination;
-      const mimeType = plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(src.name)) : undefined;
+      const mimeType = plan.provider === 'copera' ? (plan.mimeType ?? mimeOf?.(src.name)) : undefined;
       const out = {
         dryRun: true,
         provider: plan.provider,

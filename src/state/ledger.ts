@@ -71,13 +71,38 @@ export function ledgerPath(dir: string): string {
  * drive is the truth).
  */
 export function readLedger(dir: string): Map<string, string> {
+  return readVersioned(dir).entries;
+}
+
+/**
+ * Which write of the ledger file is on disk: every write replaces the file (a rename onto it), so
+ * another write is another inode, size or mtime. (Only two later writes within one tick of the
+ * filesystem's clock, the second reusing the first's freed inode at the same size, could pass for
+ * the version read: their entries would be left out of this command's write. It is a cache; the
+ * drive stays the truth.) `undefined`: no file.
+ */
+type Version = string | undefined;
+
+const versionOf = (st: fs.BigIntStats): string => `${st.ino}:${st.size}:${st.mtimeNs}`;
+
+/** readLedger, and the version of the file it read (stat'ed through the same descriptor). */
+function readVersioned(dir: string): { entries: Map<string, string>; version: Version } {
   let entries: Record<string, unknown>;
+  let version: Version;
   try {
-    const raw = JSON.parse(fs.readFileSync(ledgerPath(dir), 'utf8')) as { v?: number; entries?: Record<string, unknown> };
-    if (raw?.v !== VERSION || typeof raw.entries !== 'object' || raw.entries === null) return new Map();
+    const fd = fs.openSync(ledgerPath(dir), 'r');
+    let text: string;
+    try {
+      version = versionOf(fs.fstatSync(fd, { bigint: true }));
+      text = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+    const raw = JSON.parse(text) as { v?: number; entries?: Record<string, unknown> };
+    if (raw?.v !== VERSION || typeof raw.entries !== 'object' || raw.entries === null) return { entries: new Map(), version };
     entries = raw.entries;
   } catch {
-    return new Map();
+    return { entries: new Map(), version };
   }
   const rows: { key: string; at: number; json: string }[] = [];
   for (const key of Object.keys(entries)) {
@@ -85,7 +110,7 @@ export function readLedger(dir: string): Map<string, string> {
     if (isEntry(e)) rows.push({ key, at: e.at, json: JSON.stringify(e) });
   }
   rows.sort((a, b) => a.at - b.at);
-  return new Map(rows.map((r) => [r.key, r.json]));
+  return { entries: new Map(rows.map((r) => [r.key, r.json])), version };
 }
 
 function isEntry(e: unknown): e is LedgerEntry {
@@ -107,12 +132,15 @@ export class Ledger {
     private readonly dir: string,
     /** The entries on disk when the command began. */
     private readonly entries: Map<string, string>,
+    /** The version `entries` were read from; null: unknown (after a write), read again to merge. */
+    private version: Version | null,
   ) {
     this.recorded = new LedgerSpill(ledgerPath(dir));
   }
 
   static open(dir: string): Ledger {
-    return new Ledger(dir, readLedger(dir));
+    const { entries, version } = readVersioned(dir);
+    return new Ledger(dir, entries, version);
   }
 
   /** Entries known when the command began. */
@@ -149,7 +177,11 @@ export class Ledger {
    */
   async flush(): Promise<void> {
     if (this.recorded.count === 0) return;
-    const merged = readLedger(this.dir);
+    // Nobody wrote the file since it was read: what this command read is what is there, and reading
+    // it again (parsing every entry: ~140 ms of CPU for 23,000 entries) is saved.
+    const unchanged = this.version !== null && (await currentVersion(this.dir)) === this.version;
+    const merged = unchanged ? this.entries : readLedger(this.dir);
+    this.version = null;
     await ensureStateDirAsync(this.dir);
     const keys = new Set<string>();
     const recorded = this.recorded.members(Math.max(0, this.recorded.count - MAX_ENTRIES), keys);
@@ -188,5 +220,13 @@ async function writeLedger(file: string, members: AsyncIterable<string>): Promis
   } catch (err) {
     await removeFile(tmp).catch(() => undefined);
     throw err;
+  }
+}
+
+async function currentVersion(dir: string): Promise<Version> {
+  try {
+    return versionOf(await fs.promises.stat(ledgerPath(dir), { bigint: true }));
+  } catch {
+    return undefined;
   }
 }

@@ -23,7 +23,7 @@ export async function compareWithDrive(provider: ProviderName, fp: FileFingerpri
   if (files.length === 0) return { status: 'missing', why: 'missing in the drive' };
   const sized = files.filter((e) => e.size === undefined || e.size === fp.size);
   if (sized.length === 0) return { status: 'different', entry: files[0], why: `size differs (local ${fp.size} B, drive ${files[0].size} B)` };
-  const digest = new LocalDigest(fp.path);
+  const digest = new LocalDigest(fp.path, undefined, fp.size);
   for (const e of sized) {
     const verdict = await contentVerdict(provider, { ...e, size: fp.size }, fp, { checksum: true, digest });
     if (verdict !== false) return { status: 'same', entry: e, why: verdict === true ? 'content' : 'name and size' };

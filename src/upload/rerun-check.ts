@@ -42,7 +42,7 @@ export class RerunCheck {
   }
 
   digestOf(fp: FileFingerprint): LocalDigest {
-    return new LocalDigest(fp.path, this.signal);
+    return new LocalDigest(fp.path, this.signal, fp.size);
   }
 
   private key(src: Source, fp: FileFingerprint, parent: string | undefined): string {

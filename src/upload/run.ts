@@ -11,7 +11,7 @@ import { listStateFolder, stateId } from '../state/state-file.js';
 import { UploadEvents } from '../events.js';
 import { limiterFor } from '../transfer/limiter.js';
 import { RateLimiter } from '../transfer/rate-limit.js';
-import { lookupMimeType } from '../util/mime.js';
+import { loadMimeLookup, type MimeLookup } from '../util/mime.js';
 import type { PutResult, SkippedResult } from '../types.js';
 import { RerunCheck } from './rerun-check.js';
 import type { LocalDigest } from './same-content.js';
@@ -151,6 +151,8 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
     // Which files have a state or a lock of their own (a big file cut off earlier): one listing,
     // not a failed open per file.
     const known = await listStateFolder(plan.stateDir);
+    // Copera's MIME types from the extensions (mime-db loads only here: MemoryLake takes none).
+    const mimeOf = plan.provider === 'copera' && plan.mimeType === undefined ? await loadMimeLookup() : undefined;
     const tally = new LeftOutTally(plan.provider, io.watch, notice);
     outcome.leftOut = tally.counts;
     const counts: ScanCounts = { total: 0, files: 0, bytes: 0, done: false };
@@ -191,7 +193,7 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
         file,
         fingerprint: item.fp,
         displayFile: src.display,
-        dest: { name: src.name, parent, onConflict: plan.onConflict, mimeType: mimeTypeFor(plan, src.name) },
+        dest: { name: src.name, parent, onConflict: plan.onConflict, mimeType: mimeTypeFor(plan, src.name, mimeOf) },
         partSize: plan.partSize,
         transfer,
         resume: plan.resume && !src.ephemeral,
@@ -368,8 +370,8 @@ async function countRest(named: AsyncIterable<Source>): Promise<{ total: number;
 }
 
 /** Copera's MIME type for a file: --mime-type, else from the extension. MemoryLake takes none. */
-function mimeTypeFor(plan: PutPlan, name: string): string | undefined {
-  return plan.provider === 'copera' ? (plan.mimeType ?? lookupMimeType(name)) : undefined;
+function mimeTypeFor(plan: PutPlan, name: string, mimeOf: MimeLookup | undefined): string | undefined {
+  return plan.provider === 'copera' ? (plan.mimeType ?? mimeOf?.(name)) : undefined;
 }
 
 function prefixError(e: unknown, file: string): unknown {

@@ -32,10 +32,12 @@ export class LocalDigest {
   constructor(
     readonly file: string,
     private readonly signal?: AbortSignal,
+    /** The size its fingerprint says (saves the read that finds the end: sha256Of). */
+    private readonly size?: number,
   ) {}
 
   sha256(): Promise<string> {
-    return (this.sha ??= sha256Of(this.file, this.signal).then((h) => (this.value = h)));
+    return (this.sha ??= sha256Of(this.file, this.signal, this.size).then((h) => (this.value = h)));
   }
 
   /** What lakeup records on a MemoryLake item it creates. */

@@ -1,19 +1,19 @@
-// MIME types from file extensions, via mime-types. Its database is ~5 MB of memory, so it is
-// loaded on first use (Copera uploads only; MemoryLake takes no MIME type).
-import { createRequire } from 'node:module';
+// MIME types from file extensions, via mime-types. Its database (mime-db) is ~150 KB of source and
+// ~5 MB of memory, so it is imported only by a run that needs it (Copera without --mime-type;
+// MemoryLake takes no MIME type): in the bundle it is a chunk of its own, which a MemoryLake put
+// never reads (scanning it cost ~12 ms of CPU at every start while it sat in the put path's chunk).
 
-let lookup: ((file: string) => string | false) | undefined;
+/** The lookup: a file's MIME type from its extension, application/octet-stream when unknown. */
+export type MimeLookup = (file: string) => string;
 
-/**
- * In the bundle (scripts/build.mjs) `require` is defined and the bundler sees the call, so mime-types
- * is bundled and still loaded on first use; from src (the tests) it is required from node_modules.
- */
-function loadMimeTypes(): typeof import('mime-types') {
-  return typeof require === 'function' ? (require('mime-types') as typeof import('mime-types')) : (createRequire(import.meta.url)('mime-types') as typeof import('mime-types'));
-}
+let loading: Promise<MimeLookup> | undefined;
 
-/** The MIME type of a file from its extension; application/octet-stream when unknown. */
-export function lookupMimeType(file: string): string {
-  lookup ??= loadMimeTypes().lookup;
-  return lookup(file) || 'application/octet-stream';
+/** Loads mime-types (once) and returns its lookup. */
+export function loadMimeLookup(): Promise<MimeLookup> {
+  // A CommonJS package: its module.exports is the default export (the bundle's chunk has no other).
+  loading ??= import('mime-types').then((m) => {
+    const { lookup } = m.default;
+    return (file: string) => lookup(file) || 'application/octet-stream';
+  });
+  return loading;
 }

@@ -2,12 +2,13 @@
 // commands load no HTTP client; a put loads no sandbox, no progress bar off a terminal and no MD5
 // threads for parts hashed inline; `lakeup sandbox` loads its server. Each run records the chunks it
 // resolved (test/helpers/record-loads.mjs); each case that must not load a module has a case that must.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
 import { makeFile } from '../helpers/files.js';
-import { hasModule, loadedModules, recordLoadsEnv } from '../helpers/loads.js';
+import { hasModule, loadedInternals, loadedModules, recordLoadsEnv } from '../helpers/loads.js';
 import { hasScript, runInPty } from '../helpers/pty.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
 import { waitFor } from '../helpers/wait.js';
@@ -50,6 +51,42 @@ describe('put', () => {
     expect(hasModule(modules, 'src/sandbox/')).toBe(false);
     expect(hasModule(modules, 'node_modules/cli-progress/')).toBe(false);
     expect(hasModule(modules, 'src/transfer/md5-pool.ts')).toBe(false);
+    // MemoryLake takes no MIME type: mime-db's ~150 KB are not even read.
+    expect(hasModule(modules, 'node_modules/mime-db/')).toBe(false);
+  });
+
+  it('a Copera put loads the MIME database and sends the type of the extension, unless --mime-type names the type', async () => {
+    const file = await makeFile(path.join(bed.work, 'small.pdf'), 100);
+    const mimeTypeOf = async (stdout: string) => {
+      const { id } = JSON.parse(stdout.trim().split('\n').pop()!) as { id: string };
+      const res = await fetch(`${bed.sb.origin}/public/v1/drive/files/${id}`, { headers: { authorization: `Bearer ${bed.sb.token}` } });
+      return ((await res.json()) as { mimeType: string }).mimeType;
+    };
+    for (const [flags, loads, type] of [
+      [[], true, 'application/pdf'],
+      [['--mime-type', 'text/x-mine'], false, 'text/x-mine'],
+    ] as const) {
+      const log = logFile();
+      const r = await runCli(['put', file, '-p', 'copera', '--again', '--json', ...flags], { env: { ...bed.env, ...recordLoadsEnv(log) } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(hasModule(loadedModules(log), 'node_modules/mime-db/')).toBe(loads);
+      expect(await mimeTypeOf(r.stdout)).toBe(type);
+    }
+  });
+
+  it("a put does not load Node's internal copy of undici (its globalThis.Headers), which undici's entry would touch", async () => {
+    const NODE_UNDICI = 'internal/deps/undici/undici';
+    // The check sees it when it is loaded: a process that reads globalThis.Headers.
+    const seen = logFile();
+    const probe = spawnSync(process.execPath, ['-e', 'globalThis.Headers'], { env: { ...process.env, ...recordLoadsEnv(seen) }, encoding: 'utf8' });
+    expect(probe.status, probe.stderr).toBe(0);
+    expect(loadedInternals(seen).has(NODE_UNDICI)).toBe(true);
+    const log = logFile();
+    const file = await makeFile(path.join(bed.work, 'small-2.bin'), 100);
+    const r = await runCli(['put', file, '-p', 'memorylake'], { env: { ...bed.env, ...recordLoadsEnv(log) } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(hasModule(loadedModules(log), 'node_modules/undici/')).toBe(true);
+    expect(loadedInternals(log).has(NODE_UNDICI)).toBe(false);
   });
 
   it('a part too big to hash inline loads the MD5 threads', async () => {

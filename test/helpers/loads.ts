@@ -31,3 +31,9 @@ export function hasModule(modules: Set<string>, prefix: string): boolean {
   for (const m of modules) if (m.startsWith(prefix)) return true;
   return false;
 }
+
+/** Node's own internal modules the run loaded (`internal/deps/undici/undici`, …), as record-loads.mjs saw them at exit. */
+export function loadedInternals(log: string): Set<string> {
+  const lines = fs.readFileSync(log, 'utf8').split('\n');
+  return new Set(lines.filter((l) => l.startsWith('internal:')).map((l) => l.slice('internal:'.length)));
+}

@@ -1,7 +1,7 @@
 import { Agent, EnvHttpProxyAgent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { createDispatcher, hasProxyEnv } from '../../src/http/dispatcher.js';
-import { lookupMimeType } from '../../src/util/mime.js';
+import { loadMimeLookup } from '../../src/util/mime.js';
 
 describe('hasProxyEnv', () => {
   it.each([
@@ -26,14 +26,14 @@ describe('createDispatcher', () => {
   });
 });
 
-describe('lookupMimeType', () => {
+describe('loadMimeLookup', () => {
   it.each([
     ['report.pdf', 'application/pdf'],
     ['big.zip', 'application/zip'],
     ['photo.JPG', 'image/jpeg'],
     ['noextension', 'application/octet-stream'],
     ['weird.xyz123', 'application/octet-stream'],
-  ])('%s → %s', (file, type) => {
-    expect(lookupMimeType(file)).toBe(type);
+  ])('%s → %s', async (file, type) => {
+    expect((await loadMimeLookup())(file)).toBe(type);
   });
 });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Ledger, ledgerKey, ledgerPath, MAX_ENTRIES, readLedger } from '../../src/state/ledger.js';
 
 const entry = { provider: 'memorylake', file: '/x/a.bin', to: 'a.bin', size: 5, mtimeMs: 1500, id: 'sc-1', name: 'a.bin', account: 'acct' };
@@ -28,6 +28,35 @@ describe('the ledger', () => {
     await b.flush();
     expect([...readLedger(dir).keys()].sort()).toEqual(['k1', 'k2']);
     if (process.platform !== 'win32') expect(fs.statSync(ledgerPath(dir)).mode & 0o777).toBe(0o600);
+  });
+
+  it('a flush reads the file again only when another lakeup wrote it since it was read', async () => {
+    const dir = tempFolder();
+    const first = Ledger.open(dir);
+    first.record('k0', entry);
+    await first.flush();
+    const reads = vi.spyOn(fs, 'readFileSync');
+    try {
+      // Nobody wrote since: this command's entries are the merge; the file is not read again.
+      const alone = Ledger.open(dir);
+      alone.record('k1', { ...entry, id: 'sc-1' });
+      reads.mockClear();
+      await alone.flush();
+      expect(reads).not.toHaveBeenCalled();
+      expect([...readLedger(dir).keys()].sort()).toEqual(['k0', 'k1']);
+      // Another lakeup wrote in between: read again and merged, as before.
+      const a = Ledger.open(dir);
+      const b = Ledger.open(dir);
+      b.record('k2', { ...entry, id: 'sc-2' });
+      await b.flush();
+      a.record('k3', { ...entry, id: 'sc-3' });
+      reads.mockClear();
+      await a.flush();
+      expect(reads).toHaveBeenCalled();
+      expect([...readLedger(dir).keys()].sort()).toEqual(['k0', 'k1', 'k2', 'k3']);
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('keys an entry by account: another token does not find it', () => {
