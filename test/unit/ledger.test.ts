@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Ledger, ledgerKey, ledgerPath, MAX_ENTRIES, readLedger } from '../../src/state/ledger.js';
+import { isTempOfDeadProcess } from '../../src/state/atomic-write.js';
+import { LEASE_MS } from '../../src/state/lock/owner.js';
 
 const entry = { provider: 'memorylake', file: '/x/a.bin', to: 'a.bin', size: 5, mtimeMs: 1500, id: 'sc-1', name: 'a.bin', account: 'acct' };
 
@@ -119,5 +121,28 @@ describe('the ledger', () => {
     expect(fs.readFileSync(ledgerPath(dir), 'utf8').match(/"k":/g)).toHaveLength(2); // this command wrote it twice; the later wins when read
     expect(Ledger.open(dir).get('k')?.id).toBe('newer');
     expect(readLedger(dir).size).toBe(2);
+  });
+
+  it("keeps what a command recorded when its waiting file is removed by name (another host's sweep, a lease after its last write)", async () => {
+    const dir = tempFolder();
+    const l = Ledger.open(dir);
+    // Enough entries for the first batch to go to disk (64 KiB), then a few more that wait in memory.
+    const n = 600;
+    for (let i = 0; i < n; i++) l.record(`k${i}`, { ...entry, id: `sc-${i}` });
+    const spill = await vi.waitFor(() => {
+      const name = fs.readdirSync(dir).find((f) => f.startsWith('ledger.json.') && f.endsWith('.tmp'));
+      if (!name || fs.statSync(path.join(dir, name)).size === 0) throw new Error('not written yet');
+      return name;
+    });
+    // Its name is a temp file's: on another host sharing the folder, where this pid means nothing,
+    // the sweep removes it once nothing was appended for a lease (a run of big files records rarely).
+    const elsewhere = spill.replace(/\.[0-9a-f]{8}-(\d+)-/, '.00000000-$1-');
+    expect(isTempOfDeadProcess(elsewhere, LEASE_MS + 1)).toBe(true);
+    fs.rmSync(path.join(dir, spill));
+    await l.flush();
+    const disk = readLedger(dir);
+    expect(disk.size).toBe(n);
+    expect(Ledger.open(dir).get(`k${n - 1}`)?.id).toBe(`sc-${n - 1}`);
+    expect(Ledger.open(dir).get('k0')?.id).toBe('sc-0');
   });
 });
