@@ -80,9 +80,11 @@ function unpack(v: string): FinishedFile {
  * per chunk, not per line: a replay of 100,000 lines costs no 100,000 generator hops); a last line
  * without its newline (torn by a crash mid-write) is left out. `read.bytes`: how far the lines went
  * (what a rewrite covers). `upTo`: read no further than this byte (what was there when a rewrite began).
+ * `file`: a path, or a handle open for reading (read from its start, left open).
  */
-export async function* readLines(file: string, read: { bytes: number } = { bytes: 0 }, chunk = 1 << 20, upTo = Infinity): AsyncGenerator<string[]> {
-  const h = await fs.open(file, 'r');
+export async function* readLines(file: string | fs.FileHandle, read: { bytes: number } = { bytes: 0 }, chunk = 1 << 20, upTo = Infinity): AsyncGenerator<string[]> {
+  // A handle given is read, not closed: its owner may still need it (ledger-spill.ts).
+  const h = typeof file === 'string' ? await fs.open(file, 'r') : file;
   try {
     const buf = Buffer.allocUnsafe(chunk);
     const decoder = new StringDecoder('utf8');
@@ -104,7 +106,7 @@ export async function* readLines(file: string, read: { bytes: number } = { bytes
       yield lines;
     }
   } finally {
-    await h.close();
+    if (typeof file === 'string') await h.close();
   }
 }
 

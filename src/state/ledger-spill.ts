@@ -43,11 +43,12 @@ export class LedgerSpill {
   async *members(skip: number, keys?: Set<string>): AsyncGenerator<string> {
     this.write();
     await this.writing;
-    await this.handle?.close().catch(() => undefined);
-    this.handle = undefined;
-    if (this.lost || this.file === undefined) return;
+    // Read through the handle it was written with, never reopened by name: the name is a temp
+    // file's, and another host's sweep removes one nothing was appended to for a lease (its pid
+    // means nothing there) — a run of big files records rarely. Removed, its content is still there.
+    if (this.lost || this.handle === undefined) return;
     let i = 0;
-    for await (const rows of readLines(this.file, undefined, BATCH_BYTES)) {
+    for await (const rows of readLines(this.handle, undefined, BATCH_BYTES)) {
       for (const row of rows) {
         if (i++ < skip) continue;
         const tab = row.indexOf('\t');
@@ -82,7 +83,7 @@ export class LedgerSpill {
         if (!this.handle) {
           await ensureStateDirAsync(path.dirname(this.ledgerFile));
           this.file ??= tempPathFor(this.ledgerFile);
-          this.handle = await fs.open(this.file, 'a', 0o600);
+          this.handle = await fs.open(this.file, 'a+', 0o600); // read back by `members`
         }
         await this.handle.appendFile(text);
       } catch {
