@@ -145,4 +145,21 @@ describe('the ledger', () => {
     expect(Ledger.open(dir).get(`k${n - 1}`)?.id).toBe(`sc-${n - 1}`);
     expect(Ledger.open(dir).get('k0')?.id).toBe('sc-0');
   });
+
+  it("a flush that cannot stat the ledger (Windows: a sharing violation for a moment) reads it again: another lakeup's entries stay", async () => {
+    const dir = tempFolder();
+    const a = Ledger.open(dir); // no ledger yet
+    const b = Ledger.open(dir);
+    b.record('k2', { ...entry, id: 'sc-2' });
+    await b.flush();
+    a.record('k1', entry);
+    const busy = Object.assign(new Error('EPERM: operation not permitted, stat'), { code: 'EPERM' });
+    const stat = vi.spyOn(fs.promises, 'stat').mockRejectedValueOnce(busy);
+    try {
+      await a.flush();
+    } finally {
+      stat.mockRestore();
+    }
+    expect([...readLedger(dir).keys()].sort()).toEqual(['k1', 'k2']);
+  });
 });
