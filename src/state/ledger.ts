@@ -223,10 +223,11 @@ async function writeLedger(file: string, members: AsyncIterable<string>): Promis
   }
 }
 
-async function currentVersion(dir: string): Promise<Version> {
+/** The version on disk now; null: it cannot be told (a stat that failed other than with ENOENT), so it is read again. */
+async function currentVersion(dir: string): Promise<Version | null> {
   try {
     return versionOf(await fs.promises.stat(ledgerPath(dir), { bigint: true }));
-  } catch {
-    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : null;
   }
 }
