@@ -228,6 +228,22 @@ export function replayedFlags(run: RunSummary, flags: PutFlags): PutFlags {
   };
 }
 
+/** The flags of `put` that go on with one file's upload as it was started (a --limit-rate of the resume wins). */
+export function replayedStateFlags(s: StateFile, flags: PutFlags): PutFlags {
+  return {
+    ...flags,
+    provider: s.provider,
+    endpoint: s.endpoint,
+    name: s.dest.name,
+    parent: s.dest.parent,
+    onConflict: s.dest.onConflict,
+    mimeType: s.dest.mimeType,
+    partSize: s.partSize !== undefined ? String(s.partSize) : undefined,
+    limitRate: flags.limitRate ?? (Number.isSafeInteger(s.limitRate) && s.limitRate! > 0 ? String(s.limitRate) : undefined),
+    resume: true,
+  };
+}
+
 /** Resumes pending uploads with the settings they were started with; token and tuning come from flags/env. */
 export async function runResume(
   id: string | undefined,
@@ -283,21 +299,7 @@ export async function runResume(
       continue;
     }
     const s = t.state;
-    const c = await runPut(
-      [s.file.path],
-      {
-        ...flags,
-        provider: s.provider,
-        endpoint: s.endpoint,
-        name: s.dest.name,
-        parent: s.dest.parent,
-        onConflict: s.dest.onConflict,
-        mimeType: s.dest.mimeType,
-        partSize: s.partSize !== undefined ? String(s.partSize) : undefined,
-        resume: true,
-      },
-      env,
-    );
+    const c = await runPut([s.file.path], replayedStateFlags(s, flags), env);
     if (c === 130) return 130;
     if (c !== 0 && (code === 0 || c === 3)) code = c;
   }

@@ -37,6 +37,8 @@ export interface StateFile {
   run?: { key: string; to: string };
   /** The folder lakeup was started from: `lakeup resume` with no id resumes what was started there. */
   cwd?: string;
+  /** --limit-rate of the command that started it, bytes a second: `lakeup resume <id>` is held to it too. */
+  limitRate?: number;
   createdAt: number;
   updatedAt: number;
 }

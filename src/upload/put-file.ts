@@ -60,6 +60,8 @@ export interface PutFileOptions {
   onStateUnwritable?: (e: unknown) => void;
   /** Refresh Copera URLs when less than this share of their lifetime is left (default 0.2). */
   refreshMargin?: number;
+  /** --limit-rate, bytes a second: recorded in the state, so that `lakeup resume <id>` keeps to it. */
+  limitRate?: number;
   /** A spooled temp file (stdin): its state is forgotten when the upload fails. */
   ephemeral?: boolean;
   /** Name shown in the result (defaults to the path given). */
@@ -106,6 +108,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     known: o.known,
     onUnwritable: o.onStateUnwritable,
     signal: o.signal,
+    limitRate: o.limitRate,
   });
   // The file is in the drive: the run an earlier state named hears of it, its state goes, and the
   // result says what was made.

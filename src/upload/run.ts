@@ -199,6 +199,7 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
         resume: plan.resume && !src.ephemeral,
         ephemeral: src.ephemeral,
         stateDir: plan.stateDir,
+        limitRate: plan.limitRate,
         events,
         notice,
         signal,

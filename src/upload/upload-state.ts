@@ -39,6 +39,8 @@ export interface UploadStateContext {
   onUnwritable?: (e: unknown) => void;
   /** Ctrl-C: a wait for the lock (another host's lease) ends. */
   signal?: AbortSignal;
+  /** --limit-rate, recorded in the state for `lakeup resume <id>`. */
+  limitRate?: number;
 }
 
 /** What an interrupted upload kept for the next run: its finished parts, on disk. */
@@ -180,6 +182,7 @@ export class UploadState {
       done,
       run: this.c.run && { key: this.c.run.journal.key, to: this.c.run.entry.to },
       cwd: process.cwd(),
+      limitRate: this.c.limitRate,
       createdAt: now,
       updatedAt: now,
     };

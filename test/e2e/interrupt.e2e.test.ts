@@ -70,6 +70,8 @@ describe.skipIf(process.platform === 'win32')('an interruption keeps what was se
     const stored = Object.keys(bed.sb.stats().partsStored[saved.session.uploadId] ?? {}).map(Number);
     expect(saved.done.map((d) => d.number).sort()).toEqual(stored.sort());
     expect(stored.length).toBeGreaterThan(0);
+    // What `lakeup resume <id>` keeps to (it resumed at full speed).
+    expect((saved as unknown as { limitRate?: number }).limitRate).toBe(20 * MiB);
   });
 
   it.skipIf(!hasScript)('on a terminal, Ctrl-C typed at the keyboard: the bar, the finishing line, what was kept', async () => {

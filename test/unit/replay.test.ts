@@ -1,7 +1,8 @@
 // `lakeup resume <run>` goes on as the command that started the run said: where and how files land,
 // and the bandwidth it was held to (a run started with --limit-rate 2MiB/s resumed at full speed).
 import { describe, expect, it } from 'vitest';
-import { replayedFlags } from '../../src/cli/state-commands.js';
+import { replayedFlags, replayedStateFlags } from '../../src/cli/state-commands.js';
+import type { StateFile } from '../../src/state/state-file.js';
 import { buildPutPlan, type PutFlags } from '../../src/cli/put-plan.js';
 import { runIdentity } from '../../src/upload/run-journal.js';
 import type { RunSummary } from '../../src/state/run-list.js';
@@ -29,5 +30,37 @@ describe('resuming a run replays its command', () => {
   it("the resume's own --limit-rate wins; a run started without one resumes without one", () => {
     expect(buildPutPlan(['tree'], replayedFlags(summaryOf(started), { limitRate: '8MiB/s' }), env, PIPE).limitRate).toBe(8 * MiB);
     expect(buildPutPlan(['tree'], replayedFlags(summaryOf({ provider: 'copera' }), {}), env, PIPE).limitRate).toBeUndefined();
+  });
+});
+
+describe('resuming one file replays its command', () => {
+  const state = (limitRate?: unknown) =>
+    ({
+      version: 1,
+      id: 'abc',
+      provider: 'copera',
+      endpoint: 'https://api.copera.ai',
+      dest: { name: 'big.bin', parent: 'abcdefabcdefabcdefabcdef' },
+      file: { path: '/data/big.bin', size: 1, mtimeMs: 1 },
+      partSize: 16 * MiB,
+      session: { uploadId: 'u', parts: [] },
+      done: [],
+      limitRate,
+      createdAt: 0,
+      updatedAt: 0,
+    }) as unknown as StateFile;
+
+  it('with the bandwidth it was held to; the resume\'s own --limit-rate wins', () => {
+    const again = buildPutPlan(['/data/big.bin'], replayedStateFlags(state(2 * MiB), {}), env, PIPE);
+    expect(again.limitRate).toBe(2 * MiB);
+    expect(again.partSize).toBe(16 * MiB);
+    expect(again.parent).toBe('abcdefabcdefabcdefabcdef');
+    expect(buildPutPlan(['/data/big.bin'], replayedStateFlags(state(2 * MiB), { limitRate: '8MiB/s' }), env, PIPE).limitRate).toBe(8 * MiB);
+  });
+
+  it('a state without one, or with a value that is no rate (edited by hand), resumes unlimited', () => {
+    for (const bad of [undefined, 'fast', -1, 1.5]) {
+      expect(buildPutPlan(['/data/big.bin'], replayedStateFlags(state(bad), {}), env, PIPE).limitRate).toBeUndefined();
+    }
   });
 });
