@@ -62,7 +62,7 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
   let refused: unknown;
   const said = new Set<string>();
   const one = async (src: Source): Promise<void> => {
-    const fp = inspectFile(src.file);
+    const fp = inspectFile(src.file, { verb: 'check' });
     const parent = await folderId(src.folder ?? []);
     const named = parent === null ? [] : await index.named(parent, src.name);
     const c = isUnknown(named) ? { status: 'unknown' as const, why: 'the drive cannot tell (its folder listing is incomplete)' } : await compareWithDrive(plan.provider, fp, named);

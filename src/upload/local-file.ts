@@ -4,8 +4,11 @@ import path from 'node:path';
 import { LakeupError } from '../errors.js';
 import type { FileFingerprint } from '../types.js';
 
-/** The file's fingerprint, once it is known to be a non-empty regular file that can be read (`checkReadable: false`: not asked yet, see `checkReadable`). */
-export function inspectFile(file: string, opts: { checkReadable?: boolean } = {}): FileFingerprint {
+/**
+ * The file's fingerprint, once it is known to be a non-empty regular file that can be read (`checkReadable: false`: not asked yet, see `checkReadable`).
+ * `verb`: what -r would do with a folder named instead (`lakeup check` uploads nothing).
+ */
+export function inspectFile(file: string, opts: { checkReadable?: boolean; verb?: 'upload' | 'check' } = {}): FileFingerprint {
   const abs = path.resolve(file);
   let st: fs.Stats;
   try {
@@ -15,7 +18,7 @@ export function inspectFile(file: string, opts: { checkReadable?: boolean } = {}
     if (code === 'ENOENT' && isLink(abs)) throw new LakeupError('input', `${file}: a symbolic link whose target is missing`);
     throw fileError(file, err);
   }
-  checkKind(file, st);
+  checkKind(file, st, opts.verb);
   if (opts.checkReadable !== false) checkReadable(file, abs);
   return fingerprintOf(abs, st);
 }
@@ -56,8 +59,8 @@ function fingerprintOf(abs: string, st: fs.Stats): FileFingerprint {
 }
 
 /** A folder, a FIFO, a device or an empty file cannot be sent (an empty one's error says EMPTY: a folder's run skips it). */
-function checkKind(file: string, st: fs.Stats): void {
-  if (st.isDirectory()) throw new LakeupError('input', `${file}: is a directory (use --recursive to upload a folder)`);
+function checkKind(file: string, st: fs.Stats, verb: 'upload' | 'check' = 'upload'): void {
+  if (st.isDirectory()) throw new LakeupError('input', `${file}: is a directory (use --recursive to ${verb} a folder)`);
   if (!st.isFile()) throw new LakeupError('input', `${file}: ${specialKind(st)}`);
   if (st.size === 0) throw new LakeupError('input', `${file}: the file is empty; neither provider stores empty files`, { code: 'EMPTY' });
 }

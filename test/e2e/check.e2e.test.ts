@@ -61,6 +61,15 @@ describe('lakeup check', () => {
     expect(u.code).toBe(2);
     expect(u.stderr.trim().split('\n')).toHaveLength(1);
   });
+
+  it('a folder without -r: says -r checks it (check uploads nothing), exit 2', async () => {
+    const dir = fs.mkdtempSync(path.join(bed.work, 'check-dir-'));
+    await makeFile(path.join(dir, 'a.txt'), 100, 1);
+    const r = await runCli(['check', dir, '-p', 'copera'], { env: bed.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^lakeup: error: .*: is a directory \(use --recursive to check a folder\)$/m);
+    expect(r.stderr).not.toMatch(/upload/);
+  });
 });
 
 // One cause, one line: a check of many files used to print the same refusal once per file.
