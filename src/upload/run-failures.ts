@@ -103,6 +103,16 @@ export class RunFailures {
   }
 }
 
+/**
+ * Another lakeup holds the run's lock: it is sending these files, so none of them failed (a summary
+ * of 'N failed' said so). One line saying this command sent none of them; its exit code stays the lock's.
+ */
+export function drivenElsewhere(e: unknown, files: number): LakeupError | undefined {
+  if (!(e instanceof LakeupError) || e.code !== 'LOCKED') return undefined;
+  const what = files === 1 ? 'its file was not sent by this one' : `none of its ${files} files were sent by this one`;
+  return new LakeupError(e.kind, `${e.message}: ${what}`, { code: e.code, cause: e });
+}
+
 /** `no space left on device` for ENOSPC: the system's words for an error code (the code itself when it has none). */
 export function errnoWords(code: string | undefined): string {
   if (!code) return 'unknown error';

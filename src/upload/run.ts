@@ -17,7 +17,7 @@ import { RerunCheck } from './rerun-check.js';
 import type { LocalDigest } from './same-content.js';
 import { FolderFailure, FolderTree } from './folders.js';
 import { ListingFailure } from './drive-index.js';
-import { RunFailures } from './run-failures.js';
+import { drivenElsewhere, RunFailures } from './run-failures.js';
 import type { PutPlan } from './plan.js';
 import { putFile, UploadInterrupted, type KeptParts, type TransferSettings } from './put-file.js';
 import { deleteLeftState } from './upload-state.js';
@@ -116,11 +116,12 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
         outcome.interrupted = true;
         return outcome;
       }
-      // A state folder that cannot be written: the same one line as when it turns so mid-run.
+      // A state folder that cannot be written: the same one line as when it turns so mid-run; a run
+      // another lakeup drives: one line too, as none of its files failed.
       // Nothing was sent: every file the walk finds is counted as not sent.
       const counts = await countRest(named);
       outcome.total = counts.total;
-      outcome.stopped = failures.stateUnwritable(e) ? failures.stoppedLine(counts.files, counts.files) : undefined;
+      outcome.stopped = failures.stateUnwritable(e) ? failures.stoppedLine(counts.files, counts.files) : drivenElsewhere(e, counts.files);
       if (outcome.stopped) outcome.exitCode = outcome.stopped.exitCode;
       else fail(e, undefined);
       outcome.failed = counts.files;

@@ -4,11 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { jsonLines, runCli } from '../helpers/cli.js';
+import { jsonLines, runCli, startCli } from '../helpers/cli.js';
 import { hasScript, runInPty, screen } from '../helpers/pty.js';
 import { makeFile } from '../helpers/files.js';
 import { STACK_TRACE, errorLines } from '../helpers/outcome.js';
 import { useSandboxBed } from '../helpers/sandbox-bed.js';
+import { waitFor } from '../helpers/wait.js';
 import { GRACE_MS } from '../../src/cli/signals.js';
 
 const MiB = 1024 * 1024;
@@ -188,5 +189,27 @@ describe('a destination folder the API will not list', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(errorLines(r.stderr), r.stderr).toHaveLength(1);
     expect(jsonLines(r).filter((l) => l.ok === false)).toHaveLength(6);
+  });
+});
+
+// Seen on a terminal: the same folder sent by two commands at once sharing a state folder; the second
+// one said the run was another's, then 'lakeup: 3 files: 0 uploaded, 3 failed' — yet nothing failed:
+// the other one is sending them.
+describe('a run another lakeup is driving', () => {
+  it('is one line saying none of its files were sent, no "failed" summary, exit 1', async () => {
+    const { root } = makeTree('driven-elsewhere', 3);
+    const held = bed.sb.stats().held;
+    bed.sb.hold({ route: 'copera.finalize', when: 'before' }); // the first run holds its lock meanwhile
+    const first = startCli(['put', root, '-r', '-p', 'copera'], { env: bed.env });
+    try {
+      await waitFor('the first run to reach a finalize', () => bed.sb.stats().held > held);
+      const r = await runCli(['put', root, '-r', '-p', 'copera'], { env: bed.env });
+      expect(r.code, r.stderr).toBe(1);
+      expect(errorLines(r.stderr), r.stderr).toEqual([expect.stringMatching(/^lakeup: error: another lakeup \(pid \d+\) is already running this upload.*: none of its 3 files were sent by this one$/)]);
+      expect(r.stderr).not.toMatch(/failed/);
+    } finally {
+      first.kill('SIGKILL');
+      await first.result;
+    }
   });
 });
