@@ -77,6 +77,8 @@ export interface PutResult {
   elapsedMs: number;
   bytesPerSecond: number;
   resumed: boolean;
+  /** Resumed: the bytes an earlier attempt had sent (`size` less them is what this one sent). */
+  resumedBytes?: number;
   /** A finalize cut off by an earlier run had made the item: found in the drive, not sent again. */
   recovered?: boolean;
   /** The S3 multipart ETag of the parts sent (MD5 of their MD5s, `-N`): the file's checksum, where the parts' ETags are MD5s. */

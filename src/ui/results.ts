@@ -55,7 +55,11 @@ export class ResultPrinter {
 function uploadedLine(r: PutResult, term: Terminal): string {
   const c = term.chalk;
   const secs = (r.elapsedMs / 1000).toFixed(1);
-  return `${c.green('✔')} ${r.file} → ${r.name} (${r.id}) ${formatSize(r.size)} in ${secs}s, ${formatSize(r.bytesPerSecond)}/s${
+  // Resumed: what this run sent, and its speed (not one made of bytes an earlier run had sent).
+  const sent = r.resumed && r.resumedBytes ? r.size - r.resumedBytes : undefined;
+  const what = sent === undefined ? formatSize(r.size) : `${formatSize(sent)} of ${formatSize(r.size)} sent`;
+  const rate = sent === undefined ? r.bytesPerSecond : Math.round(sent / Math.max(r.elapsedMs / 1000, 0.001));
+  return `${c.green('✔')} ${r.file} → ${r.name} (${r.id}) ${what} in ${secs}s, ${formatSize(rate)}/s${
     r.resumed ? ', resumed' : ''
   }${r.recovered ? ', recovered' : ''}`;
 }

@@ -146,6 +146,8 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
     if (journaled) await upload.begin(fingerprint, journaled.session, undefined, true, journaled.done);
     let fromState = saved !== undefined || journaled !== undefined;
     let resumed = fromState && upload.state.done.length > 0;
+    // What an earlier attempt sent: the result line says what this one sent, and the speed of that.
+    const resumedBytes = resumed ? upload.state.done.reduce((n, d) => n + d.size, 0) : 0;
     const newSession = async () => {
       const session = await o.provider.createSession(req);
       // A one-part file in a run: the journal is enough, and there is nothing to resume inside it.
@@ -165,7 +167,7 @@ export async function putFile(o: PutFileOptions): Promise<PutResult | SkippedRes
       // 6. Finalize; a session of an earlier attempt the server no longer knows: all again, once.
       const parts = finishedParts(upload);
       const made = await finalizePhase(o, upload, req, parts, fromState ? { cut } : undefined, resumed);
-      if (made) return await finished(made.item, parts, made.extra);
+      if (made) return await finished(made.item, parts, made.extra.resumed ? { ...made.extra, resumedBytes } : made.extra);
       fromState = false;
       resumed = false;
       await newSession();

@@ -21,7 +21,7 @@ export function jsonLines(stdout: string): Array<Record<string, unknown>> {
 export interface SavedState {
   id: string;
   session: { uploadId: string; parts: unknown[] };
-  done: Array<{ number: number }>;
+  done: Array<{ number: number; size: number }>;
   finalizing?: boolean;
 }
 
