@@ -4,6 +4,7 @@
 import type { UploadEvents } from '../events.js';
 import { formatSize } from '../util/sizes.js';
 import type { RunProgress } from './run-progress.js';
+import { sentWords } from './results.js';
 import { formatDuration } from './speed.js';
 import type { Terminal } from './terminal.js';
 import { ProgressTracker } from './tracker.js';
@@ -120,9 +121,8 @@ class PlainView extends IntervalView {
     if (this.term.sameOutput) return;
     events.on('upload:done', (r) => {
       const secs = r.elapsedMs / 1000;
-      this.term.err(
-        `lakeup: ${label}: done, ${formatSize(r.size)} in ${secs.toFixed(1)}s (${formatSize(r.bytesPerSecond)}/s)${r.resumed ? ', resumed' : ''}`,
-      );
+      const { what, rate } = sentWords(r);
+      this.term.err(`lakeup: ${label}: done, ${what} in ${secs.toFixed(1)}s (${formatSize(rate)}/s)${r.resumed ? ', resumed' : ''}`);
     });
   }
 

@@ -55,11 +55,18 @@ export class ResultPrinter {
 function uploadedLine(r: PutResult, term: Terminal): string {
   const c = term.chalk;
   const secs = (r.elapsedMs / 1000).toFixed(1);
-  // Resumed: what this run sent, and its speed (not one made of bytes an earlier run had sent).
-  const sent = r.resumed && r.resumedBytes ? r.size - r.resumedBytes : undefined;
-  const what = sent === undefined ? formatSize(r.size) : `${formatSize(sent)} of ${formatSize(r.size)} sent`;
-  const rate = sent === undefined ? r.bytesPerSecond : Math.round(sent / Math.max(r.elapsedMs / 1000, 0.001));
+  const { what, rate } = sentWords(r);
   return `${c.green('✔')} ${r.file} → ${r.name} (${r.id}) ${what} in ${secs}s, ${formatSize(rate)}/s${
     r.resumed ? ', resumed' : ''
   }${r.recovered ? ', recovered' : ''}`;
+}
+
+/**
+ * What a file's done line says was sent, and the speed: for a resumed file, what this run sent and
+ * its speed (not one made of bytes an earlier run had sent).
+ */
+export function sentWords(r: PutResult): { what: string; rate: number } {
+  const sent = r.resumed && r.resumedBytes ? r.size - r.resumedBytes : undefined;
+  if (sent === undefined) return { what: formatSize(r.size), rate: r.bytesPerSecond };
+  return { what: `${formatSize(sent)} of ${formatSize(r.size)} sent`, rate: Math.round(sent / Math.max(r.elapsedMs / 1000, 0.001)) };
 }

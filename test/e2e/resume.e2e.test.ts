@@ -70,6 +70,8 @@ describe('interrupted uploads resume', () => {
     expect(Number(m![1])).toBeCloseTo((24 * MiB - kept) / MiB, 1);
     const rate = Number(m![3]) * (m![4] === 'M' ? MiB : 1024);
     expect(rate).toBeLessThan((24 * MiB - kept) / Math.max(Number(m![2]) - 0.05, 0.001) * 1.05);
+    // The plain progress's own done line (stderr, off a terminal) says the same.
+    expect(again.stderr).toMatch(new RegExp(`said\\.bin: done, ${m![1].replace('.', '\\.')} MiB of 24 MiB sent in [\\d.]+s \\([\\d.]+ (K|M)iB/s\\), resumed$`, 'm'));
     expect(readStates(bed.stateDir)).toEqual([]);
   });
 
