@@ -184,7 +184,12 @@ export function parseShard(v: string): { index: number; count: number } {
 
 /** `auto` (the default: adaptive) or a whole number from 1 to 64 that pins it. */
 function parseConcurrency(v: string): number | 'auto' {
-  return v.trim().toLowerCase() === 'auto' ? 'auto' : parseIntInRange(v, '--concurrency', 1, 64);
+  if (v.trim().toLowerCase() === 'auto') return 'auto';
+  if (!/^\s*\d+\s*$/.test(v) || Number(v) < 1 || Number(v) > 64) {
+    // auto is the default: the line names it beside the numbers.
+    throw new LakeupError('usage', `--concurrency: expected auto or a whole number from 1 to 64, got '${v}'`);
+  }
+  return parseIntInRange(v, '--concurrency', 1, 64);
 }
 
 /** At least 100 ms: 0 would print a progress line on every turn of the event loop, thousands a second. */
