@@ -150,6 +150,10 @@ export class BarView implements ProgressView {
     if (this.multi.isActive) this.multi.update();
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    // No bar left (a single file's taken off when it failed before its session): cli-progress would
+    // still end its final frame with a newline, an empty line under the error line. Clear instead.
+    const { bars } = this.multi as unknown as MultiInternals;
+    if (bars.length === 0) (this.multi as unknown as { options: { clearOnComplete: boolean } }).options.clearOnComplete = true;
     this.multi.stop();
   }
 }

@@ -116,3 +116,15 @@ describe('in a merged log (2>&1 through a pipe)', () => {
     }
   });
 });
+
+// Seen on a terminal: a single file that fails before it has a session (a --parent the drive does not
+// have) left an empty line under its error line: its 0 B bar was taken off, and the bars' final
+// newline was still written under none.
+describe('a single file that fails before its session', () => {
+  it.skipIf(!hasScript)('leaves its error line and nothing under it', async () => {
+    const file = await makeFile(path.join(bed.work, 'no-parent.bin'), 1000, 7);
+    const r = await runInPty(['put', file, '-p', 'memorylake', '--parent', 'sc-nosuchfolder:0'], { env: bed.env }).result;
+    expect(r.code, r.raw).toBe(1);
+    expect(screen(r.raw), r.raw).toEqual([expect.stringMatching(/^lakeup: error: .*404/)]);
+  });
+});
