@@ -1,14 +1,16 @@
 // What one file's failure means for the rest of its run, so that one cause is said once: a token
 // the API refuses (401/403) stops the run — no new file starts, the files in flight are stopped
 // like on Ctrl-C (their state kept) — and a drive folder that cannot be made is said once, for
-// every file it holds back. A state folder that cannot be written (full, read-only) stops the run
+// every file it holds back (a destination folder the API will not list too). A state folder that cannot be written (full, read-only) stops the run
 // too, and the parts in flight at once: nothing more may be sent that cannot be recorded. A
 // finalize already sent finishes (the journal's finalize record, written before it, lets a rerun
 // find the file); a single file stops the same way.
 import { setMaxListeners } from 'node:events';
 import { getSystemErrorMap } from 'node:util';
 import { LakeupError } from '../errors.js';
+import { ListingFailure } from './drive-index.js';
 import { FolderFailure } from './folders.js';
+import type { Source } from './sources.js';
 
 export type Verdict =
   /** Ctrl-C (or SIGTERM): the run is interrupted. */
@@ -27,7 +29,10 @@ export class RunFailures {
   readonly abortNow: AbortSignal;
   private refusal?: LakeupError;
   private unwritable?: LakeupError;
-  private readonly folders = new Set<FolderFailure>();
+  /** The files each folder failure held back: the first of them, and how many. */
+  private readonly heldBack = new Map<FolderFailure, { src: Source; n: number }>();
+  /** One FolderFailure per destination folder that could not be listed (and its words). */
+  private readonly unlisted = new Map<string, FolderFailure>();
 
   /**
    * `many`: more than one file (a single file's refusal is its own failure line). `stateDir`: named
@@ -78,14 +83,35 @@ export class RunFailures {
   }
 
   /**
-   * The line of a folder's failure the first time a file meets it, saying how many files it holds
-   * back (`heldBack`); undefined for every later file (it fails without a line of its own).
+   * A file's failure as the run tells it: with several files, a destination folder the API would not
+   * list (each file asks again, in case it was passing) becomes one FolderFailure per cause, like a
+   * folder that cannot be made.
    */
-  folderLine(e: FolderFailure, heldBack: (segments: string[]) => number): FolderFailure | undefined {
-    if (this.folders.has(e)) return undefined;
-    this.folders.add(e);
-    const n = heldBack(e.segments);
-    return e.withSuffix(`; the ${n} file${n === 1 ? '' : 's'} in it ${n === 1 ? 'was' : 'were'} not sent`);
+  asRunFailure(e: unknown, src: Source): unknown {
+    if (!this.many || !(e instanceof ListingFailure)) return e;
+    const key = `${e.parent ?? ''}\n${e.message}`;
+    let f = this.unlisted.get(key);
+    if (!f) this.unlisted.set(key, (f = new FolderFailure(src.folder ?? [], e, e.message)));
+    return f;
+  }
+
+  /**
+   * A file held back by folder failure `e`: true for the first, whose line waits for the count (the
+   * walk may be inside the folder still: `heldBackLines`); false for every later one, which fails
+   * without a line of its own.
+   */
+  holdBack(e: FolderFailure, src: Source): boolean {
+    const held = this.heldBack.get(e);
+    if (held) held.n++;
+    else this.heldBack.set(e, { src, n: 1 });
+    return held === undefined;
+  }
+
+  /** Each folder failure's one line, saying how many files it held back, with the first of them. */
+  *heldBackLines(): Generator<{ line: FolderFailure; src: Source }> {
+    for (const [e, { src, n }] of this.heldBack) {
+      yield { line: e.withSuffix(`; the ${n} file${n === 1 ? '' : 's'} in it ${n === 1 ? 'was' : 'were'} not sent`), src };
+    }
   }
 
   /**

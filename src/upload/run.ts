@@ -16,7 +16,6 @@ import type { PutResult, SkippedResult } from '../types.js';
 import { RerunCheck } from './rerun-check.js';
 import type { LocalDigest } from './same-content.js';
 import { FolderFailure, FolderTree } from './folders.js';
-import { ListingFailure } from './drive-index.js';
 import { drivenElsewhere, RunFailures } from './run-failures.js';
 import type { PutPlan } from './plan.js';
 import { putFile, UploadInterrupted, type KeptParts, type TransferSettings } from './put-file.js';
@@ -160,17 +159,6 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
     const items = new BoundedQueue<Item>(SCAN_AHEAD);
     const scanning = pump(scanItems(named, journal, tally, counts), items);
     if (isRun) io.watch.runBegins(counts);
-    // A drive folder that cannot be made: said once, when the run is through, with the files it held back.
-    const heldBack = new Map<FolderFailure, { src: Source; n: number }>();
-    // A destination folder that cannot be listed fails each of its files in turn (each asks again,
-    // in case it was passing): one FolderFailure per cause, so it is said once too.
-    const unlisted = new Map<string, FolderFailure>();
-    const asFolderFailure = (e: ListingFailure, src: Source): FolderFailure => {
-      const key = `${e.parent ?? ''}\n${e.message}`;
-      let f = unlisted.get(key);
-      if (!f) unlisted.set(key, (f = new FolderFailure(src.folder ?? [], e, e.message)));
-      return f;
-    };
 
     /** Already uploaded (the ledger), or already in the drive (rerun-check.ts): what to say instead of sending it. */
     const alreadyThere = async (item: Item, parent: string | undefined, cut: boolean, digest: LocalDigest | undefined): Promise<SkippedResult | undefined> => {
@@ -229,7 +217,7 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
     /** What a file's failure means for it and the run; how the file ended. */
     const failed = (item: Item, error: unknown): FileEnd => {
       const { src } = item;
-      const e = many && error instanceof ListingFailure ? asFolderFailure(error, src) : error;
+      const e = failures.asRunFailure(error, src);
       // Only a real interruption is reported as one: a finalize that completes after Ctrl-C and
       // fails keeps its own error line.
       const verdict = failures.judge(e);
@@ -242,12 +230,8 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
         return 'interrupted';
       }
       if (e instanceof FolderFailure) {
-        // Every file under it fails with it; its line waits for the count (the walk may be inside it still).
-        const held = heldBack.get(e);
-        if (held) {
-          held.n++;
-          fail(e, src, true);
-        } else heldBack.set(e, { src, n: 1 });
+        // Every file under it fails with it, said once: its line waits for the count.
+        if (!failures.holdBack(e, src)) fail(e, src, true);
       } else {
         fail(e, src);
         if (e === item.error && (e as LakeupError).kind === 'input') outcome.failedForGood++;
@@ -319,7 +303,7 @@ export async function runUploads(plan: PutPlan, named: Lookahead<Source>, io: Ru
       }
     });
     await Promise.all(workers);
-    for (const [e, { src, n }] of heldBack) fail(failures.folderLine(e, () => n) ?? e, src);
+    for (const { line, src } of failures.heldBackLines()) fail(line, src);
     if (walkFailure) {
       fail(walkFailure.e, undefined);
       items.cancel();
