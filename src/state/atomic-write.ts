@@ -126,20 +126,46 @@ export function isTempOfDeadProcess(name: string, ageMs = 0): boolean {
  * error naming the folder, and the temp file is gone whatever happened.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  try {
+    await writeAtomicWith(file, (fh) => fh.writeFile(data), opts);
+  } catch (err) {
+    throw stateDirError(path.dirname(file), err);
+  }
+}
+
+/**
+ * Writes `file` atomically with `write` filling the temp file's handle (a file too big to hold as
+ * one string: the journal's rewrite, the ledger): fsynced, then renamed over `file`. On any failure
+ * the temp file is removed (held by a scanner: nothing more to do) and the error thrown as it came.
+ */
+export async function writeAtomicWith(file: string, write: (fh: fs.promises.FileHandle) => Promise<void>, opts: AtomicWriteOptions = {}): Promise<void> {
   const tmp = tempPathFor(file);
   try {
     const fh = await fs.promises.open(tmp, 'wx', opts.mode ?? 0o600);
     try {
-      await fh.writeFile(data);
+      await write(fh);
       await fh.sync();
     } finally {
       await fh.close();
     }
     await renameWithRetry(tmp, file, opts.rename, opts.wait);
   } catch (err) {
-    await removeFile(tmp).catch(() => undefined); // held by a scanner: nothing more to do
-    throw stateDirError(path.dirname(file), err);
+    await removeFile(tmp).catch(() => undefined);
+    throw err;
   }
+}
+
+/** Appends `pieces` to `fh` in writes of about 64 KiB: the whole is never one string in memory. */
+export async function appendInBatches(fh: fs.promises.FileHandle, pieces: Iterable<string> | AsyncIterable<string>): Promise<void> {
+  let batch = '';
+  for await (const piece of pieces) {
+    batch += piece;
+    if (batch.length > 64 << 10) {
+      await fh.appendFile(batch);
+      batch = '';
+    }
+  }
+  if (batch) await fh.appendFile(batch);
 }
 
 /**

@@ -5,8 +5,7 @@
 // in one pass over as many lines as files, and holds nothing per file it finished.
 import fs from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { renameWithRetry, tempPathFor } from './atomic-write.js';
-import { removeFile } from './remove.js';
+import { appendInBatches, writeAtomicWith } from './atomic-write.js';
 
 export interface FinishedFile {
   size: number;
@@ -117,41 +116,23 @@ export async function* readLines(file: string | fs.FileHandle, read: { bytes: nu
  * carried over.
  */
 export async function rewriteJournal(file: string, lines: Iterable<string> | AsyncIterable<string>, covered: number): Promise<void> {
-  const tmp = tempPathFor(file);
-  try {
-    const h = await fs.open(tmp, 'wx', 0o600);
+  await writeAtomicWith(file, async (h) => {
+    await appendInBatches(h, withNewlines(lines));
+    // Appended by another process since the old file was read: kept, after what it followed.
+    const old = await fs.open(file, 'r');
     try {
-      let batch: string[] = [];
-      let size = 0;
-      for await (const line of lines) {
-        batch.push(line, '\n');
-        size += line.length;
-        if (size > 64 << 10) {
-          await h.appendFile(batch.join(''));
-          batch = [];
-          size = 0;
-        }
+      const { size: now } = await old.stat();
+      if (now > covered) {
+        const tail = Buffer.alloc(now - covered);
+        await old.read(tail, 0, tail.length, covered);
+        await h.appendFile(tail);
       }
-      if (batch.length) await h.appendFile(batch.join(''));
-      // Appended by another process since the old file was read: kept, after what it followed.
-      const old = await fs.open(file, 'r');
-      try {
-        const { size: now } = await old.stat();
-        if (now > covered) {
-          const tail = Buffer.alloc(now - covered);
-          await old.read(tail, 0, tail.length, covered);
-          await h.appendFile(tail);
-        }
-      } finally {
-        await old.close();
-      }
-      await h.datasync();
     } finally {
-      await h.close();
+      await old.close();
     }
-    await renameWithRetry(tmp, file);
-  } catch (err) {
-    await removeFile(tmp).catch(() => undefined);
-    throw err;
-  }
+  });
+}
+
+async function* withNewlines(lines: Iterable<string> | AsyncIterable<string>): AsyncGenerator<string> {
+  for await (const line of lines) yield `${line}\n`;
 }

@@ -11,8 +11,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FileFingerprint } from '../types.js';
-import { removeFile } from './remove.js';
-import { renameWithRetry, tempPathFor } from './atomic-write.js';
+import { appendInBatches, writeAtomicWith } from './atomic-write.js';
 import { LedgerSpill } from './ledger-spill.js';
 import { ensureStateDirAsync } from './state-dir.js';
 
@@ -197,30 +196,17 @@ export class Ledger {
 
 /** Writes the ledger file, `{"v":1,"entries":{…}}`, from its members, a batch at a time, atomically (0600). */
 async function writeLedger(file: string, members: AsyncIterable<string>): Promise<void> {
-  const tmp = tempPathFor(file);
-  try {
-    const h = await fs.promises.open(tmp, 'wx', 0o600);
-    try {
-      let batch = `{"v":${VERSION},"entries":{`;
-      let first = true;
-      for await (const m of members) {
-        batch += first ? m : `,${m}`;
-        first = false;
-        if (batch.length > 64 << 10) {
-          await h.appendFile(batch);
-          batch = '';
-        }
-      }
-      await h.appendFile(`${batch}}}`);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-    await renameWithRetry(tmp, file);
-  } catch (err) {
-    await removeFile(tmp).catch(() => undefined);
-    throw err;
+  await writeAtomicWith(file, (h) => appendInBatches(h, ledgerText(members)));
+}
+
+async function* ledgerText(members: AsyncIterable<string>): AsyncGenerator<string> {
+  yield `{"v":${VERSION},"entries":{`;
+  let first = true;
+  for await (const m of members) {
+    yield first ? m : `,${m}`;
+    first = false;
   }
+  yield '}}';
 }
 
 /** The version on disk now; null: it cannot be told (a stat that failed other than with ENOENT), so it is read again. */
