@@ -26,6 +26,22 @@ async function loaded(): Promise<RunJournal> {
   return r.journal;
 }
 
+/**
+ * A run's journal with its folder, and the lines of an older lakeup's to append to it: a fin and a
+ * done per file for COMPACT_MIN_LINES files, never rewritten.
+ */
+async function olderJournal(): Promise<{ file: string; lines: string[] }> {
+  const j = RunJournal.create(dir, ID);
+  await j.addFolder(['tree'], 'f-tree');
+  await j.close();
+  const lines: string[] = [];
+  for (let i = 0; i < COMPACT_MIN_LINES; i++) {
+    lines.push(JSON.stringify({ t: 'fin', f: e(i).file, to: e(i).to, size: 1, mtimeMs: 2, at: 3 }));
+    lines.push(JSON.stringify({ t: 'done', f: e(i).file, to: e(i).to, size: 1, mtimeMs: 2, id: `id-${i}`, name: `f${i}` }));
+  }
+  return { file: journalPath(dir, runKey(ID)), lines };
+}
+
 describe('journal compaction', () => {
   it('a run of many files rewrites its journal as it grows: about one line per file, and a replay that knows every one', async () => {
     const n = COMPACT_MIN_LINES * 2;
@@ -51,16 +67,7 @@ describe('journal compaction', () => {
   });
 
   it('a resumed journal full of superseded lines is rewritten once, and reads back the same', async () => {
-    const file = journalPath(dir, runKey(ID));
-    const j = RunJournal.create(dir, ID);
-    await j.addFolder(['tree'], 'f-tree');
-    await j.close();
-    // An older lakeup's journal: a fin and a done per file, never rewritten.
-    const lines: string[] = [];
-    for (let i = 0; i < COMPACT_MIN_LINES; i++) {
-      lines.push(JSON.stringify({ t: 'fin', f: e(i).file, to: e(i).to, size: 1, mtimeMs: 2, at: 3 }));
-      lines.push(JSON.stringify({ t: 'done', f: e(i).file, to: e(i).to, size: 1, mtimeMs: 2, id: `id-${i}`, name: `f${i}` }));
-    }
+    const { file, lines } = await olderJournal();
     fs.appendFileSync(file, `${lines.join('\n')}\n`);
     const before = await loaded();
     expect(await before.compactIfWorth()).toBe(true);
@@ -92,15 +99,7 @@ describe('journal compaction', () => {
   });
 
   it('a rerun lets go of each finished file as the scan takes it, and its rewrite keeps them all (from the file, not from memory)', async () => {
-    const file = journalPath(dir, runKey(ID));
-    const j = RunJournal.create(dir, ID);
-    await j.addFolder(['tree'], 'f-tree');
-    await j.close();
-    const lines: string[] = [];
-    for (let i = 0; i < COMPACT_MIN_LINES; i++) {
-      lines.push(JSON.stringify({ t: 'fin', f: e(i).file, to: e(i).to, size: 1, mtimeMs: 2, at: 3 }));
-      lines.push(JSON.stringify({ t: 'done', f: e(i).file, to: e(i).to, size: 1, mtimeMs: 2, id: `id-${i}`, name: `f${i}` }));
-    }
+    const { file, lines } = await olderJournal();
     // One file sent again after it changed, cut off mid-finalize: its `done` and its later `fin` both count.
     lines.push(JSON.stringify({ t: 'fin', f: e(0).file, to: e(0).to, size: 7, mtimeMs: 8, at: 9 }));
     // One refused outright: its `fin` and `nofin` count for nothing.
