@@ -29,6 +29,8 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
   const term = detectTerminal(env);
   const json = Boolean(flags.json) || envSaysYes(env, 'LAKEUP_JSON');
   const report = (e: unknown, file?: string) => reportError(e, { json, verbose: Boolean(flags.verbose), file, err: term.err, out: term.out });
+  // A failure whose line was said already: its JSON line (with --json) and its exit code only.
+  const reportAgain = (e: unknown, file: string) => reportError(e, { json, verbose: false, file, err: () => undefined, out: term.out });
   let plan: PutPlan;
   let sources: Source[];
   try {
@@ -92,13 +94,8 @@ export async function runCheck(files: string[], flags: CheckFlags, env: NodeJS.P
               continue;
             }
             // A local file that cannot be read, a folder that cannot be listed: its line, and the worst code.
-            if (said.has(message)) {
-              if (json) term.out(JSON.stringify({ ok: false, file: src.display, error: { kind, message } }));
-              code = Math.max(code, toLakeupError(e).exitCode);
-              continue;
-            }
+            code = Math.max(code, said.has(message) ? reportAgain(e, src.display) : report(e, src.display));
             said.add(message);
-            code = Math.max(code, report(e, src.display));
           }
         }
       }),

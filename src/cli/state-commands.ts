@@ -221,11 +221,16 @@ export function replayedFlags(run: RunSummary, flags: PutFlags): PutFlags {
     onConflict: o.onConflict,
     mimeType: o.mimeType,
     partSize: o.partSize !== undefined ? String(o.partSize) : undefined,
-    limitRate: flags.limitRate ?? (o.limitRate !== undefined ? String(o.limitRate) : undefined),
+    limitRate: flags.limitRate ?? recordedRate(o.limitRate),
     filters: o.filters ?? [],
     followSymlinks: !o.noFollowSymlinks,
     resume: true,
   };
+}
+
+/** A --limit-rate a journal or state recorded, as the flag; one that is no rate (edited by hand) is none. */
+function recordedRate(bytesPerSecond: unknown): string | undefined {
+  return Number.isSafeInteger(bytesPerSecond) && (bytesPerSecond as number) > 0 ? String(bytesPerSecond) : undefined;
 }
 
 /** The flags of `put` that go on with one file's upload as it was started (a --limit-rate of the resume wins). */
@@ -239,7 +244,7 @@ export function replayedStateFlags(s: StateFile, flags: PutFlags): PutFlags {
     onConflict: s.dest.onConflict,
     mimeType: s.dest.mimeType,
     partSize: s.partSize !== undefined ? String(s.partSize) : undefined,
-    limitRate: flags.limitRate ?? (Number.isSafeInteger(s.limitRate) && s.limitRate! > 0 ? String(s.limitRate) : undefined),
+    limitRate: flags.limitRate ?? recordedRate(s.limitRate),
     resume: true,
   };
 }
@@ -284,8 +289,7 @@ export async function runResume(
   for (const t of targets) {
     if (t.run && !t.run.invalid) {
       // A run goes on as the same command (with the options it was given): its journal skips what is done.
-      const c = await runPut(t.run.sources ?? [], replayedFlags(t.run, flags),         env,
-      );
+      const c = await runPut(t.run.sources ?? [], replayedFlags(t.run, flags), env);
       if (c === 130) return 130;
       if (c !== 0 && (code === 0 || c === 3)) code = c;
       continue;

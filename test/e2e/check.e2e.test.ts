@@ -90,6 +90,11 @@ describe.each(['memorylake', 'copera'])('lakeup check on %s, one cause for every
     expect(r.code, r.stderr).toBeGreaterThan(0);
     expect(errorLines(r.stderr), r.stderr).toHaveLength(1);
     expect(r.stderr).toMatch(/lakeup: check: 3 files: 0 in the drive, 3 could not be checked$/m);
+    // --json: still one line on stderr, and a failure line for every file on stdout.
+    const j = await runCli(['check', dir, '-r', '-p', provider, '--parent', parent, '--json'], { env: bed.env });
+    expect(j.code).toBe(r.code);
+    expect(errorLines(j.stderr), j.stderr).toHaveLength(1);
+    expect(jsonLines(j).filter((l) => l.ok === false)).toHaveLength(3);
   });
 });
 
