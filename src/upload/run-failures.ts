@@ -2,9 +2,9 @@
 // the API refuses (401/403) stops the run — no new file starts, the files in flight are stopped
 // like on Ctrl-C (their state kept) — and a drive folder that cannot be made, or a destination
 // folder the API will not list, is said once, for every file it holds back. A state folder that
-// cannot be written (full, read-only) stops the run too, and the parts in flight at once: nothing more may be sent that cannot be recorded. A
-// finalize already sent finishes (the journal's finalize record, written before it, lets a rerun
-// find the file); a single file stops the same way.
+// cannot be written (full, read-only) stops the run too, and the parts in flight at once: nothing
+// more may be sent that cannot be recorded. A finalize already sent finishes (the journal's finalize
+// record, written before it, lets a rerun find the file); a single file stops the same way.
 import { setMaxListeners } from 'node:events';
 import { getSystemErrorMap } from 'node:util';
 import { LakeupError } from '../errors.js';
